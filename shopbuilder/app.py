@@ -1,0 +1,164 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask, current_app, g, render_template, request
+from flask_babel import get_locale
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from . import config as config_module
+from . import tenancy
+from .extensions import babel, cache, csrf, db, limiter, login_manager, migrate
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parent
+
+
+class ShopBuilderFlask(Flask):
+    """Flask whose ``url_for`` answers in the form the request used (path, subdomain, domain)."""
+
+    def url_for(self, endpoint, **values):
+        return tenancy.strip_host_prefix(super().url_for(endpoint, **values))
+
+
+def create_app(test_config=None):
+    app = ShopBuilderFlask(
+        __name__,
+        instance_path=os.environ.get("SHOPBUILDER_INSTANCE_PATH") or None,
+        instance_relative_config=True,
+    )
+    app.config.from_object(config_module.Defaults)
+    if test_config is None:
+        app.config.from_pyfile(config_module.ensure_instance_config(app.instance_path).name)
+        config_module.from_environment(app.config)
+    else:
+        os.makedirs(app.instance_path, exist_ok=True)
+        app.config.from_mapping(test_config)
+    app.config.setdefault(
+        "SQLALCHEMY_DATABASE_URI", config_module.sqlite_default_url(app.instance_path)
+    )
+    app.config.setdefault("MEDIA_FOLDER", os.path.join(app.instance_path, "media"))
+    _configure_services(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    cache.init_app(app)
+    limiter.init_app(app)
+    tenancy.init_app(app)
+
+    from . import plugins
+
+    plugins.init_app(app)
+    _register_blueprints(app)
+    _register_error_pages(app)
+    _register_template_helpers(app)
+
+    from .cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+@migrate.configure
+def _plugin_version_locations(alembic_config):
+    """Each plugin keeps its own Alembic branch; upgrade walks them all (``heads``)."""
+    from .plugins import get_host
+
+    folders = [str(ROOT / "migrations" / "versions")]
+    for folder in get_host().app_hook("shopbuilder_app_migration_folder")():
+        if folder:
+            folders.append(str(folder))
+    alembic_config.set_main_option("version_locations", " ".join(folders))
+    return alembic_config
+
+
+def _configure_services(app) -> None:
+    redis_url = app.config.get("REDIS_URL")
+    if redis_url:
+        app.config.setdefault("CACHE_TYPE", "RedisCache")
+        app.config.setdefault("CACHE_REDIS_URL", redis_url)
+        app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url)
+    else:
+        app.config.setdefault("CACHE_TYPE", "SimpleCache")
+        app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    app.config.setdefault("CACHE_DEFAULT_TIMEOUT", 300)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        options.setdefault("connect_args", {}).setdefault("timeout", 30)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """WAL lets readers work during a write; foreign keys are off by default in SQLite."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def select_locale():
+    """The customer's pick (``?lang=``, remembered in a cookie), else the store's language."""
+    supported = current_app.config["SUPPORTED_LOCALES"]
+    chosen = request.args.get("lang") or request.cookies.get("lang")
+    if chosen in supported:
+        return chosen
+    user_locale = getattr(g.get("_login_user"), "locale", None)
+    if user_locale in supported:
+        return user_locale
+    store = g.get("store")
+    if store is not None:
+        return store.effective_locale
+    chain = g.get("chain")
+    if chain is not None:
+        return chain.locale
+    return request.accept_languages.best_match(supported) or app_default_locale()
+
+
+def app_default_locale() -> str:
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def _register_blueprints(app) -> None:
+    from .admin import bp as admin_bp
+    from .api import bp as api_bp
+    from .hq import bp as hq_bp
+    from .manage import bp as manage_bp
+    from .platform import bp as platform_bp
+    from .storefront import bp as storefront_bp
+
+    for bp in (platform_bp, admin_bp, hq_bp, manage_bp, storefront_bp, api_bp):
+        app.register_blueprint(bp)
+
+
+def _register_error_pages(app) -> None:
+    @app.errorhandler(404)
+    def not_found(error):
+        return render_template("errors/404.html"), 404
+
+    @app.errorhandler(500)
+    def server_error(error):
+        return render_template("errors/500.html"), 500
+
+    @app.after_request
+    def remember_language(response):
+        chosen = request.args.get("lang")
+        if chosen in app.config["SUPPORTED_LOCALES"]:
+            response.set_cookie("lang", chosen, max_age=365 * 86400, samesite="Lax")
+        return response
+
+
+def _register_template_helpers(app) -> None:
+    from .money import format_fen
+
+    app.jinja_env.filters["fen"] = format_fen
+    app.jinja_env.globals["current_locale"] = get_locale

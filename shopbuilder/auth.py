@@ -1,0 +1,172 @@
+"""Signing in, and who may reach what.
+
+One Flask-Login session holds either a staff ``User`` (id ``u<n>``) or a chain's
+``Customer`` (id ``c<n>``). A customer counts as signed in only inside their
+own chain, so a session cookie shared by two chains on one host never lets a
+member of one into the other.
+"""
+
+from __future__ import annotations
+
+import functools
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length
+
+from . import tenancy
+from .extensions import db, limiter, login_manager
+from .models import Customer, StaffRole, User
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email()])
+    password = PasswordField(_l("Password"), validators=[DataRequired()])
+
+
+class RegisterForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=255)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=8, max=128)])
+    confirm = PasswordField(
+        _l("Repeat password"), validators=[EqualTo("password", _l("Passwords differ."))]
+    )
+
+
+@login_manager.user_loader
+def load_account(account_id: str):
+    kind, number = account_id[:1], account_id[1:]
+    if not number.isdigit():
+        return None
+    if kind == "u":
+        user = db.session.get(User, int(number))
+        return user if user is not None and user.active else None
+    if kind == "c":
+        chain = g.get("chain")
+        if chain is None:
+            return None
+        with tenancy.unscoped():
+            customer = db.session.get(Customer, int(number))
+        return customer if customer is not None and customer.chain_id == chain.id else None
+    return None
+
+
+def login_limit():
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def rate_limited_login(view):
+    """Limit sign-in attempts per address (memory, or Redis when configured)."""
+    return limiter.limit(login_limit, methods=["POST"])(view)
+
+
+def safe_next(default: str) -> str:
+    target = request.args.get("next") or ""
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and not parts.netloc:
+        return target
+    return default
+
+
+def staff_login(title: str, allowed, default_next: str, template: str = "auth/login.html"):
+    """Render and check a staff sign-in form; ``allowed(user)`` says who may enter here."""
+    form = LoginForm()
+    if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        user = db.session.scalar(db.select(User).where(User.email == email))
+        if user is not None and user.active and user.check_password(form.password.data):
+            if allowed(user):
+                login_user(user)
+                return redirect(safe_next(default_next))
+            flash(_l("This account has no access here."), "error")
+        else:
+            flash(_l("Wrong email or password."), "error")
+    return render_template(template, form=form, title=title)
+
+
+def roles_of(user, chain_id: int) -> list[StaffRole]:
+    """The roles ``user`` holds in the chain (store roles limited by the request scope)."""
+    if user is None or getattr(user, "kind", None) != "staff":
+        return []
+    stmt = db.select(StaffRole).where(StaffRole.user_id == user.id, StaffRole.chain_id == chain_id)
+    return list(db.session.scalars(stmt))
+
+
+def is_hq(user, chain) -> bool:
+    if getattr(user, "kind", None) != "staff":
+        return False
+    if user.is_platform_admin:
+        return True
+    return any(r.role == "hq" and r.store_id is None for r in roles_of(user, chain.id))
+
+
+def store_role(user, store) -> str | None:
+    """``manager`` or ``clerk`` at ``store`` (HQ staff count as managers), or None."""
+    if getattr(user, "kind", None) != "staff":
+        return None
+    if user.is_platform_admin:
+        return "manager"
+    roles = roles_of(user, store.chain_id)
+    if any(r.role == "hq" for r in roles):
+        return "manager"
+    for wanted in ("manager", "clerk"):
+        if any(r.role == wanted and r.store_id == store.id for r in roles):
+            return wanted
+    return None
+
+
+def _require(check, login_endpoint):
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return redirect(url_for(login_endpoint, next=request.full_path.rstrip("?")))
+            if not check():
+                abort(404)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def admin_required(view):
+    return _require(lambda: getattr(current_user, "is_platform_admin", False), "admin.login")(
+        view
+    )
+
+
+def hq_required(view):
+    return _require(lambda: is_hq(current_user, g.chain), "hq.login")(view)
+
+
+def staff_required(view):
+    """Manager or clerk of the request's store."""
+
+    def check():
+        g.staff_role = store_role(current_user, g.store)
+        return g.staff_role is not None
+
+    return _require(check, "manage.login")(view)
+
+
+def manager_required(view):
+    def check():
+        g.staff_role = store_role(current_user, g.store)
+        return g.staff_role == "manager"
+
+    return _require(check, "manage.login")(view)
+
+
+def customer_required(view):
+    return _require(lambda: getattr(current_user, "kind", None) == "customer", "storefront.login")(
+        view
+    )
+
+
+def sign_out():
+    logout_user()

@@ -1,0 +1,165 @@
+"""``flask --app wsgi shopbuilder ...``: the operator's commands.
+
+Errors are one clear line on stderr with a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+
+import click
+from flask.cli import AppGroup
+from flask_migrate import upgrade
+
+from . import tenancy
+from .extensions import db
+from .models import SLUG_PATTERN, Chain, StaffRole, Store, User
+
+
+
+class TenantBlindGroup(AppGroup):
+    """Commands run outside any request and see every tenant, on purpose."""
+
+    def invoke(self, ctx):
+        with tenancy.unscoped():
+            try:
+                return super().invoke(ctx)
+            finally:
+                db.session.remove()
+
+
+#: Core commands; plugin commands join them in :func:`register_cli`.
+CORE_COMMANDS: list[click.Command] = []
+
+
+def command(name):
+    def decorator(func):
+        cmd = click.command(name)(func)
+        CORE_COMMANDS.append(cmd)
+        return cmd
+
+    return decorator
+
+
+def fail(message: str):
+    raise click.ClickException(message)
+
+
+def check_slug(slug: str) -> str:
+    if not re.match(SLUG_PATTERN, slug):
+        fail(f"'{slug}' is not a valid slug: use lower-case letters, digits and dashes")
+    return slug
+
+
+def database_is_new() -> bool:
+    with tenancy.unscoped():
+        return db.session.scalar(db.select(Chain.id).limit(1)) is None
+
+
+@command("init")
+@click.option("--demo", is_flag=True, help="Load the demo chain when the database is new.")
+def init_command(demo):
+    """Create or upgrade the database; with --demo, add demo data to a new one."""
+    upgrade(revision="heads")
+    click.echo("Database is at the latest version.")
+    if demo:
+        if database_is_new():
+            from .demo import load_demo
+
+            load_demo(echo=click.echo)
+        else:
+            click.echo("Database already has data; demo data not loaded.")
+
+
+@command("create-admin")
+@click.option("--email", required=True)
+@click.password_option()
+def create_admin(email, password):
+    """Create a platform administrator."""
+    email = email.strip().lower()
+    if db.session.scalar(db.select(User.id).where(User.email == email)):
+        fail(f"a user with email {email} already exists")
+    user = User(email=email, name=email.split("@")[0], is_platform_admin=True)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    click.echo(f"Created platform admin {email}.")
+
+
+@command("create-chain")
+@click.argument("slug")
+@click.argument("name")
+@click.option("--locale", default="zh_CN", type=click.Choice(["zh_CN", "en"]))
+def create_chain(slug, name, locale):
+    """Create a chain (HQ) with SLUG and NAME."""
+    check_slug(slug)
+    if db.session.scalar(db.select(Chain.id).where(Chain.slug == slug)):
+        fail(f"chain '{slug}' already exists")
+    db.session.add(Chain(slug=slug, name=name, locale=locale))
+    db.session.commit()
+    click.echo(f"Created chain {slug}.")
+
+
+@command("create-store")
+@click.argument("chain_slug")
+@click.argument("slug")
+@click.argument("name")
+@click.option("--city", default="")
+@click.option("--address", default="")
+def create_store(chain_slug, slug, name, city, address):
+    """Create store SLUG named NAME in chain CHAIN_SLUG."""
+    check_slug(slug)
+    chain = db.session.scalar(db.select(Chain).where(Chain.slug == chain_slug))
+    if chain is None:
+        fail(f"no chain '{chain_slug}'")
+    if db.session.scalar(db.select(Store.id).where(Store.slug == slug)):
+        fail(f"store '{slug}' already exists")
+    db.session.add(Store(chain_id=chain.id, slug=slug, name=name, city=city, address=address))
+    db.session.commit()
+    click.echo(f"Created store {slug} in {chain_slug}.")
+
+
+@command("create-staff")
+@click.option("--email", required=True)
+@click.option("--chain", "chain_slug", required=True)
+@click.option("--store", "store_slug", default=None, help="Store for a manager or clerk.")
+@click.option("--role", type=click.Choice(StaffRole.ROLES), required=True)
+@click.password_option()
+def create_staff(email, chain_slug, store_slug, role, password):
+    """Create a staff account with a role at a chain (hq) or store (manager, clerk)."""
+    chain = db.session.scalar(db.select(Chain).where(Chain.slug == chain_slug))
+    if chain is None:
+        fail(f"no chain '{chain_slug}'")
+    store = None
+    if role != "hq":
+        if not store_slug:
+            fail(f"a {role} needs --store")
+        store = db.session.scalar(
+            db.select(Store).where(Store.slug == store_slug, Store.chain_id == chain.id)
+        )
+        if store is None:
+            fail(f"no store '{store_slug}' in chain '{chain_slug}'")
+    email = email.strip().lower()
+    user = db.session.scalar(db.select(User).where(User.email == email))
+    if user is None:
+        user = User(email=email, name=email.split("@")[0])
+        user.set_password(password)
+        db.session.add(user)
+        db.session.flush()
+    db.session.add(
+        StaffRole(user_id=user.id, chain_id=chain.id, store_id=store.id if store else None, role=role)
+    )
+    db.session.commit()
+    click.echo(f"{email} is now {role} of {store_slug or chain_slug}.")
+
+
+def register_cli(app) -> None:
+    from .plugins import get_host
+
+    group = TenantBlindGroup("shopbuilder", help="ShopBuilder administration.")
+    for cmd in CORE_COMMANDS:
+        group.add_command(cmd)
+    for result in get_host(app).app_hook("shopbuilder_app_commands")():
+        for cmd in result if isinstance(result, list | tuple) else [result]:
+            group.add_command(cmd)
+    app.cli.add_command(group)

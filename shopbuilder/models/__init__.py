@@ -1,0 +1,26 @@
+"""All core models; importing this module registers them with SQLAlchemy."""
+
+from __future__ import annotations
+
+from .accounts import Customer, StaffRole, User
+from .base import ChainOwned, StoreOptional, StoreOwned, UTCDateTime
+from .catalogue import Category, Product, Publication, StoreListing, Variant
+from .tenancy import SLUG_PATTERN, Chain, Store
+
+__all__ = [
+    "SLUG_PATTERN",
+    "Category",
+    "Chain",
+    "ChainOwned",
+    "Customer",
+    "Product",
+    "Publication",
+    "StaffRole",
+    "Store",
+    "StoreListing",
+    "StoreOptional",
+    "StoreOwned",
+    "UTCDateTime",
+    "User",
+    "Variant",
+]

@@ -1,0 +1,28 @@
+"""Money is integer fen plus a currency code; this module formats and parses it."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from babel.numbers import format_currency
+from flask_babel import get_locale
+
+_AMOUNT = re.compile(r"^\s*(\d{1,9})(?:\.(\d{1,2}))?\s*$")
+
+
+def format_fen(amount_fen: int | None, currency: str = "CNY", locale=None) -> str:
+    """``1280`` -> ``¥12.80`` in the request's locale."""
+    if amount_fen is None:
+        return ""
+    locale = locale or get_locale() or "zh_CN"
+    return format_currency(Decimal(amount_fen) / 100, currency, locale=str(locale))
+
+
+def parse_yuan(text: str) -> int:
+    """``"12.8"`` -> ``1280``; raises ValueError on anything else (no floats, ever)."""
+    match = _AMOUNT.match(str(text))
+    if not match:
+        raise ValueError(f"not an amount in yuan: {text!r}")
+    whole, cents = match.groups()
+    return int(whole) * 100 + int((cents or "0").ljust(2, "0"))

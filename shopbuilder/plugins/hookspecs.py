@@ -1,0 +1,200 @@
+"""Every hook a plugin may implement: ShopBuilder's public plugin API.
+
+Hooks are grouped in families by prefix:
+
+* ``shopbuilder_app_*``: called once in ``create_app`` for every installed plugin.
+* ``shopbuilder_store_*``: called for one store, reaching only the plugins that
+  store has enabled (see :func:`shopbuilder.plugins.store_hook`).
+* ``shopbuilder_slot``: storefront and console template slots (display only:
+  an exception is logged and the slot renders empty).
+* ``shopbuilder_checkout_*``: fulfilment options, price adjustments and order
+  validation. They change money: an exception aborts the checkout cleanly.
+* ``shopbuilder_order_*``: reactions to order state changes.
+* ``shopbuilder_payment_*``, ``shopbuilder_notify``, ``shopbuilder_settlement_*``,
+  ``shopbuilder_worker_tick``, ``shopbuilder_*_menu``: the rest.
+
+Bump :data:`HOOK_API_VERSION`'s minor number when hooks are added, its major
+number when one changes or goes away. Every hook has a section in
+``docs/plugins.md`` (a test checks it).
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+HOOK_API_VERSION = "1.0"
+
+hookspec = pluggy.HookspecMarker("shopbuilder")
+
+
+# -- app setup: once per process, every installed plugin ------------------------------------
+
+
+@hookspec
+def shopbuilder_app_blueprints(app):
+    """Return Flask blueprints to register.
+
+    Store-scoped pages use a ``url_prefix`` starting with ``/s/<store>``; they
+    answer 404 in stores that have not enabled the plugin.
+    """
+
+
+@hookspec
+def shopbuilder_app_template_folder():
+    """Return a folder of templates, reachable as ``<plugin name>/<file>``."""
+
+
+@hookspec
+def shopbuilder_app_static_folder():
+    """Return a folder served at ``/static/plugins/<plugin name>/``."""
+
+
+@hookspec
+def shopbuilder_app_commands():
+    """Return click commands added under ``flask shopbuilder``."""
+
+
+@hookspec
+def shopbuilder_app_migration_folder():
+    """Return the folder of the plugin's own Alembic version branch."""
+
+
+@hookspec
+def shopbuilder_app_api_blueprints(app):
+    """Return blueprints to register under the JSON API (``/api/v1``)."""
+
+
+# -- per-store life cycle and settings -------------------------------------------------------
+
+
+@hookspec
+def shopbuilder_store_enabled(store):
+    """Called when ``store`` turns the plugin on (or HQ forces it on)."""
+
+
+@hookspec
+def shopbuilder_store_disabled(store):
+    """Called when ``store`` turns the plugin off. Keep the data: it may come back."""
+
+
+@hookspec(firstresult=True)
+def shopbuilder_settings_form():
+    """Return a WTForms ``Form`` class for the plugin's per-store settings.
+
+    Field names are setting keys; field defaults are the platform defaults.
+    HQ may set chain values and lock them; stores override what is unlocked.
+    """
+
+
+# -- template slots ---------------------------------------------------------------------------
+
+
+@hookspec
+def shopbuilder_slot(slot, store, context):
+    """Return HTML (``markupsafe.Markup`` or text, escaped) for a named slot, or None.
+
+    Slots placed by themes: ``head``, ``home_sections``, ``product_below_price``,
+    ``product_actions``, ``cart_summary``, ``checkout_options``,
+    ``order_detail``, ``account_menu``, ``manage_order_detail``.
+    ``context`` holds what the page shows (``product``, ``cart``, ``order``...).
+    """
+
+
+# -- checkout ----------------------------------------------------------------------------------
+
+
+@hookspec
+def shopbuilder_checkout_fulfilment_options(store, cart):
+    """Return a list of :class:`shopbuilder.plugins.FulfilmentOption` for this cart."""
+
+
+@hookspec
+def shopbuilder_checkout_price_adjustments(store, cart):
+    """Return a list of :class:`shopbuilder.plugins.PriceAdjustment` (fen, +/-)."""
+
+
+@hookspec
+def shopbuilder_checkout_validate(store, cart, checkout):
+    """Return a list of messages that stop the order, or nothing.
+
+    ``checkout`` is a dict of the chosen fulfilment, its data and the address.
+    """
+
+
+@hookspec
+def shopbuilder_checkout_placed(store, order, checkout):
+    """Called inside the order's transaction after it is written; raise to abort it."""
+
+
+# -- order events: after the state change is committed -------------------------------------
+
+
+@hookspec
+def shopbuilder_order_created(order):
+    """An order was placed (pending payment)."""
+
+
+@hookspec
+def shopbuilder_order_paid(order):
+    """An order was paid in full."""
+
+
+@hookspec
+def shopbuilder_order_fulfilled(order):
+    """An order is ready for pickup or was shipped."""
+
+
+@hookspec
+def shopbuilder_order_completed(order):
+    """An order was collected or its receipt confirmed."""
+
+
+@hookspec
+def shopbuilder_order_cancelled(order):
+    """An order was cancelled before payment (or its payment refunded in full)."""
+
+
+@hookspec
+def shopbuilder_order_refunded(order, amount_fen):
+    """Money went back to the customer: ``amount_fen`` of the order, in full or in part."""
+
+
+@hookspec(firstresult=True)
+def shopbuilder_order_hold_after_payment(order):
+    """Return a reason to keep a paid order from fulfilment (e.g. an unfilled group)."""
+
+
+# -- payments, notifications, money ------------------------------------------------------------
+
+
+@hookspec
+def shopbuilder_payment_providers():
+    """Return payment provider objects (see ``docs/plugins.md``, Payment providers)."""
+
+
+@hookspec
+def shopbuilder_notify(store, customer, event, context):
+    """Deliver a notification (``event`` such as ``order_ready``) through a channel."""
+
+
+@hookspec
+def shopbuilder_settlement_splits(order, amount_fen):
+    """Return ``(account, amount_fen, memo)`` postings taken from the store's share at settlement."""
+
+
+# -- the worker and consoles --------------------------------------------------------------------
+
+
+@hookspec
+def shopbuilder_worker_tick(now):
+    """Apply the plugin's due work (idempotent; may run in two workers at once)."""
+
+
+@hookspec
+def shopbuilder_store_menu(store):
+    """Return ``(label, url)`` entries for the store console's menu."""
+
+
+@hookspec
+def shopbuilder_hq_menu(chain):
+    """Return ``(label, url)`` entries for the HQ console's menu."""

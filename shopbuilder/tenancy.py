@@ -1,0 +1,259 @@
+"""Which tenant a request belongs to, and the guard that keeps tenants apart.
+
+A request finds its store from, in order: a store's custom domain,
+``<slug>.<BASE_DOMAIN>``, then the path prefix ``/s/<slug>/`` (always on).
+Host-based requests are rewritten to the path form by :class:`StoreHostMiddleware`
+so that one set of routes serves all three, and ``url_for`` strips the prefix
+again for them (see :meth:`shopbuilder.app.ShopBuilderFlask.url_for`).
+
+Every ORM query passes through :func:`_scope_tenant_rows`: inside a tenant it
+is narrowed with ``with_loader_criteria`` to the tenant's rows; with no tenant
+at all it fails closed, unless the caller said :func:`unscoped` on purpose
+(CLI, worker, platform admin).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from dataclasses import dataclass
+
+from flask import abort, g, has_request_context, render_template, request
+from sqlalchemy import event, or_
+from sqlalchemy.orm import Session, with_loader_criteria
+
+from .extensions import cache, db
+from .models import Chain, ChainOwned, Store, StoreOptional, StoreOwned
+
+HOST_STORE_KEY = "shopbuilder.host_store"
+#: Paths a store's own domain does not rewrite to ``/s/<slug>``.
+UNPREFIXED = ("/s/", "/static/", "/api/", "/media/", "/theme-static/")
+
+
+class TenantScopeMissing(RuntimeError):
+    """A tenant-owned table was queried with no tenant chosen: fail closed."""
+
+
+@dataclass(frozen=True)
+class TenantScope:
+    chain_id: int | None
+    store_id: int | None = None
+
+
+#: The platform's own view: every tenant's rows. Only chosen on purpose.
+UNSCOPED = TenantScope(None, None)
+
+_scope_var: contextvars.ContextVar[TenantScope | None] = contextvars.ContextVar(
+    "tenant_scope", default=None
+)
+
+
+def current_scope() -> TenantScope | None:
+    # Inside a request only what the request chose counts; a scope left in the
+    # context by surrounding code (a test, a CLI command) must never leak in.
+    if has_request_context():
+        return g.get("tenant_scope")
+    return _scope_var.get()
+
+
+def set_request_scope(scope: TenantScope) -> None:
+    g.tenant_scope = scope
+
+
+@contextlib.contextmanager
+def scope(new: TenantScope):
+    """Run a block (outside a request, or nested in one) under ``new``."""
+    if has_request_context():
+        previous = g.get("tenant_scope")
+        g.tenant_scope = new
+        try:
+            yield
+        finally:
+            g.tenant_scope = previous
+    else:
+        token = _scope_var.set(new)
+        try:
+            yield
+        finally:
+            _scope_var.reset(token)
+
+
+def unscoped():
+    """See every tenant's rows: for the CLI, the worker and the platform admin."""
+    return scope(UNSCOPED)
+
+
+def store_scope(store: Store):
+    return scope(TenantScope(store.chain_id, store.id))
+
+
+def chain_scope(chain: Chain):
+    return scope(TenantScope(chain.id, None))
+
+
+def _chain_criteria(chain_id: int):
+    return with_loader_criteria(
+        ChainOwned, lambda cls: cls.chain_id == chain_id, include_aliases=True
+    )
+
+
+def _store_criteria(store_id: int):
+    return with_loader_criteria(
+        StoreOwned, lambda cls: cls.store_id == store_id, include_aliases=True
+    )
+
+
+def _store_optional_criteria(store_id: int):
+    return with_loader_criteria(
+        StoreOptional,
+        lambda cls: or_(cls.store_id.is_(None), cls.store_id == store_id),
+        include_aliases=True,
+    )
+
+
+def _is_tenant_owned(mapper) -> bool:
+    return issubclass(mapper.class_, ChainOwned)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_tenant_rows(state) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.is_column_load or state.execution_options.get("tenant_scope_applied"):
+        return
+    if not any(_is_tenant_owned(m) for m in state.all_mappers):
+        return
+    current = current_scope()
+    if current is None:
+        names = ", ".join(sorted(m.class_.__name__ for m in state.all_mappers))
+        raise TenantScopeMissing(f"query on {names} with no tenant scope")
+    if current.chain_id is None:
+        return
+    options = [_chain_criteria(current.chain_id)]
+    if current.store_id is not None:
+        options += [_store_criteria(current.store_id), _store_optional_criteria(current.store_id)]
+    state.statement = state.statement.options(*options)
+
+
+# -- finding the store of a request ---------------------------------------------------------
+
+
+def _host_of(environ) -> str:
+    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+    return host.rsplit(":", 1)[0].lower() if not host.startswith("[") else host
+
+
+class StoreHostMiddleware:
+    """Serve ``<slug>.<BASE_DOMAIN>`` and custom domains through the ``/s/<slug>`` routes."""
+
+    def __init__(self, app, wsgi_app):
+        self.app = app
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        slug = self.store_for_host(_host_of(environ))
+        path = environ.get("PATH_INFO", "") or "/"
+        if slug and not path.startswith(UNPREFIXED):
+            environ[HOST_STORE_KEY] = slug
+            environ["PATH_INFO"] = f"/s/{slug}{path}"
+        return self.wsgi_app(environ, start_response)
+
+    def store_for_host(self, host: str) -> str | None:
+        config = self.app.config
+        if host in config["PLATFORM_HOSTS"]:
+            return None
+        base = config.get("BASE_DOMAIN")
+        if base and host.endswith("." + base):
+            label = host[: -len(base) - 1]
+            return label if "." not in label else None
+        if base and host == base:
+            return None
+        with self.app.app_context():
+            return custom_domain_slug(host)
+
+
+def custom_domain_slug(host: str) -> str | None:
+    """The slug of the store whose custom domain is ``host`` (cached, misses too)."""
+    key = f"domain:{host}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached or None
+    slug = db.session.scalar(db.select(Store.slug).where(Store.custom_domain == host))
+    cache.set(key, slug or "", timeout=60)
+    db.session.remove()
+    return slug
+
+
+def forget_custom_domain(host: str | None) -> None:
+    if host:
+        cache.delete(f"domain:{host}")
+
+
+def load_store(slug: str) -> Store:
+    store = db.session.scalar(db.select(Store).where(Store.slug == slug))
+    if store is None:
+        abort(404)
+    return store
+
+
+def enter_store(slug: str) -> Store:
+    """Make ``slug`` the request's store, or answer 404 / 503 (branded)."""
+    store = load_store(slug)
+    g.store = store
+    g.chain = store.chain
+    set_request_scope(TenantScope(store.chain_id, store.id))
+    if store.is_suspended:
+        abort(503)
+    return store
+
+
+def enter_chain(slug: str) -> Chain:
+    chain = db.session.scalar(db.select(Chain).where(Chain.slug == slug))
+    if chain is None:
+        abort(404)
+    g.chain = chain
+    g.store = None
+    set_request_scope(TenantScope(chain.id, None))
+    return chain
+
+
+def init_app(app) -> None:
+    app.config.setdefault("PLATFORM_HOSTS", ("localhost", "127.0.0.1", "::1", "[::1]"))
+    app.wsgi_app = StoreHostMiddleware(app, app.wsgi_app)
+
+    @app.url_value_preprocessor
+    def pick_tenant(endpoint, values):
+        if not values:
+            return
+        if "store" in values:
+            enter_store(values.pop("store"))
+        elif "chain" in values:
+            enter_chain(values.pop("chain"))
+
+    @app.url_defaults
+    def add_tenant(endpoint, values):
+        if "store" not in values and g.get("store") is not None:
+            if app.url_map.is_endpoint_expecting(endpoint, "store"):
+                values["store"] = g.store.slug
+        if "chain" not in values and g.get("chain") is not None:
+            if app.url_map.is_endpoint_expecting(endpoint, "chain"):
+                values["chain"] = g.chain.slug
+
+    @app.errorhandler(503)
+    def store_closed(error):
+        return render_template("errors/closed.html", store=g.get("store")), 503
+
+
+def strip_host_prefix(url: str) -> str:
+    """Turn ``/s/<slug>/x`` back into ``/x`` when the request came on the store's host."""
+    if not has_request_context():
+        return url
+    slug = request.environ.get(HOST_STORE_KEY)
+    if not slug:
+        return url
+    prefix = f"/s/{slug}"
+    for start in ("", request.host_url.rstrip("/")):
+        head = start + prefix
+        if url == head or url.startswith(head + "/") or url.startswith(head + "?"):
+            return start + (url[len(head):] or "/")
+    return url

@@ -1,0 +1,251 @@
+"""Pytest fixtures for ShopBuilder and its plugins (registered as the ``pytest11`` plugin).
+
+Fixtures hand out ORM objects that are already loaded and detached, and never
+keep an application context pushed while a test runs: Flask's test client
+would reuse it, sharing ``g`` (and the signed-in user) across requests. Do
+database work in ``with app.app_context(), unscoped():`` blocks, or through
+:func:`in_app`.
+
+The database is SQLite in a temporary folder. Tests that take the ``db_url``
+fixture's PostgreSQL parameter run against ``SHOPBUILDER_TEST_DATABASE_URL``
+(default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``); they skip when
+no server answers, unless the variable was set explicitly, which makes an
+absent server a failure (CI sets it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from . import create_app, tenancy
+from .extensions import db as _db
+from .models import Chain, Customer, StaffRole, Store, User
+
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PASSWORD = "secret-pass-1"
+CHEAP_PASSWORD_METHOD = "pbkdf2:sha256:1000"
+
+
+def postgres_url() -> str | None:
+    """A reachable PostgreSQL URL, None when absent (an error when CI named one)."""
+    explicit = os.environ.get("SHOPBUILDER_TEST_DATABASE_URL")
+    url = explicit or DEFAULT_PG_URL
+    try:
+        engine = sa.create_engine(url, connect_args={"connect_timeout": 2})
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception as exc:
+        if explicit:
+            raise RuntimeError(f"SHOPBUILDER_TEST_DATABASE_URL={explicit} is unreachable: {exc}")
+        return None
+    return url
+
+
+_pg_checked: list = []
+
+
+def require_postgres() -> str:
+    if not _pg_checked:
+        _pg_checked.append(postgres_url())
+    url = _pg_checked[0]
+    if url is None:
+        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432 (set SHOPBUILDER_TEST_DATABASE_URL)")
+    return url
+
+
+def make_test_config(database_url: str, instance_path: str, **overrides) -> dict:
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "PASSWORD_HASH_METHOD": CHEAP_PASSWORD_METHOD,
+        "MEDIA_FOLDER": os.path.join(instance_path, "media"),
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    return config
+
+
+def reset_database(app) -> None:
+    with app.app_context():
+        if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+            with _db.engine.begin() as conn:
+                conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        _db.create_all()
+
+
+@pytest.fixture(params=["sqlite"])
+def db_url(request, tmp_path):
+    """The database URL for ``app``; parametrize with "postgresql" to run on both."""
+    if request.param == "postgresql":
+        return require_postgres()
+    return "sqlite:///" + str(tmp_path / "shop.sqlite3")
+
+
+@pytest.fixture
+def app_config():
+    """Extra configuration for ``app``; override in a test module to change it."""
+    return {}
+
+
+@pytest.fixture
+def app(db_url, tmp_path, app_config, monkeypatch):
+    monkeypatch.setenv("SHOPBUILDER_INSTANCE_PATH", str(tmp_path / "instance"))
+    application = create_app(make_test_config(db_url, str(tmp_path / "instance"), **app_config))
+    reset_database(application)
+    yield application
+    with application.app_context():
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+@contextlib.contextmanager
+def in_app(app):
+    """An application context that sees every tenant, for arranging and checking data."""
+    with app.app_context(), tenancy.unscoped():
+        yield _db.session
+        _db.session.remove()
+
+
+def detach(*objects):
+    """Commit, load every column, and detach: safe to read after the context ends."""
+    _db.session.commit()
+    for obj in objects:
+        _db.session.refresh(obj)
+        _db.session.expunge(obj)
+    return objects[0] if len(objects) == 1 else objects
+
+
+def make_chain(app, slug="acme", name="Acme Tea", **fields) -> Chain:
+    with in_app(app):
+        chain = Chain(slug=slug, name=name, **fields)
+        _db.session.add(chain)
+        return detach(chain)
+
+
+def make_store(app, chain, slug, name=None, **fields) -> Store:
+    with in_app(app):
+        store = Store(chain_id=chain.id, slug=slug, name=name or slug.title(), **fields)
+        _db.session.add(store)
+        return detach(store)
+
+
+def make_staff(app, email, chain=None, store=None, role=None, admin=False) -> User:
+    with in_app(app):
+        user = User(email=email, name=email.split("@")[0], is_platform_admin=admin)
+        user.set_password(PASSWORD)
+        _db.session.add(user)
+        _db.session.flush()
+        if role:
+            _db.session.add(StaffRole(
+                user_id=user.id, chain_id=chain.id, role=role,
+                store_id=store.id if store is not None else None,
+            ))
+        return detach(user)
+
+
+def make_customer(app, chain, email="buyer@example.com", home_store=None, name="Lin") -> Customer:
+    with in_app(app):
+        customer = Customer(
+            chain_id=chain.id, email=email, name=name,
+            home_store_id=home_store.id if home_store is not None else None,
+        )
+        customer.set_password(PASSWORD)
+        _db.session.add(customer)
+        return detach(customer)
+
+
+@pytest.fixture
+def chain(app):
+    return make_chain(app)
+
+
+@pytest.fixture
+def store(app, chain):
+    return make_store(app, chain, "north", "North Street")
+
+
+@pytest.fixture
+def other_store(app, chain):
+    return make_store(app, chain, "south", "South Street")
+
+
+@pytest.fixture
+def other_chain(app):
+    return make_chain(app, "rival", "Rival Tea")
+
+
+@pytest.fixture
+def other_chain_store(app, other_chain):
+    return make_store(app, other_chain, "rival-one", "Rival One")
+
+
+@pytest.fixture
+def customer(app, chain, store):
+    return make_customer(app, chain, home_store=store)
+
+
+@pytest.fixture
+def manager(app, chain, store):
+    return make_staff(app, "manager@north.test", chain, store, "manager")
+
+
+@pytest.fixture
+def clerk(app, chain, store):
+    return make_staff(app, "clerk@north.test", chain, store, "clerk")
+
+
+@pytest.fixture
+def hq_user(app, chain):
+    return make_staff(app, "hq@acme.test", chain, None, "hq")
+
+
+@pytest.fixture
+def admin_user(app):
+    return make_staff(app, "root@platform.test", admin=True)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def login(client, account, store=None, chain=None):
+    """Sign ``account`` in through the real login form of its surface."""
+    if getattr(account, "kind", None) == "customer":
+        url = f"/s/{store.slug}/login"
+    elif account.is_platform_admin:
+        url = "/admin/login"
+    elif store is not None:
+        url = f"/s/{store.slug}/manage/login"
+    else:
+        url = f"/hq/{chain.slug}/login"
+    response = client.post(url, data={"email": account.email, "password": PASSWORD})
+    assert response.status_code == 302, f"login at {url} failed: {response.status_code}"
+    return response
+
+
+def set_plugin_enabled(app, store, name: str, enabled: bool = True) -> None:
+    """Turn plugin ``name`` on or off for ``store`` (as the store manager would)."""
+    from .plugins.policy import set_store_choice
+
+    with in_app(app):
+        row = _db.session.get(Store, store.id)
+        set_store_choice(row, name, enabled)
+        _db.session.commit()
+
+
+def csrf_token(client, url: str) -> str:
+    """Fetch ``url`` and return the CSRF token of its first form."""
+    html = client.get(url).get_data(as_text=True)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, f"no csrf_token in {url}"
+    return match.group(1)
