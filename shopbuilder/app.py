@@ -45,6 +45,11 @@ def create_app(test_config=None):
     app.config.setdefault("MEDIA_FOLDER", os.path.join(app.instance_path, "media"))
     _configure_services(app)
 
+    from . import plugins
+
+    host = plugins.init_app(app)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(translation_folders(host))
+
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
@@ -53,10 +58,6 @@ def create_app(test_config=None):
     cache.init_app(app)
     limiter.init_app(app)
     tenancy.init_app(app)
-
-    from . import plugins
-
-    plugins.init_app(app)
     _register_blueprints(app)
     _register_error_pages(app)
     _register_template_helpers(app)
@@ -78,6 +79,15 @@ def _plugin_version_locations(alembic_config):
             folders.append(str(folder))
     alembic_config.set_main_option("version_locations", " ".join(folders))
     return alembic_config
+
+
+def translation_folders(host) -> list[str]:
+    """One catalogue folder per area of the core and per plugin; Flask-Babel merges them."""
+    folders = sorted(str(p) for p in (ROOT / "translations").iterdir() if p.is_dir())
+    for folder in host.app_hook("shopbuilder_app_translation_folder")():
+        if folder:
+            folders.append(str(folder))
+    return folders
 
 
 def _configure_services(app) -> None:

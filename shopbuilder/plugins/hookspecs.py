@@ -50,6 +50,11 @@ def shopbuilder_app_static_folder():
 
 
 @hookspec
+def shopbuilder_app_translation_folder():
+    """Return a Babel translations folder (``<lang>/LC_MESSAGES/messages.po``)."""
+
+
+@hookspec
 def shopbuilder_app_commands():
     """Return click commands added under ``flask shopbuilder``."""
 
