@@ -282,7 +282,7 @@ def machine_facts() -> dict[str, Any]:
     wrk_version = None
     if wrk:
         out = subprocess.run([wrk, "--version"], capture_output=True, text=True).stdout
-        wrk_version = out.splitlines()[0] if out else None
+        wrk_version = out.split(" Copyright")[0].strip() or None
     return {
         "cpu_model": _proc_field("/proc/cpuinfo", "model name") or platform.processor(),
         "cpu_count": os.cpu_count(),
