@@ -205,7 +205,8 @@ def interleaved(
 
     Each measurement is a callable returning `measure_rps`' dict. `baseline` (by default
     the last name) is the denominator: `ratio[name]` is the median of the per-round ratios,
-    each taken from two measurements made back to back, so a burst of noise lands on both.
+    each taken from two measurements made back to back, so a burst of noise lands on both;
+    `ratio_spread[name]` is their [min, max], the noise a reader should allow for.
     """
     items = list(pairs.items() if isinstance(pairs, Mapping) else pairs)
     names = [name for name, _ in items]
@@ -237,11 +238,17 @@ def interleaved(
         for name, values in per_round.items()
         if any(v is not None for v in values)
     }
+    spread = {
+        name: [min(v for v in values if v is not None), max(v for v in values if v is not None)]
+        for name, values in per_round.items()
+        if name in ratio
+    }
     return {
         "rounds": rounds,
         "baseline": baseline,
         "ratio": ratio,
         "ratio_per_round": per_round,
+        "ratio_spread": spread,
         "median": median,
         "runs": runs,
     }
@@ -342,5 +349,9 @@ def summary(record: Mapping[str, Any], path: Path) -> str:
             f"{value['non_2xx_3xx']} bad statuses, {value['socket_errors']} socket errors"
         )
     for key, value in (data.get("ratio") or {}).items():
-        lines.append(f"  ratio {key}/{data.get('baseline', 'baseline')}: {value}")
+        spread = (data.get("ratio_spread") or {}).get(key)
+        lines.append(
+            f"  ratio {key}/{data.get('baseline', 'baseline')}: {value}"
+            + (f" (rounds from {spread[0]} to {spread[1]})" if spread else "")
+        )
     return "\n".join(lines)
