@@ -42,7 +42,9 @@ def postgres_url() -> str | None:
         engine.dispose()
     except Exception as exc:
         if explicit:
-            raise RuntimeError(f"SHOPBUILDER_TEST_DATABASE_URL={explicit} is unreachable: {exc}")
+            raise RuntimeError(
+                f"SHOPBUILDER_TEST_DATABASE_URL={explicit} is unreachable: {exc}"
+            ) from exc
         return None
     return url
 
@@ -55,7 +57,9 @@ def require_postgres() -> str:
         _pg_checked.append(postgres_url())
     url = _pg_checked[0]
     if url is None:
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432 (set SHOPBUILDER_TEST_DATABASE_URL)")
+        pytest.skip(
+            "PostgreSQL is not reachable at 127.0.0.1:5432 (set SHOPBUILDER_TEST_DATABASE_URL)"
+        )
     return url
 
 

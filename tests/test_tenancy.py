@@ -30,7 +30,9 @@ def test_chain_scope_hides_other_chains_customers(app, chain, other_chain, store
         assert db.session.get(Customer, other_id) is None
 
 
-def test_store_scope_sees_chain_products_and_only_its_own_local_ones(app, chain, store, other_store):
+def test_store_scope_sees_chain_products_and_only_its_own_local_ones(
+    app, chain, store, other_store
+):
     with in_app(app) as session:
         session.add_all([
             Product(chain_id=chain.id, title="master"),
@@ -75,7 +77,7 @@ def test_store_found_by_subdomain_and_links_drop_the_path_prefix(app, client, st
     response = client.get("/login", base_url=f"http://{store.slug}.shops.test")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    assert f'href="/register"' in page
+    assert 'href="/register"' in page
     assert f"/s/{store.slug}/" not in page
 
 

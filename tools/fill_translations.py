@@ -1,9 +1,29 @@
+"""Fill a .po catalogue from ``msgid<TAB>translation`` lines: ``fill_translations.py PO TSV``.
+
+Prints the msgids still untranslated, so a translator sees what is left.
+"""
+
+from __future__ import annotations
+
 import sys
+
 from babel.messages.pofile import read_po, write_po
-path = sys.argv[1]; pairs = dict(line.split("\t", 1) for line in open(sys.argv[2]).read().strip().split("\n"))
-with open(path, "rb") as f: cat = read_po(f)
-for m in cat:
-    if m.id and m.id in pairs: m.string = pairs[m.id]; m.flags.discard("fuzzy")
-missing = [m.id for m in cat if m.id and not m.string]
-with open(path, "wb") as f: write_po(f, cat, width=100)
-print("missing:", missing)
+
+
+def main(po_path: str, tsv_path: str) -> None:
+    with open(tsv_path, encoding="utf-8") as handle:
+        pairs = dict(line.split("\t", 1) for line in handle.read().strip().split("\n"))
+    with open(po_path, "rb") as handle:
+        catalog = read_po(handle)
+    for message in catalog:
+        if message.id and message.id in pairs:
+            message.string = pairs[message.id]
+            message.flags.discard("fuzzy")
+    with open(po_path, "wb") as handle:
+        write_po(handle, catalog, width=100)
+    missing = [message.id for message in catalog if message.id and not message.string]
+    print("untranslated:", missing)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])
