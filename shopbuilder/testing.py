@@ -19,6 +19,7 @@ import contextlib
 import os
 import re
 
+import email_validator
 import pytest
 import sqlalchemy as sa
 
@@ -29,6 +30,10 @@ from .models import Chain, Customer, StaffRole, Store, User
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PASSWORD = "secret-pass-1"
 CHEAP_PASSWORD_METHOD = "pbkdf2:sha256:1000"
+
+# Test accounts use the reserved ".test" domain, which email-validator refuses by default.
+if "test" in email_validator.SPECIAL_USE_DOMAIN_NAMES:
+    email_validator.SPECIAL_USE_DOMAIN_NAMES.remove("test")
 
 
 def postgres_url() -> str | None:
