@@ -6,7 +6,7 @@ import logging
 import os
 from pathlib import Path
 
-from flask import Flask, current_app, g, render_template, request
+from flask import Flask, current_app, g, has_request_context, render_template, request
 from flask_babel import get_locale
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -118,6 +118,8 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 def select_locale():
     """The customer's pick (``?lang=``, remembered in a cookie), else the store's language."""
+    if not has_request_context():
+        return None  # the CLI and the worker: the default locale, or force_locale(...)
     supported = current_app.config["SUPPORTED_LOCALES"]
     chosen = request.args.get("lang") or request.cookies.get("lang")
     if chosen in supported:

@@ -22,6 +22,7 @@ def hq_navigation():
     entries = [
         (_l("Overview"), url_for("hq.index")),
         (_l("Stores"), url_for("hq.stores")),
+        (_l("Import stores"), url_for("hq.store_import")),
     ]
     from ..plugins import get_host
 
@@ -55,4 +56,4 @@ def index():
     return render_template("hq/index.html")
 
 
-from . import stores  # noqa: E402,F401  (routes register on bp)
+from . import store_import, stores  # noqa: E402,F401  (routes register on bp)

@@ -52,7 +52,8 @@ def check_coordinate(value, low: float, high: float, name: str) -> float | None:
         raise InvalidValue(message) from None
     if number != number or not low <= number <= high:  # NaN fails the first test
         raise InvalidValue(
-            _l("%(name)s must be between %(low)s and %(high)s", name=name, low=low, high=high)
+            _l("%(name)s must be between %(low)s and %(high)s",
+               name=name, low=f"{low:g}", high=f"{high:g}")
         )
     return number
 
