@@ -39,6 +39,7 @@ def create_app(test_config=None):
     else:
         os.makedirs(app.instance_path, exist_ok=True)
         app.config.from_mapping(test_config)
+    config_module.apply_https(app.config)
     app.config.setdefault(
         "SQLALCHEMY_DATABASE_URI", config_module.sqlite_default_url(app.instance_path)
     )
