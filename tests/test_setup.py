@@ -21,11 +21,11 @@ from shopbuilder.extensions import db
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_init(tmp_path, *args):
+def run_init(folder, *args):
     env = {
         **os.environ,
-        "SHOPBUILDER_INSTANCE_PATH": str(tmp_path / "instance"),
-        "SHOPBUILDER_DATABASE_URL": f"sqlite:///{tmp_path / 'instance' / 'shop.sqlite3'}",
+        "SHOPBUILDER_INSTANCE_PATH": str(folder / "instance"),
+        "SHOPBUILDER_DATABASE_URL": f"sqlite:///{folder / 'instance' / 'shop.sqlite3'}",
     }
     flask = Path(sys.executable).with_name("flask")
     return subprocess.run(
@@ -36,6 +36,7 @@ def run_init(tmp_path, *args):
 
 def test_init_demo_on_a_fresh_instance_creates_the_demo_shop(app, tmp_path):
     # ``app`` loads every installed plugin, so db.metadata holds their models too.
+    tmp_path = tmp_path / "fresh"
     result = run_init(tmp_path, "--demo")
     assert result.returncode == 0, result.stderr
     assert "demo12345" in result.stdout and "west-lake" in result.stdout
