@@ -178,3 +178,10 @@ def test_admin_chain_form_refuses_a_taken_slug(client, admin_user, chain):
         "hq_email": "x@y.test", "hq_password": "long-enough-1",
     }).get_data(as_text=True)
     assert "taken" in page
+
+
+def test_hq_console_speaks_the_chains_language(app, chain, hq_user):
+    client = app.test_client()  # no "lang" cookie: the chain's zh_CN
+    login(client, hq_user, chain=chain)
+    page = client.get(f"/hq/{chain.slug}/stores").get_data(as_text=True)
+    assert "新建门店" in page and "导入门店" in page
