@@ -170,7 +170,7 @@ def import_stores_command(chain_slug, file, dry_run, base_url):
     from flask import current_app, url_for
     from flask_babel import force_locale
 
-    from .services.store_import import ImportFailed, import_stores
+    from .services.store_import import ImportFailed, commit_import, plan_import
 
     chain = db.session.scalar(db.select(Chain).where(Chain.slug == chain_slug))
     if chain is None:
@@ -178,13 +178,10 @@ def import_stores_command(chain_slug, file, dry_run, base_url):
     data = file.read()
     # Operators read English here; the HQ page shows the same messages translated.
     with force_locale("en"):
-        lines = max(data.count(b"\n"), 1)
-        with click.progressbar(length=lines, label="Checking", file=click.get_text_stream("stderr")
-                               ) as bar:
-            try:
-                plan, result = import_stores(chain, data, dry_run=dry_run, progress=bar.update)
-            except ImportFailed as exc:
-                fail(str(exc))
+        rows = max(data.count(b"\n") - 1, 1)
+        stderr = click.get_text_stream("stderr")
+        with click.progressbar(length=rows, label="Checking ", file=stderr) as bar:
+            plan = plan_import(chain, data, progress=bar.update)
         if plan.errors:
             for error in plan.errors:
                 click.echo(str(error), err=True)
@@ -194,6 +191,11 @@ def import_stores_command(chain_slug, file, dry_run, base_url):
         if dry_run:
             click.echo(f"Dry run ({plan.encoding}): {summary}. Nothing was imported.")
             return
+        with click.progressbar(length=len(plan.rows), label="Importing", file=stderr) as bar:
+            try:
+                result = commit_import(plan, progress=bar.update)
+            except ImportFailed as exc:
+                fail(str(exc))
         click.echo(f"Imported {summary}.")
         if result.invitations:
             click.echo("Invitation links for the new managers (shown once, valid 14 days):")

@@ -274,7 +274,18 @@ SEED_FACTORIES: dict[type, Callable] = {}
 #: URL id arguments whose name is not ``<table name>_id``: argument name -> model.
 ID_ARGUMENT_MODELS: dict[str, type] = {}
 
+#: ``func(client, account, store) -> headers | None`` signing ``account`` in on the JSON API
+#: (bearer token...), registered by the API area with :func:`register_api_credentials`.
+#: The URL isolation test calls ``/api/`` id routes with these headers; None skips a
+#: kind of account the API does not serve.
+API_CREDENTIALS: list[Callable] = []
+
 _seed_counter = itertools.count(1)
+
+
+def register_api_credentials(func: Callable) -> Callable:
+    API_CREDENTIALS.append(func)
+    return func
 
 
 def seed_factory(model: type):

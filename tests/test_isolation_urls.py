@@ -16,6 +16,7 @@ import pytest
 from shopbuilder.extensions import db
 from shopbuilder.models import StoreOptional, StoreOwned, User
 from shopbuilder.testing import (
+    API_CREDENTIALS,
     ID_ARGUMENT_MODELS,
     MissingSeedFactory,
     in_app,
@@ -148,9 +149,19 @@ def cross_tenant_responses(app, world) -> tuple[int, list[str]]:
                     continue  # HQ may reach every store of its own chain
                 with app.test_request_context():
                     url = app.url_for(rule.endpoint, **fill(rule, world, ids))
+                headers = {}
+                if rule.rule.startswith("/api/"):
+                    # The API takes tokens, not the session cookie.
+                    if not API_CREDENTIALS:
+                        failures.append(f"{url}: API id route, but no register_api_credentials "
+                                        "in shopbuilder.testing to call it as a tenant's user")
+                        continue
+                    headers = API_CREDENTIALS[0](client, account, store)
+                    if headers is None:
+                        continue
                 methods = (rule.methods or set()) & {"GET", "POST", "PUT", "PATCH", "DELETE"}
                 for method in sorted(methods):
-                    response = client.open(url, method=method)
+                    response = client.open(url, method=method, headers=headers)
                     checked += 1
                     if response.status_code != 404:
                         failures.append(f"{role} {method} {url} ({where}'s object): "

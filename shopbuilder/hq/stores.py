@@ -45,9 +45,9 @@ def stores():
     stmt = db.select(Store).where(Store.chain_id == g.chain.id)
     text = (form.q.data or "").strip()
     if text:
-        pattern = f"%{text}%"
-        stmt = stmt.where(or_(Store.name.ilike(pattern), Store.slug.ilike(pattern),
-                              Store.city.ilike(pattern)))
+        # autoescape: a "%" or "_" typed in the search box is a character, not a wildcard.
+        stmt = stmt.where(or_(*(column.icontains(text, autoescape=True)
+                                for column in (Store.name, Store.slug, Store.city))))
     if form.city.data:
         stmt = stmt.where(Store.city == form.city.data)
     if form.status.data in Store.STATUSES:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import abort, flash, g, redirect, render_template, url_for
+from flask import abort, flash, g, make_response, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import login_user
 
@@ -59,4 +59,7 @@ def set_password(token):
         login_user(user)
         flash(_("Password saved. Welcome!"), "success")
         return redirect(url_for("manage.index"))
-    return render_template("manage/set_password.html", form=form, user=user)
+    response = make_response(render_template("manage/set_password.html", form=form, user=user))
+    # The token is in the URL: never hand it to another site in a Referer header.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response

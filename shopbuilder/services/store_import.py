@@ -298,22 +298,29 @@ def apply_import(plan: ImportPlan, progress: Progress | None = None) -> ImportRe
                         invitations=invitations)
 
 
+def commit_import(plan: ImportPlan, progress: Progress | None = None) -> ImportResult:
+    """Write a valid plan and commit, or roll back everything and raise ImportFailed."""
+    try:
+        result = apply_import(plan, progress)
+        db.session.commit()
+    except ImportFailed:
+        db.session.rollback()
+        raise
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise ImportFailed(str(_l(
+            "another change took one of these slugs or emails meanwhile; "
+            "nothing was imported, please check again"))) from exc
+    except Exception:
+        db.session.rollback()
+        raise
+    return result
+
+
 def import_stores(chain: Chain, data: bytes, dry_run: bool = False,
                   progress: Progress | None = None) -> tuple[ImportPlan, ImportResult | None]:
     """Check, then (unless ``dry_run`` or invalid) write and commit; all or nothing."""
     plan = plan_import(chain, data, progress)
     if dry_run or not plan.ok:
         return plan, None
-    try:
-        result = apply_import(plan, progress)
-        db.session.commit()
-    except Exception as exc:
-        db.session.rollback()
-        if isinstance(exc, ImportFailed):
-            raise
-        if isinstance(exc, IntegrityError):
-            raise ImportFailed(str(_l(
-                "another change took one of these slugs or emails meanwhile; "
-                "nothing was imported, please check again"))) from exc
-        raise
-    return plan, result
+    return plan, commit_import(plan)
