@@ -185,3 +185,25 @@ def test_hq_console_speaks_the_chains_language(app, chain, hq_user):
     login(client, hq_user, chain=chain)
     page = client.get(f"/hq/{chain.slug}/stores").get_data(as_text=True)
     assert "新建门店" in page and "导入门店" in page
+
+
+def test_every_console_page_renders_for_its_staff(app, chain, store, hq_user, manager,
+                                                  admin_user):
+    pages = [
+        (hq_user, {"chain": chain}, [f"/hq/{chain.slug}/", f"/hq/{chain.slug}/stores",
+                                     f"/hq/{chain.slug}/stores/new",
+                                     f"/hq/{chain.slug}/stores/{store.id}/edit",
+                                     f"/hq/{chain.slug}/stores/{store.id}/suspend",
+                                     f"/hq/{chain.slug}/stores/{store.id}/reactivate",
+                                     f"/hq/{chain.slug}/stores/{store.id}/staff",
+                                     f"/hq/{chain.slug}/stores/import"]),
+        (manager, {"store": store}, [f"/s/{store.slug}/manage/", f"/s/{store.slug}/manage/staff"]),
+        (admin_user, {}, ["/admin/", "/admin/chains/new"]),
+    ]
+    for account, where, urls in pages:
+        for lang in ("zh_CN", "en"):
+            client = app.test_client()
+            client.set_cookie("lang", lang)
+            login(client, account, **where)
+            for url in urls:
+                assert client.get(url).status_code == 200, (url, lang)
