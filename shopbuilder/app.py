@@ -6,7 +6,7 @@ import logging
 import os
 from pathlib import Path
 
-from flask import Flask, current_app, g, render_template, request
+from flask import Flask, current_app, g, has_request_context, render_template, request
 from flask_babel import get_locale
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -39,6 +39,7 @@ def create_app(test_config=None):
     else:
         os.makedirs(app.instance_path, exist_ok=True)
         app.config.from_mapping(test_config)
+    config_module.apply_https(app.config)
     app.config.setdefault(
         "SQLALCHEMY_DATABASE_URI", config_module.sqlite_default_url(app.instance_path)
     )
@@ -101,8 +102,11 @@ def _configure_services(app) -> None:
         app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     app.config.setdefault("CACHE_DEFAULT_TIMEOUT", 300)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
-        options.setdefault("connect_args", {}).setdefault("timeout", 30)
+        # Copies: the defaults' dict is shared by every app of the process (a PostgreSQL
+        # app made after a SQLite one must not inherit SQLite's "timeout" argument).
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options["connect_args"] = {"timeout": 30, **options.get("connect_args", {})}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 @event.listens_for(Engine, "connect")
@@ -118,6 +122,8 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 def select_locale():
     """The customer's pick (``?lang=``, remembered in a cookie), else the store's language."""
+    if not has_request_context():
+        return None  # the CLI and the worker: the default locale, or force_locale(...)
     supported = current_app.config["SUPPORTED_LOCALES"]
     chosen = request.args.get("lang") or request.cookies.get("lang")
     if chosen in supported:

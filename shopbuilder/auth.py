@@ -9,12 +9,14 @@ member of one into the other.
 from __future__ import annotations
 
 import functools
+import secrets
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
@@ -24,7 +26,8 @@ from .models import Customer, StaffRole, User
 
 
 class LoginForm(FlaskForm):
-    email = EmailField(_l("Email"), validators=[DataRequired(), Email()])
+    # No format check on sign-in: an unknown address simply does not match.
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=255)])
     password = PasswordField(_l("Password"), validators=[DataRequired()])
 
 
@@ -170,3 +173,58 @@ def customer_required(view):
 
 def sign_out():
     logout_user()
+
+
+# -- accounts made by someone else (HQ import, a manager adding staff) ------------------------
+
+#: Password hashes start with the method name; "!" can never be produced by a real hash,
+#: so werkzeug's check fails for every password and the account cannot be entered.
+UNUSABLE_PREFIX = "!"
+INVITATION_MAX_AGE = 14 * 86400
+
+
+def unusable_password_hash() -> str:
+    """A ``password_hash`` no password matches: the account waits for its invitation."""
+    return UNUSABLE_PREFIX + secrets.token_urlsafe(12)
+
+
+def needs_password(user) -> bool:
+    return (user.password_hash or UNUSABLE_PREFIX).startswith(UNUSABLE_PREFIX)
+
+
+def _invitations() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="staff-invitation")
+
+
+def invitation_token(user) -> str:
+    """A signed link token to choose a password; it dies once any password is set.
+
+    The token carries the tail of the current hash, so setting a password (or a
+    new invitation after a reset) invalidates every earlier link without a table.
+    """
+    return invitation_token_for(user.id, user.password_hash)
+
+
+def invitation_token_for(user_id: int, password_hash: str) -> str:
+    """:func:`invitation_token` from the two values, for rows inserted in bulk."""
+    return _invitations().dumps({"u": user_id, "h": password_hash[-12:]})
+
+
+def user_for_invitation(token: str):
+    try:
+        data = _invitations().loads(token, max_age=INVITATION_MAX_AGE)
+    except BadSignature:
+        return None
+    user = db.session.get(User, int(data.get("u", 0)))
+    if user is None or not user.active or user.password_hash[-12:] != data.get("h"):
+        return None
+    return user
+
+
+class SetPasswordForm(FlaskForm):
+    password = PasswordField(
+        _l("New password"), validators=[DataRequired(), Length(min=8, max=128)]
+    )
+    confirm = PasswordField(
+        _l("Repeat password"), validators=[EqualTo("password", _l("Passwords differ."))]
+    )

@@ -42,7 +42,15 @@ ENVIRONMENT = {
     "REDIS_URL": "REDIS_URL",
     "BASE_DOMAIN": "BASE_DOMAIN",
     "SECRET_KEY": "SECRET_KEY",
+    "PREFERRED_URL_SCHEME": "PREFERRED_URL_SCHEME",
 }
+
+
+def apply_https(config) -> None:
+    """Behind HTTPS (``PREFERRED_URL_SCHEME=https``) cookies are only ever sent encrypted."""
+    if config.get("PREFERRED_URL_SCHEME") == "https":
+        config["SESSION_COOKIE_SECURE"] = True
+        config["REMEMBER_COOKIE_SECURE"] = True
 
 
 def ensure_instance_config(instance_path: str) -> Path:

@@ -16,9 +16,13 @@ absent server a failure (CI sets it).
 from __future__ import annotations
 
 import contextlib
+import importlib
+import itertools
 import os
 import re
+from collections.abc import Callable
 
+import email_validator
 import pytest
 import sqlalchemy as sa
 
@@ -29,6 +33,10 @@ from .models import Chain, Customer, StaffRole, Store, User
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PASSWORD = "secret-pass-1"
 CHEAP_PASSWORD_METHOD = "pbkdf2:sha256:1000"
+
+# Test accounts use the reserved ".test" domain, which email-validator refuses by default.
+if "test" in email_validator.SPECIAL_USE_DOMAIN_NAMES:
+    email_validator.SPECIAL_USE_DOMAIN_NAMES.remove("test")
 
 
 def postgres_url() -> str | None:
@@ -253,3 +261,172 @@ def csrf_token(client, url: str) -> str:
     match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
     assert match, f"no csrf_token in {url}"
     return match.group(1)
+
+
+# -- seeding one row of any model, for the generic isolation tests -----------------------------
+#
+# tests/test_isolation_models.py builds a row of EVERY ChainOwned model for several stores and
+# proves the tenant guard hides the other tenants' rows; tests/test_isolation_urls.py requests
+# every route that takes an object id with another tenant's object. Both need a way to build a
+# row of a model they do not know: a factory registered here. An area or plugin that adds a
+# model registers its factory with ``@seed_factory(Model)`` in its package's ``testing``
+# module (``shopbuilder.testing`` for the core, ``<plugin package>.testing`` for a plugin,
+# imported on demand). A model without one fails those tests with "add a seed factory for X".
+
+SEED_FACTORIES: dict[type, Callable] = {}
+
+#: URL id arguments whose name is not ``<table name>_id``: argument name -> model.
+ID_ARGUMENT_MODELS: dict[str, type] = {}
+
+#: ``func(client, account, store) -> headers | None`` signing ``account`` in on the JSON API
+#: (bearer token...), registered by the API area with :func:`register_api_credentials`.
+#: The URL isolation test calls ``/api/`` id routes with these headers; None skips a
+#: kind of account the API does not serve.
+API_CREDENTIALS: list[Callable] = []
+
+_seed_counter = itertools.count(1)
+
+
+def register_api_credentials(func: Callable) -> Callable:
+    API_CREDENTIALS.append(func)
+    return func
+
+
+def seed_factory(model: type):
+    """Register ``func(session, store) -> row``: one row of ``model`` belonging to ``store``.
+
+    The row belongs to ``store`` when the model has a store, else to its chain; the
+    factory may call :func:`seed` for rows it depends on and must make unique values
+    (use :func:`unique`). It does not need to flush.
+    """
+
+    def decorator(func):
+        SEED_FACTORIES[model] = func
+        return func
+
+    return decorator
+
+
+def register_id_argument(name: str, model: type) -> None:
+    """Tell the URL isolation test which model a route's ``<int:name>`` argument names."""
+    ID_ARGUMENT_MODELS[name] = model
+
+
+def unique(prefix: str = "x") -> str:
+    return f"{prefix}{next(_seed_counter)}"
+
+
+class MissingSeedFactory(LookupError):
+    pass
+
+
+def find_seed_factory(model: type):
+    if model not in SEED_FACTORIES:
+        package = model.__module__.split(".")[0]
+        with contextlib.suppress(ImportError):
+            importlib.import_module(f"{package}.testing")
+    factory = SEED_FACTORIES.get(model)
+    if factory is None:
+        raise MissingSeedFactory(
+            f"add a seed factory for {model.__module__}.{model.__name__}: "
+            f"@seed_factory({model.__name__}) in {model.__module__.split('.')[0]}.testing "
+            "(see shopbuilder/testing.py)"
+        )
+    return factory
+
+
+def seed(session, model: type, store: Store):
+    """Build, add and flush one ``model`` row belonging to ``store`` (or its chain)."""
+    row = find_seed_factory(model)(session, store)
+    if row not in session:
+        session.add(row)
+    session.flush()
+    return row
+
+
+def tenant_models() -> list[type]:
+    """Every mapped ChainOwned model, core and plugins alike."""
+    from .models import ChainOwned
+
+    classes = {m.class_ for m in _db.Model.registry.mappers if issubclass(m.class_, ChainOwned)}
+    return sorted(classes, key=lambda c: (c.__module__, c.__name__))
+
+
+@seed_factory(Store)
+def _seed_store(session, store):
+    return store
+
+
+@seed_factory(User)
+def _seed_user(session, store):
+    """A clerk of ``store``: staff ids in URLs must not reach another store's people."""
+    user = User(email=f"{unique('staff')}@seed.test", name="Seed", password_hash="!seed")
+    session.add(user)
+    session.flush()
+    session.add(StaffRole(user_id=user.id, chain_id=store.chain_id, store_id=store.id,
+                          role="clerk"))
+    return user
+
+
+@seed_factory(StaffRole)
+def _seed_staff_role(session, store):
+    user = User(email=f"{unique('role')}@seed.test", name="Seed", password_hash="!seed")
+    session.add(user)
+    session.flush()
+    return StaffRole(user_id=user.id, chain_id=store.chain_id, store_id=store.id, role="clerk")
+
+
+@seed_factory(Customer)
+def _seed_customer(session, store):
+    return Customer(chain_id=store.chain_id, email=f"{unique('c')}@seed.test", name="Seed",
+                    home_store_id=store.id, password_hash="!seed")
+
+
+def _seed_category(session, store):
+    from .models import Category
+
+    return Category(chain_id=store.chain_id, slug=unique("cat"), name="Seed")
+
+
+def _seed_product(session, store):
+    from .models import Product
+
+    return Product(chain_id=store.chain_id, store_id=store.id, title=unique("Product "))
+
+
+def _seed_variant(session, store):
+    from .models import Product, Variant
+
+    product = seed(session, Product, store)
+    return Variant(chain_id=store.chain_id, product_id=product.id, sku=unique("SKU"),
+                   price_fen=100)
+
+
+def _seed_publication(session, store):
+    from .models import Product, Publication
+
+    product = seed(session, Product, store)
+    return Publication(chain_id=store.chain_id, product_id=product.id, target="store",
+                       store_id=store.id)
+
+
+def _seed_listing(session, store):
+    from .models import StoreListing, Variant
+
+    variant = seed(session, Variant, store)
+    return StoreListing(chain_id=store.chain_id, store_id=store.id, variant_id=variant.id,
+                        stock_on_hand=5)
+
+
+def _register_core_seeds() -> None:
+    from .models import Category, Product, Publication, StoreListing, Variant
+
+    seed_factory(Category)(_seed_category)
+    seed_factory(Product)(_seed_product)
+    seed_factory(Variant)(_seed_variant)
+    seed_factory(Publication)(_seed_publication)
+    seed_factory(StoreListing)(_seed_listing)
+    register_id_argument("listing_id", StoreListing)
+
+
+_register_core_seeds()

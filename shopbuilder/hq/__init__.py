@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, g, redirect, render_template, url_for
 from flask_babel import lazy_gettext as _l
 
 from ..auth import hq_required, is_hq, rate_limited_login, sign_out, staff_login
 
+log = logging.getLogger(__name__)
+
 bp = Blueprint("hq", __name__, url_prefix="/hq/<chain>")
+
+
+@bp.context_processor
+def hq_navigation():
+    """The HQ menu: core pages, then what plugins add (a broken plugin adds nothing)."""
+    if g.get("chain") is None:
+        return {}
+    entries = [
+        (_l("Overview"), url_for("hq.index")),
+        (_l("Stores"), url_for("hq.stores")),
+        (_l("Import stores"), url_for("hq.store_import")),
+    ]
+    from ..plugins import get_host
+
+    try:
+        for result in get_host().app_hook("shopbuilder_hq_menu")(chain=g.chain):
+            entries.extend(result or [])
+    except Exception:
+        log.exception("an HQ menu hook failed")
+    return {"hq_menu": entries}
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -30,3 +54,6 @@ def logout():
 @hq_required
 def index():
     return render_template("hq/index.html")
+
+
+from . import store_import, stores  # noqa: E402,F401  (routes register on bp)

@@ -30,3 +30,6 @@ def logout():
 @staff_required
 def index():
     return render_template("manage/index.html")
+
+
+from . import staff  # noqa: E402,F401  (routes register on bp)

@@ -1,0 +1,177 @@
+"""HQ's store pages: list, create, edit, suspend, staff, CSV import."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import or_
+
+from ..auth import hq_required, invitation_token
+from ..extensions import db
+from ..models import Store
+from ..services import stores as rules
+from ..services.staff import StaffError, add_store_staff, store_staff
+from . import bp
+from .forms import ConfirmForm, StaffForm, StoreFilterForm, StoreForm
+
+log = logging.getLogger(__name__)
+
+
+def chain_store_or_404(store_id: int) -> Store:
+    """A store of the request's chain; another chain's store is "not found" (no oracle)."""
+    store = db.session.scalar(
+        db.select(Store).where(Store.id == store_id, Store.chain_id == g.chain.id)
+    )
+    if store is None:
+        abort(404)
+    return store
+
+
+def chain_cities() -> list[str]:
+    stmt = (
+        db.select(Store.city).where(Store.chain_id == g.chain.id, Store.city != "")
+        .distinct().order_by(Store.city)
+    )
+    return list(db.session.scalars(stmt))
+
+
+@bp.get("/stores")
+@hq_required
+def stores():
+    form = StoreFilterForm(request.args)
+    form.city.choices = [("", _("Any city"))] + [(c, c) for c in chain_cities()]
+    stmt = db.select(Store).where(Store.chain_id == g.chain.id)
+    text = (form.q.data or "").strip()
+    if text:
+        # autoescape: a "%" or "_" typed in the search box is a character, not a wildcard.
+        stmt = stmt.where(or_(*(column.icontains(text, autoescape=True)
+                                for column in (Store.name, Store.slug, Store.city))))
+    if form.city.data:
+        stmt = stmt.where(Store.city == form.city.data)
+    if form.status.data in Store.STATUSES:
+        stmt = stmt.where(Store.status == form.status.data)
+    page = db.paginate(
+        stmt.order_by(Store.city, Store.name, Store.id),
+        per_page=current_app.config["STORES_PER_PAGE"], error_out=False, count=True,
+    )
+    # Keep the filters in the pager's links.
+    filters = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template("hq/stores/list.html", form=form, page=page, filters=filters)
+
+
+def _slug_taken(slug: str, except_id: int | None = None) -> bool:
+    stmt = db.select(Store.id).where(Store.slug == slug)
+    if except_id is not None:
+        stmt = stmt.where(Store.id != except_id)
+    return db.session.scalar(stmt) is not None
+
+
+def _fill_store(store: Store, form: StoreForm) -> None:
+    store.slug = form.slug.data.strip()
+    store.name = form.name.data.strip()
+    store.city = form.city.data.strip()
+    store.address = form.address.data.strip()
+    store.phone = rules.check_phone(form.phone.data)
+    store.lat = rules.check_lat(form.lat.data)
+    store.lng = rules.check_lng(form.lng.data)
+    store.opening_hours = rules.parse_opening_hours(form.opening_hours.data)
+    store.description = (form.description.data or "").strip()
+
+
+@bp.route("/stores/new", methods=["GET", "POST"])
+@hq_required
+def store_new():
+    form = StoreForm()
+    if form.validate_on_submit():
+        if _slug_taken(form.slug.data.strip()):
+            form.slug.errors.append(_("This address name is taken; choose another."))
+        else:
+            store = Store(chain_id=g.chain.id)
+            _fill_store(store, form)
+            db.session.add(store)
+            db.session.commit()
+            log.info("HQ %s created store %s", g.chain.slug, store.slug)
+            flash(_("Store %(name)s created.", name=store.name), "success")
+            return redirect(url_for("hq.store_staff_page", store_id=store.id))
+    return render_template("hq/stores/form.html", form=form, store=None)
+
+
+@bp.route("/stores/<int:store_id>/edit", methods=["GET", "POST"])
+@hq_required
+def store_edit(store_id):
+    store = chain_store_or_404(store_id)
+    form = StoreForm(obj=store)
+    if request.method == "GET":
+        form.opening_hours.data = rules.format_opening_hours(store.opening_hours)
+        form.lat.data = "" if store.lat is None else str(store.lat)
+        form.lng.data = "" if store.lng is None else str(store.lng)
+    if form.validate_on_submit():
+        if _slug_taken(form.slug.data.strip(), except_id=store.id):
+            form.slug.errors.append(_("This address name is taken; choose another."))
+        else:
+            _fill_store(store, form)
+            db.session.commit()
+            flash(_("Store %(name)s saved.", name=store.name), "success")
+            return redirect(url_for("hq.stores"))
+    return render_template("hq/stores/form.html", form=form, store=store)
+
+
+def _set_status(store_id: int, status: str, template_action: str):
+    store = chain_store_or_404(store_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        store.status = status
+        db.session.commit()
+        log.info("HQ %s set store %s to %s", g.chain.slug, store.slug, status)
+        if status == "suspended":
+            flash(_("%(name)s is suspended: its shop shows a closed page.", name=store.name),
+                  "success")
+        else:
+            flash(_("%(name)s is open again.", name=store.name), "success")
+        return redirect(url_for("hq.stores"))
+    return render_template("hq/stores/confirm.html", form=form, store=store,
+                           action=template_action)
+
+
+@bp.route("/stores/<int:store_id>/suspend", methods=["GET", "POST"])
+@hq_required
+def store_suspend(store_id):
+    return _set_status(store_id, "suspended", "suspend")
+
+
+@bp.route("/stores/<int:store_id>/reactivate", methods=["GET", "POST"])
+@hq_required
+def store_reactivate(store_id):
+    return _set_status(store_id, "active", "reactivate")
+
+
+@bp.route("/stores/<int:store_id>/staff", methods=["GET", "POST"])
+@hq_required
+def store_staff_page(store_id):
+    store = chain_store_or_404(store_id)
+    form = StaffForm()
+    invitation = None
+    if form.validate_on_submit():
+        try:
+            result = add_store_staff(store, form.email.data, form.role.data,
+                                     form.password.data or None, form.name.data or "")
+        except StaffError as exc:
+            form.email.errors.append(str(exc))
+        else:
+            db.session.commit()
+            if result.invited:
+                invitation = url_for("manage.set_password", store=store.slug,
+                                     token=invitation_token(result.user), _external=True)
+                flash(_("Account created. Send this one-time link so they choose a password."),
+                      "success")
+            elif result.created:
+                flash(_("Account %(email)s created.", email=result.user.email), "success")
+            else:
+                flash(_("%(email)s added to this store.", email=result.user.email), "success")
+            if invitation is None:
+                return redirect(url_for("hq.store_staff_page", store_id=store.id))
+            form = StaffForm(formdata=None)
+    return render_template("hq/stores/staff.html", store=store, form=form,
+                           roles=store_staff(store), invitation=invitation)

@@ -1,0 +1,209 @@
+"""The HQ console's store pages, the store console's staff page and the platform admin."""
+
+from __future__ import annotations
+
+import pytest
+
+from shopbuilder.extensions import db
+from shopbuilder.models import Chain, StaffRole, Store, User
+from shopbuilder.testing import PASSWORD, in_app, login, make_staff, make_store
+
+STORE_FIELDS = {
+    "slug": "east-gate", "name": "East Gate", "city": "杭州", "address": "1 East Road",
+    "phone": "0571-8700 1009", "lat": "30.25", "lng": "120.15",
+    "opening_hours": "mon-fri 09:00-21:00\nsat,sun 10:00-14:00, 15:00-22:00",
+    "description": "",
+}
+
+
+@pytest.fixture(autouse=True)
+def english(client):
+    """Assertions read the English text; the zh_CN catalogue is tested elsewhere."""
+    client.set_cookie("lang", "en")
+
+
+@pytest.fixture
+def hq(client, chain, hq_user):
+    login(client, hq_user, chain=chain)
+    return client
+
+
+def test_hq_store_list_searches_filters_and_paginates(app, hq, chain, store, other_chain_store):
+    app.config["STORES_PER_PAGE"] = 2
+    for n in range(3):
+        make_store(app, chain, f"shop-{n}", f"Lake Shop {n}", city="苏州")
+    make_store(app, chain, "closed-one", "Closed", city="苏州", status="suspended")
+    page = hq.get(f"/hq/{chain.slug}/stores").get_data(as_text=True)
+    assert "5 stores" in page and "Page 1 of 3" in page
+    assert other_chain_store.name not in page
+    found = hq.get(f"/hq/{chain.slug}/stores?q=lake").get_data(as_text=True)
+    assert "3 stores" in found and "North Street" not in found
+    by_city = hq.get(f"/hq/{chain.slug}/stores?city=苏州&status=suspended").get_data(as_text=True)
+    assert "1 store" in by_city and "Closed" in by_city
+    second = hq.get(f"/hq/{chain.slug}/stores?q=lake&page=2").get_data(as_text=True)
+    assert "Page 2 of 2" in second and "q=lake" in second
+
+
+def test_hq_creates_a_store_with_opening_hours(app, hq, chain):
+    response = hq.post(f"/hq/{chain.slug}/stores/new", data=STORE_FIELDS)
+    assert response.status_code == 302
+    with in_app(app):
+        store = db.session.scalar(db.select(Store).where(Store.slug == "east-gate"))
+        assert store.chain_id == chain.id
+        assert store.opening_hours["fri"] == [["09:00", "21:00"]]
+        assert store.opening_hours["sun"] == [["10:00", "14:00"], ["15:00", "22:00"]]
+        assert (store.lat, store.lng) == (30.25, 120.15)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("slug", "East Gate", "lower-case letters"),
+    ("slug", "north", "taken"),
+    ("lat", "91", "between -90"),
+    ("lng", "east", "not a number"),
+    ("phone", "call me", "not a phone number"),
+    ("opening_hours", "mon 21:00-09:00", "not an opening time range"),
+    ("opening_hours", "someday 09:00-10:00", "unknown day"),
+])
+def test_hq_store_form_explains_bad_input(hq, chain, store, field, value, message):
+    response = hq.post(f"/hq/{chain.slug}/stores/new", data={**STORE_FIELDS, field: value})
+    assert response.status_code == 200
+    assert message in response.get_data(as_text=True)
+
+
+def test_hq_edits_a_store_and_keeps_its_hours_readable(app, hq, chain, store):
+    hq.post(f"/hq/{chain.slug}/stores/{store.id}/edit", data={**STORE_FIELDS, "slug": "north"})
+    page = hq.get(f"/hq/{chain.slug}/stores/{store.id}/edit").get_data(as_text=True)
+    assert "mon-fri 09:00-21:00" in page and "sat-sun 10:00-14:00, 15:00-22:00" in page
+    with in_app(app):
+        assert db.session.get(Store, store.id).name == "East Gate"
+
+
+def test_suspending_asks_first_then_closes_the_shop(app, hq, client, chain, store):
+    confirm = hq.get(f"/hq/{chain.slug}/stores/{store.id}/suspend")
+    assert "Suspend North Street?" in confirm.get_data(as_text=True)
+    with in_app(app):
+        assert db.session.get(Store, store.id).status == "active"
+    hq.post(f"/hq/{chain.slug}/stores/{store.id}/suspend")
+    assert client.get(f"/s/{store.slug}/").status_code == 503
+    hq.post(f"/hq/{chain.slug}/stores/{store.id}/reactivate")
+    assert client.get(f"/s/{store.slug}/").status_code == 200
+
+
+def test_hq_cannot_touch_another_chains_store(hq, chain, other_chain_store):
+    for path in ("edit", "suspend", "staff"):
+        url = f"/hq/{chain.slug}/stores/{other_chain_store.id}/{path}"
+        assert hq.get(url).status_code == 404
+        assert hq.post(url).status_code == 404
+
+
+def test_hq_creates_a_manager_who_can_sign_in(app, hq, client, chain, store):
+    response = hq.post(f"/hq/{chain.slug}/stores/{store.id}/staff", data={
+        "email": "New.Manager@north.test", "role": "manager", "password": "long-enough-1",
+    })
+    assert response.status_code == 302
+    client.post(f"/hq/{chain.slug}/logout")
+    signed_in = client.post(f"/s/{store.slug}/manage/login",
+                            data={"email": "new.manager@north.test", "password": "long-enough-1"})
+    assert signed_in.status_code == 302
+    assert client.get(f"/s/{store.slug}/manage/staff").status_code == 200
+
+
+def test_hq_attaches_an_existing_user_as_manager(app, hq, chain, store, other_store):
+    existing = make_staff(app, "both@acme.test", chain, other_store, "manager")
+    hq.post(f"/hq/{chain.slug}/stores/{store.id}/staff",
+            data={"email": "both@acme.test", "role": "manager"})
+    with in_app(app):
+        roles = db.session.scalars(db.select(StaffRole.store_id).where(
+            StaffRole.user_id == existing.id)).all()
+        assert sorted(roles) == sorted([store.id, other_store.id])
+        assert db.session.get(User, existing.id).check_password(PASSWORD)
+
+
+def test_new_account_without_password_gets_an_invitation_link(app, hq, client, chain, store):
+    page = hq.post(f"/hq/{chain.slug}/stores/{store.id}/staff",
+                   data={"email": "invited@north.test", "role": "manager"}).get_data(as_text=True)
+    assert "Invitation link" in page and "Invited, no password yet" in page
+    link = page.split(f"/s/{store.slug}/manage/set-password/")[1].split("<")[0]
+    client.post(f"/hq/{chain.slug}/logout")
+    # Before choosing a password nothing opens the account.
+    denied = client.post(f"/s/{store.slug}/manage/login",
+                         data={"email": "invited@north.test", "password": ""})
+    assert denied.status_code == 200
+    url = f"/s/{store.slug}/manage/set-password/{link}"
+    done = client.post(url, data={"password": "chosen-pass-1", "confirm": "chosen-pass-1"})
+    assert done.status_code == 302
+    # The link works once.
+    assert client.get(url).status_code == 404
+    with in_app(app):
+        user = db.session.scalar(db.select(User).where(User.email == "invited@north.test"))
+        assert user.check_password("chosen-pass-1")
+
+
+def test_manager_adds_a_clerk_but_a_clerk_cannot(app, client, chain, store, manager, clerk):
+    login(client, manager, store=store)
+    page = client.get(f"/s/{store.slug}/manage/staff").get_data(as_text=True)
+    assert manager.email in page and clerk.email in page
+    client.post(f"/s/{store.slug}/manage/staff",
+                data={"email": "new.clerk@north.test", "password": "long-enough-1"})
+    with in_app(app):
+        role = db.session.scalar(db.select(StaffRole).join(User).where(
+            User.email == "new.clerk@north.test"))
+        assert (role.role, role.store_id) == ("clerk", store.id)
+    client.post(f"/s/{store.slug}/manage/logout")
+    login(client, clerk, store=store)
+    assert client.get(f"/s/{store.slug}/manage/staff").status_code == 404
+
+
+def test_admin_creates_a_chain_with_its_first_hq_account(app, client, admin_user):
+    login(client, admin_user)
+    response = client.post("/admin/chains/new", data={
+        "slug": "green-leaf", "name": "Green Leaf", "locale": "en",
+        "hq_email": "boss@greenleaf.test", "hq_password": "long-enough-1",
+    })
+    assert response.status_code == 302
+    assert "Green Leaf" in client.get("/admin/").get_data(as_text=True)
+    client.post("/admin/logout")
+    signed_in = client.post("/hq/green-leaf/login",
+                            data={"email": "boss@greenleaf.test", "password": "long-enough-1"})
+    assert signed_in.status_code == 302
+    assert client.get("/hq/green-leaf/stores").status_code == 200
+    with in_app(app):
+        assert db.session.scalar(db.select(Chain.locale).where(Chain.slug == "green-leaf")) == "en"
+
+
+def test_admin_chain_form_refuses_a_taken_slug(client, admin_user, chain):
+    login(client, admin_user)
+    page = client.post("/admin/chains/new", data={
+        "slug": chain.slug, "name": "Again", "locale": "en",
+        "hq_email": "x@y.test", "hq_password": "long-enough-1",
+    }).get_data(as_text=True)
+    assert "taken" in page
+
+
+def test_hq_console_speaks_the_chains_language(app, chain, hq_user):
+    client = app.test_client()  # no "lang" cookie: the chain's zh_CN
+    login(client, hq_user, chain=chain)
+    page = client.get(f"/hq/{chain.slug}/stores").get_data(as_text=True)
+    assert "新建门店" in page and "导入门店" in page
+
+
+def test_every_console_page_renders_for_its_staff(app, chain, store, hq_user, manager,
+                                                  admin_user):
+    pages = [
+        (hq_user, {"chain": chain}, [f"/hq/{chain.slug}/", f"/hq/{chain.slug}/stores",
+                                     f"/hq/{chain.slug}/stores/new",
+                                     f"/hq/{chain.slug}/stores/{store.id}/edit",
+                                     f"/hq/{chain.slug}/stores/{store.id}/suspend",
+                                     f"/hq/{chain.slug}/stores/{store.id}/reactivate",
+                                     f"/hq/{chain.slug}/stores/{store.id}/staff",
+                                     f"/hq/{chain.slug}/stores/import"]),
+        (manager, {"store": store}, [f"/s/{store.slug}/manage/", f"/s/{store.slug}/manage/staff"]),
+        (admin_user, {}, ["/admin/", "/admin/chains/new"]),
+    ]
+    for account, where, urls in pages:
+        for lang in ("zh_CN", "en"):
+            client = app.test_client()
+            client.set_cookie("lang", lang)
+            login(client, account, **where)
+            for url in urls:
+                assert client.get(url).status_code == 200, (url, lang)
