@@ -154,6 +154,7 @@ def create_staff(email, chain_slug, store_slug, role, password):
 
 
 def register_cli(app) -> None:
+    from . import ledger_cli  # noqa: F401  (adds its group to CORE_COMMANDS on first import)
     from .plugins import get_host
 
     group = TenantBlindGroup("shopbuilder", help="ShopBuilder administration.")
