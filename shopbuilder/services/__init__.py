@@ -1,0 +1,1 @@
+"""Domain services: the functions that pages, the CLI and the API share."""
