@@ -129,3 +129,10 @@ def test_store_balances_paginate(app, client, chain, store, hq_user):
     second = client.get(f"/hq/{chain.slug}/ledger/?page=2").get_data(as_text=True)
     assert "page=2" in first
     assert "Extra 0" in first and "Extra 2" in second and "Extra 2" not in first
+
+
+def test_ledger_pages_speak_the_chains_chinese(app, client, chain, store, manager):
+    sell(app, store, 1, "NORTH-0001", 10_000)
+    login(client, manager, store=store)
+    page = client.get(f"/s/{store.slug}/manage/ledger/").get_data(as_text=True)
+    assert "结算账本" in page and "门店应付" in page and "应付本门店" in page
