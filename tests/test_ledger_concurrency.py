@@ -68,8 +68,14 @@ def test_concurrent_posters_never_fork_the_chain(app, db_url, chain, store, tmp_
     for process in workers:
         process.start()
     start.set()
+    # verify while they post: it walks what the head covered, so it never sees half a posting.
+    checks = []
+    while any(p.is_alive() for p in workers):
+        with in_app(app):
+            checks.append(ledger.verify(chain.id))
     for process in workers:
         process.join(120)
+    assert all(report.ok for report in checks), [r.problem for r in checks if not r.ok]
     assert [p.exitcode for p in workers] == [0] * PROCESSES
 
     with in_app(app) as session:

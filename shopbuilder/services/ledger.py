@@ -585,14 +585,21 @@ def verify(chain_id: int, anchors: dict[int, str] | None = None) -> VerifyReport
             )
         return None
 
-    with _chain_scope(chain_id):
+    def read_head():
         head = session.execute(
             select(LedgerHead.__table__).where(LedgerHead.__table__.c.chain_id == chain_id)
         ).first()
+        return (head.last_seq, head.last_hash) if head is not None else (0, GENESIS_HASH)
+
+    with _chain_scope(chain_id):
+        # Walk only what the head covered when we started: posting may go on
+        # meanwhile, and entries and head are committed together.
+        head_seq, head_hash = read_head()
         while True:
             rows = session.execute(
                 select(table)
-                .where(table.c.chain_id == chain_id, table.c.seq >= expected)
+                .where(table.c.chain_id == chain_id, table.c.seq >= expected,
+                       table.c.seq <= head_seq)
                 .order_by(table.c.seq)
                 .limit(BATCH)
             ).all()
@@ -637,14 +644,16 @@ def verify(chain_id: int, anchors: dict[int, str] | None = None) -> VerifyReport
         if close_txn():
             return report
         last = expected - 1
-        head_seq = head.last_seq if head is not None else 0
-        head_hash = head.last_hash if head is not None else GENESIS_HASH
         report.head_seq, report.head_hash = last, prev_hash
         if head_seq > last:
             return fail(last + 1, "missing",
                         f"missing (deleted?): the head says the chain ends at #{head_seq} "
                         f"but it ends at #{last}")
-        if head_seq < last:
+        beyond = session.scalar(
+            select(func.max(table.c.seq)).where(table.c.chain_id == chain_id,
+                                                table.c.seq > head_seq)
+        )
+        if beyond is not None and read_head()[0] < beyond:
             return fail(head_seq + 1, "not_in_head",
                         f"not recorded in the head, which ends at #{head_seq}: appended outside "
                         f"the ledger service")
