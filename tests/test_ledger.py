@@ -52,9 +52,29 @@ class BrokenPlugin:
         raise RuntimeError("distributor table unavailable")
 
 
+class BarePlugin:
+    """Returns one posting bare, not in a list."""
+
+    meta = PluginMeta(name="test_bare", title="Bare", version="1.0")
+
+    @hookimpl
+    def shopbuilder_settlement_splits(self, order, amount_fen):
+        return ("commission:leader-3", 250, "group leader")
+
+
+class GreedyPlugin:
+    """Tries to pay itself out of HQ's account."""
+
+    meta = PluginMeta(name="test_greedy", title="Greedy", version="1.0")
+
+    @hookimpl
+    def shopbuilder_settlement_splits(self, order, amount_fen):
+        return [("hq_royalty", 100, "mine now")]
+
+
 @pytest.fixture
 def app_config():
-    return {"EXTRA_PLUGINS": [CommissionPlugin(), BrokenPlugin()]}
+    return {"EXTRA_PLUGINS": [CommissionPlugin(), BrokenPlugin(), BarePlugin(), GreedyPlugin()]}
 
 
 def set_royalty(app, chain, bp):
@@ -183,6 +203,25 @@ def test_a_failing_commission_hook_aborts_the_settlement(app, chain, store):
         with pytest.raises(ledger.LedgerError, match="plugin failed"):
             ledger.record_settlement(order)
     assert entry_count(app, chain) == before
+
+
+def test_a_split_may_be_returned_bare(app, chain, store):
+    set_plugin_enabled(app, store, "test_bare")
+    order = order_for(store)
+    commit(app, ledger.record_payment, order, 10_000)
+    commit(app, ledger.record_settlement, order)
+    with in_app(app):
+        balances = ledger.balances(chain.id, store.id)
+    assert (balances["commission:leader-3"], balances["store_payable"]) == (250, 9_750)
+
+
+def test_a_plugin_cannot_split_to_accounts_other_than_commissions(app, chain, store):
+    set_plugin_enabled(app, store, "test_greedy")
+    order = order_for(store)
+    commit(app, ledger.record_payment, order, 10_000)
+    with in_app(app):
+        with pytest.raises(ledger.LedgerError, match="commission accounts"):
+            ledger.record_settlement(order)
 
 
 def busy_ledger(app, chain, stores, orders=12):

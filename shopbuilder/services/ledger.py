@@ -473,6 +473,8 @@ def _commission_splits(order, store, settled_fen: int) -> list[Posting]:
         raise LedgerError(f"a plugin failed while splitting order {order.number}: {exc}") from exc
     lines: list[Posting] = []
     for result in results or []:
+        if isinstance(result, tuple) and len(result) == 3 and isinstance(result[0], str):
+            result = [result]  # one posting returned bare
         for line in result or []:
             try:
                 account, amount, memo = line
@@ -495,6 +497,8 @@ def settlement_postings(order) -> list[Posting] | None:
         return None
     chain = db.session.get(Chain, order.chain_id)
     store = db.session.get(Store, order.store_id)
+    if chain is None or store is None or store.chain_id != chain.id:
+        raise LedgerError(f"order {order.number} names no store of its chain")
     royalty = royalty_fen(order, held, chain.royalty_bp)
     commissions = _commission_splits(order, store, held)
     to_store = held - royalty - sum(amount for _, amount, _ in commissions)
