@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, g, render_template, request
 from flask_babel import lazy_gettext as _l
+from jinja2 import TemplateNotFound
 
 from .auth import hq_required, manager_required
 from .extensions import db
@@ -80,7 +81,20 @@ def _helpers() -> dict:
     return {"account_label": account_label, "kind_label": kind_label}
 
 
-hq_bp.context_processor(_helpers)
+def _hq_helpers() -> dict:
+    return {**_helpers(), "hq_layout": hq_layout()}
+
+
+def hq_layout() -> str:
+    """The HQ console's layout (with its menu) where the core has one, else the bare page."""
+    try:
+        current_app.jinja_env.get_template("hq/layout.html")
+    except TemplateNotFound:
+        return "console_base.html"
+    return "hq/layout.html"
+
+
+hq_bp.context_processor(_hq_helpers)
 manage_bp.context_processor(_helpers)
 
 

@@ -284,6 +284,17 @@ def test_verify_notices_entries_deleted_from_the_end(app, chain, store):
     assert (report.problem.seq, report.problem.reason) == (last - 1, "missing")
 
 
+def test_verify_names_the_entry_after_one_that_was_rewritten_and_rehashed(app, chain, store):
+    busy_ledger(app, chain, [store], orders=3)
+    with in_app(app) as session:
+        entry = session.scalar(sa.select(LedgerEntry).where(LedgerEntry.seq == 3))
+        entry.memo = "nothing to see here"
+        entry.hash = ledger.hash_of_row(entry)
+        session.commit()
+        report = ledger.verify(chain.id)
+    assert (report.problem.seq, report.problem.reason) == (4, "prev_hash_mismatch")
+
+
 def test_verify_catches_a_rewrite_that_recomputed_the_hashes_from_an_anchor(app, chain, store):
     busy_ledger(app, chain, [store], orders=4)
     with in_app(app):
