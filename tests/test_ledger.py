@@ -334,6 +334,7 @@ def test_verify_reports_an_unbalanced_transaction_even_with_valid_hashes(app, ch
     assert (report.problem.seq, report.problem.reason) == (1, "unbalanced")
 
 
+@BOTH
 def test_cli_verify_prints_ok_or_names_the_entry_and_exits_non_zero(app, chain, store):
     busy_ledger(app, chain, [store], orders=4)
     runner = app.test_cli_runner()

@@ -100,3 +100,68 @@ def test_concurrent_posters_never_fork_the_chain(app, db_url, chain, store, tmp_
     assert balances["customer_payments"] == -(
         sum(1_000 + n for n in range(ROUNDS)) * PROCESSES + 500 * ROUNDS
     )
+
+
+def refund_and_settle(database_url, instance, chain_id, store_id, worker, start, results):
+    """Refund 400 of the shared 1,000 fen order under this worker's key, then settle it."""
+    from shopbuilder import create_app
+    from shopbuilder.testing import make_test_config
+
+    app = create_app(make_test_config(database_url, instance))
+    order = Order(1, chain_id, store_id, "RACE", 1_000, 1_000)
+    start.wait(30)
+    outcome = []
+    for action in ("refund", "settle"):
+        with in_app(app) as session:
+            try:
+                if action == "refund":
+                    ledger.record_refund(order, 400, key=f"r{worker}")
+                else:
+                    ledger.record_settlement(order)
+                session.commit()
+                outcome.append(action)
+            except ledger.LedgerError:
+                session.rollback()
+                outcome.append(f"{action} refused")
+    results.put(outcome)
+    with app.app_context():
+        from shopbuilder.extensions import db
+
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+def test_racing_refunds_never_take_more_than_the_order_paid(app, db_url, chain, store, tmp_path):
+    order = Order(1, chain.id, store.id, "RACE", 1_000, 1_000)
+    with in_app(app) as session:
+        ledger.record_payment(order, 1_000)
+        session.commit()
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Event(), context.Queue()
+    workers = [
+        context.Process(
+            target=refund_and_settle,
+            args=(db_url, str(tmp_path / f"instance{w}"), chain.id, store.id, w, start, results),
+        )
+        for w in range(PROCESSES)
+    ]
+    for process in workers:
+        process.start()
+    start.set()
+    outcomes = [results.get(timeout=120) for _ in workers]
+    for process in workers:
+        process.join(120)
+    refunds = sum(o.count("refund") for o in outcomes)
+    # Two refunds of 400 fit in 1,000 whether they come before or after the settlement.
+    assert refunds == 2
+    with in_app(app) as session:
+        balances = ledger.balances(chain.id)
+        settlements = session.scalar(
+            sa.select(sa.func.count()).select_from(LedgerTransaction)
+            .where(LedgerTransaction.kind == "settlement")
+        )
+        assert ledger.verify(chain.id).ok
+    assert settlements == 1
+    assert balances["customer_refunds"] == 800
+    assert balances["escrow"] == 0
+    assert balances["store_payable"] == 200
