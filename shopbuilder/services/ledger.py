@@ -537,7 +537,7 @@ class Problem:
     """The first thing wrong with a chain's ledger."""
 
     seq: int
-    reason: str  # missing | hash_mismatch | prev_hash_mismatch | unbalanced | ...
+    reason: str  # missing | duplicate | hash_mismatch | prev_hash_mismatch | unbalanced | ...
     detail: str
     entry_id: int | None = None
 
@@ -610,6 +610,10 @@ def verify(chain_id: int, anchors: dict[int, str] | None = None) -> VerifyReport
             if not rows:
                 break
             for row in rows:
+                if row.seq < expected:
+                    return fail(row.seq, "duplicate",
+                                f"appears twice (one copy is id {row.id}): inserted by hand",
+                                row.id)
                 if row.seq != expected:
                     missing = f"#{expected}" if row.seq == expected + 1 else (
                         f"#{expected}–#{row.seq - 1}"
