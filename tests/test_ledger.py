@@ -353,3 +353,16 @@ def test_cli_verify_prints_ok_or_names_the_entry_and_exits_non_zero(app, chain, 
     assert "#3" in result.output and "acme" in result.output
     result = invoke("verify", "--chain", "nope")
     assert result.exit_code != 0 and "no chain" in result.output
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_verify_names_an_entry_copied_in_twice(app, chain, store):
+    busy_ledger(app, chain, [store], orders=3)
+    tamper(app, "ALTER TABLE ledger_entry DROP CONSTRAINT uq_ledger_entry_seq")
+    tamper(app, "INSERT INTO ledger_entry (chain_id, seq, txn, kind, account, store_id, order_id, "
+                "amount_fen, memo, created_at, prev_hash, hash) SELECT chain_id, seq, txn, kind, "
+                "account, store_id, order_id, amount_fen, memo, created_at, prev_hash, "
+                "hash FROM ledger_entry WHERE seq = 5")
+    with in_app(app):
+        report = ledger.verify(chain.id)
+    assert (report.problem.seq, report.problem.reason) == (5, "duplicate")
