@@ -155,6 +155,11 @@ def _register_blueprints(app) -> None:
     for bp in (platform_bp, admin_bp, hq_bp, manage_bp, storefront_bp, api_bp):
         app.register_blueprint(bp)
 
+    from . import ledger_views
+
+    app.register_blueprint(ledger_views.hq_bp)
+    app.register_blueprint(ledger_views.manage_bp)
+
 
 def _register_error_pages(app) -> None:
     @app.errorhandler(404)

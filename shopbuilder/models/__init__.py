@@ -5,6 +5,7 @@ from __future__ import annotations
 from .accounts import Customer, StaffRole, User
 from .base import ChainOwned, StoreOptional, StoreOwned, UTCDateTime
 from .catalogue import Category, Product, Publication, StoreListing, Variant
+from .ledger import LedgerEntry, LedgerHead, LedgerTransaction
 from .tenancy import SLUG_PATTERN, Chain, Store
 
 __all__ = [
@@ -13,6 +14,9 @@ __all__ = [
     "Chain",
     "ChainOwned",
     "Customer",
+    "LedgerEntry",
+    "LedgerHead",
+    "LedgerTransaction",
     "Product",
     "Publication",
     "StaffRole",
