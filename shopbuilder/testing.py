@@ -430,3 +430,6 @@ def _register_core_seeds() -> None:
 
 
 _register_core_seeds()
+
+# Areas register their seed factories here, after the core ones.
+from . import ledger_testing  # noqa: E402,F401
