@@ -149,6 +149,10 @@ def _register_blueprints(app) -> None:
     for bp in (platform_bp, admin_bp, hq_bp, manage_bp, storefront_bp, api_bp):
         app.register_blueprint(bp)
 
+    from . import media
+
+    media.init_app(app)
+
 
 def _register_error_pages(app) -> None:
     @app.errorhandler(404)

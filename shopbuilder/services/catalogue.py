@@ -55,7 +55,7 @@ class CatalogueError(ValueError):
     """Bad input, with messages fit to show the person who typed it."""
 
     def __init__(self, messages):
-        if isinstance(messages, str):
+        if not isinstance(messages, list | tuple):
             messages = [messages]
         self.messages = list(messages)
         super().__init__("; ".join(str(m) for m in self.messages))
