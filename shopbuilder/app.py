@@ -65,6 +65,12 @@ def create_app(test_config=None):
     from .cli import register_cli
 
     register_cli(app)
+
+    from .media import bp as media_bp
+
+    # Product photos are served by the media route; whoever registered it first wins.
+    if media_bp.name not in app.blueprints:
+        app.register_blueprint(media_bp)
     return app
 
 
@@ -101,8 +107,11 @@ def _configure_services(app) -> None:
         app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     app.config.setdefault("CACHE_DEFAULT_TIMEOUT", 300)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
-        options.setdefault("connect_args", {}).setdefault("timeout", 30)
+        # Copies: the default dict is shared by every app in the process (tests make
+        # SQLite and PostgreSQL apps side by side; psycopg refuses "timeout").
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options["connect_args"] = {"timeout": 30, **options.get("connect_args", {})}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 @event.listens_for(Engine, "connect")
@@ -148,10 +157,6 @@ def _register_blueprints(app) -> None:
 
     for bp in (platform_bp, admin_bp, hq_bp, manage_bp, storefront_bp, api_bp):
         app.register_blueprint(bp)
-
-    from . import media
-
-    media.init_app(app)
 
 
 def _register_error_pages(app) -> None:

@@ -1,10 +1,12 @@
-"""Uploaded media: checked, re-encoded, named by content hash, served with long cache headers.
+"""Uploaded images (logos, banners, product photos): checked, re-encoded, served for a year.
 
-A file's name is the SHA-256 of its bytes, so a URL always means the same
-picture and browsers and CDNs may keep it for a year (``immutable``). Uploads
-are decoded and re-encoded by Pillow, which drops anything that is not pixels
-(EXIF with GPS positions, scripts hidden in polyglot files) and refuses what
-is not an image at all.
+An upload is refused unless Pillow recognises it as PNG, JPEG, WebP or GIF of at
+most ``MEDIA_MAX_BYTES`` (2 MB). It is then decoded and encoded again, which
+drops EXIF and other metadata (GPS positions from a phone photo, comments) and
+anything a crafted file hid after the image data, resized to fit the caller's
+box, and stored under ``MEDIA_FOLDER`` with the SHA-256 of its bytes as its
+name. A name that is its content never changes meaning, so it is served with
+``Cache-Control: public, max-age=31536000, immutable``.
 """
 
 from __future__ import annotations
@@ -12,101 +14,75 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from dataclasses import dataclass
+from pathlib import Path
 
 from flask import Blueprint, current_app, send_from_directory
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
+from werkzeug.exceptions import NotFound
 
-bp = Blueprint("media", __name__, url_prefix="/media")
+bp = Blueprint("media", __name__)
 
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
-MAX_PIXELS = 40_000_000
-LARGE_EDGE = 1600
-THUMB_EDGE = 400
-ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF"}
-ONE_YEAR = 365 * 24 * 3600
+ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
+DEFAULT_MAX_BYTES = 2 * 1024 * 1024
+ONE_YEAR = 365 * 86400
 
 
-class MediaError(ValueError):
-    pass
+class ImageRejected(ValueError):
+    """An upload that is not an image we accept; the message is shown to the user."""
 
 
-@dataclass
-class StoredImage:
-    path: str
-    thumb_path: str
-    width: int
-    height: int
+def media_folder() -> Path:
+    return Path(current_app.config["MEDIA_FOLDER"])
 
 
-def media_folder() -> str:
-    return current_app.config["MEDIA_FOLDER"]
-
-
-def _encode(image: Image.Image) -> tuple[bytes, str]:
-    buffer = io.BytesIO()
-    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
-        image.convert("RGBA").save(buffer, "PNG", optimize=True)
-        return buffer.getvalue(), "png"
-    image.convert("RGB").save(buffer, "JPEG", quality=85, optimize=True, progressive=True)
-    return buffer.getvalue(), "jpg"
-
-
-def _store_bytes(data: bytes, ext: str, folder: str = "products") -> str:
-    digest = hashlib.sha256(data).hexdigest()
-    relative = f"{folder}/{digest[:2]}/{digest}.{ext}"
-    target = os.path.join(media_folder(), relative)
-    if not os.path.exists(target):
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        temporary = f"{target}.{os.getpid()}.tmp"
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, target)
+def save_image(stream, max_width: int = 1600, max_height: int = 1600) -> str:
+    """Check, re-encode and store an uploaded image; return its path under the media folder."""
+    limit = current_app.config.get("MEDIA_MAX_BYTES", DEFAULT_MAX_BYTES)
+    data = stream.read(limit + 1)
+    if not data:
+        raise ImageRejected(_l("The file is empty."))
+    if len(data) > limit:
+        raise ImageRejected(_l("The image is larger than %(mb)s MB.", mb=limit // (1024 * 1024)))
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            kind = probe.format
+            probe.verify()
+        if kind not in ACCEPTED_FORMATS:
+            raise ImageRejected(_l("Upload a PNG, JPEG, WebP or GIF image."))
+        image = Image.open(io.BytesIO(data))
+        if image.width * image.height > 40_000_000:
+            raise ImageRejected(_l("The image has too many pixels."))
+        image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError):
+        raise ImageRejected(_l("Upload a PNG, JPEG, WebP or GIF image.")) from None
+    image = ImageOps.exif_transpose(image)  # phones store rotation in EXIF, which we drop
+    image.thumbnail((max_width, max_height), Image.Resampling.LANCZOS)
+    has_alpha = image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info)
+    out = io.BytesIO()
+    if has_alpha:
+        image.convert("RGBA").save(out, "PNG", optimize=True)
+        ext = "png"
+    else:
+        image.convert("RGB").save(out, "JPEG", quality=85, optimize=True, progressive=True)
+        ext = "jpg"
+    body = out.getvalue()
+    digest = hashlib.sha256(body).hexdigest()[:32]
+    relative = f"{digest[:2]}/{digest}.{ext}"
+    target = media_folder() / relative
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(body)
+        os.replace(tmp, target)
     return relative
 
 
-def save_image(stream, folder: str = "products") -> StoredImage:
-    """Check, re-encode and store an uploaded image and its thumbnail."""
-    data = stream.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise MediaError(_l("The image is larger than 5 MB."))
-    if not data:
-        raise MediaError(_l("Choose an image file."))
-    try:
-        with Image.open(io.BytesIO(data)) as probe:
-            if probe.format not in ACCEPTED_FORMATS:
-                raise MediaError(_l("Upload a JPEG, PNG, WebP or GIF image."))
-            if probe.width * probe.height > MAX_PIXELS:
-                raise MediaError(_l("The image has too many pixels."))
-            probe.verify()
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            image = ImageOps.exif_transpose(image)
-            image.thumbnail((LARGE_EDGE, LARGE_EDGE))
-            large, ext = _encode(image)
-            width, height = image.size
-            thumb = image.copy()
-            thumb.thumbnail((THUMB_EDGE, THUMB_EDGE))
-            small, thumb_ext = _encode(thumb)
-    except MediaError:
-        raise
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise MediaError(_l("This file is not an image we can read.")) from exc
-    return StoredImage(
-        path=_store_bytes(large, ext, folder), thumb_path=_store_bytes(small, thumb_ext, folder),
-        width=width, height=height,
-    )
-
-
-@bp.get("/<path:filename>")
-def serve(filename):
-    """Serve a stored file; names are content hashes, so caching forever is safe."""
+@bp.get("/media/<path:filename>")
+def serve(filename: str):
+    if filename.endswith(".tmp"):
+        raise NotFound()
     response = send_from_directory(media_folder(), filename, max_age=ONE_YEAR)
-    response.headers["Cache-Control"] = f"public, max-age={ONE_YEAR}, immutable"
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.cache_control.public = True
+    response.cache_control.immutable = True
     return response
-
-
-def init_app(app) -> None:
-    app.register_blueprint(bp)

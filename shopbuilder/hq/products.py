@@ -9,10 +9,10 @@ from flask_login import current_user
 from ..auth import hq_required
 from ..catalogue_views import category_id_from_form, load_product, page_number, variants_from_form
 from ..extensions import db
-from ..media import MediaError, save_image
 from ..models import Category, ProductImage, Publication, Store, StoreApiKey
 from ..money import parse_yuan
 from ..services import catalogue as service
+from ..services.product_images import MediaError, save_image
 from . import bp
 
 PER_PAGE = 25

@@ -919,6 +919,17 @@ def _validate_and_apply(store: Store, payload: dict) -> tuple[int, dict]:
             errors.append({"row": index, "sku": sku, "detail": "unknown sku for this store"})
         else:
             ready.append((index, sku, vid, stock))
+    current = _listing_states(store, [r[2] for r in ready])
+    for index, sku, vid, stock in ready:
+        on_hand, reserved = current.get(vid, (0, 0))
+        new_value = on_hand + stock if mode == "delta" else stock
+        if new_value < reserved or new_value < 0:
+            errors.append({
+                "row": index, "sku": sku,
+                "detail": f"on hand would fall below the {reserved} reserved by open orders"
+                if reserved else "on hand would fall below 0",
+                "reserved": reserved,
+            })
     if errors:
         return _row_problem(errors)
     try:
@@ -959,6 +970,7 @@ def _validate_and_apply(store: Store, payload: dict) -> tuple[int, dict]:
 
 
 def _row_problem(errors: list[dict]) -> tuple[int, dict]:
+    errors = sorted(errors, key=lambda e: e["row"])
     return problem(
         422, "Some rows were refused",
         f"{len(errors)} row(s) could not be applied; nothing was changed.",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g, render_template, request, url_for
+from flask import current_app, g, render_template, request, url_for
 from werkzeug.routing import BuildError
 
 from ..money import parse_yuan
@@ -23,11 +23,12 @@ def _yuan_arg(name: str) -> int | None:
 
 def product_url(product) -> str:
     """The product page, whichever argument name the storefront's product route uses."""
-    for argument in ("product_id", "id"):
-        try:
-            return url_for("storefront.product", **{argument: product.id})
-        except BuildError:
-            continue
+    if "storefront.product" in current_app.view_functions:
+        for argument in ("product_id", "id"):
+            try:
+                return url_for("storefront.product", **{argument: product.id})
+            except BuildError:
+                continue
     return url_for("storefront.search", q=product.title)
 
 
