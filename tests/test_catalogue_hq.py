@@ -219,3 +219,12 @@ def test_unpublish_asks_first_then_hides_everywhere(app, hq, chain, store):
 def test_store_manager_cannot_reach_hq_catalogue(app, client, chain, store, manager):
     login(client, manager, store=store)
     assert client.get(f"/hq/{chain.slug}/products").status_code in (302, 404)
+
+
+def test_console_speaks_chinese_by_default(app, client, chain, hq_user):
+    login(client, hq_user, chain=chain)
+    pid = make_product(app, chain, "Tea", skus=[("A-1", "10")])
+    page = client.get(f"/hq/{chain.slug}/products/{pid}").get_data(as_text=True)
+    assert "下发到门店" in page and "规格" in page
+    page = client.get(f"/hq/{chain.slug}/products").get_data(as_text=True)
+    assert "总部商品库" in page
