@@ -212,7 +212,7 @@ def test_unpublish_asks_first_then_hides_everywhere(app, hq, chain, store):
     hq.post(url, data={"confirm": "1"})
     with in_app(app) as session:
         assert session.scalar(db.select(db.func.count()).select_from(Publication)) == 0
-    page = app.test_client().get(f"/s/{store.slug}/search?q=tea").get_data(as_text=True)
+    page = app.test_client().get(f"/s/{store.slug}/search?q=tea&lang=en").get_data(as_text=True)
     assert "0 products" in page
 
 

@@ -460,19 +460,17 @@ def ensure_listings(store: Store, variant_ids: Iterable[int]) -> None:
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
     table = StoreListing.__table__
+    have = {vid for vid, *_ in _store_listings(store, ids, ())}
     for chunk in _chunks(ids):
-        have = set(db.session.scalars(
-            select(table.c.variant_id).where(
-                table.c.store_id == store.id, table.c.variant_id.in_(chunk)
-            )
-        ))
         missing = [vid for vid in chunk if vid not in have]
         if missing:
+            # executemany form: compiled once and cached, batched by SQLAlchemy.
             db.session.execute(
-                dialect_insert(table).values([
-                    {"chain_id": store.chain_id, "store_id": store.id, "variant_id": vid,
-                     "stock_on_hand": 0, "reserved": 0} for vid in missing
-                ]).on_conflict_do_nothing(index_elements=["store_id", "variant_id"])
+                dialect_insert(table).on_conflict_do_nothing(
+                    index_elements=["store_id", "variant_id"]
+                ),
+                [{"chain_id": store.chain_id, "store_id": store.id, "variant_id": vid,
+                  "stock_on_hand": 0, "reserved": 0} for vid in missing],
             )
 
 
@@ -729,12 +727,8 @@ def import_listings_csv(store: Store, data: str | bytes, *, dry_run: bool) -> Im
     # Which SKUs does this store sell, and what have orders reserved?
     by_sku = variants_sold_by_sku(store, [p[1] for p in parsed])
     listings: dict[int, tuple[int, int]] = {}
-    for chunk in _chunks(list(by_sku.values())):
-        for vid, lid, reserved in db.session.execute(
-            select(StoreListing.variant_id, StoreListing.id, StoreListing.reserved)
-            .where(StoreListing.store_id == store.id, StoreListing.variant_id.in_(chunk))
-        ):
-            listings[vid] = (lid, reserved)
+    for vid, lid, reserved in _store_listings(store, by_sku.values(), ("id", "reserved")):
+        listings[vid] = (lid, reserved)
     ready: list[tuple[int, dict]] = []
     for number, sku, changes in parsed:
         vid = by_sku.get(sku.lower())
@@ -996,12 +990,23 @@ def _row_problem(errors: list[dict]) -> tuple[int, dict]:
 
 
 def _listing_states(store: Store, variant_ids: list[int]) -> dict[int, tuple[int, int]]:
+    return {vid: (on_hand, reserved) for vid, on_hand, reserved
+            in _store_listings(store, variant_ids, ("stock_on_hand", "reserved"))}
+
+
+def _store_listings(store: Store, variant_ids: Iterable[int], columns: tuple[str, ...]):
+    """Rows ``(variant_id, *columns)`` of the store's listings for ``variant_ids``.
+
+    For many ids, read all of the store's listings in one pass instead of long
+    ``IN`` lists: right after a bulk insert PostgreSQL's statistics still say
+    the table is empty, and it then checks each row against the whole list.
+    """
     table = StoreListing.__table__
-    out = {}
-    for chunk in _chunks(sorted(set(variant_ids))):
-        for vid, on_hand, reserved in db.session.execute(
-            select(table.c.variant_id, table.c.stock_on_hand, table.c.reserved)
-            .where(table.c.store_id == store.id, table.c.variant_id.in_(chunk))
-        ):
-            out[vid] = (on_hand, reserved)
-    return out
+    wanted = set(variant_ids)
+    if not wanted:
+        return []
+    select_columns = [table.c.variant_id] + [table.c[name] for name in columns]
+    base = select(*select_columns).where(table.c.store_id == store.id)
+    if len(wanted) > _CHUNK:
+        return [row for row in db.session.execute(base) if row[0] in wanted]
+    return list(db.session.execute(base.where(table.c.variant_id.in_(sorted(wanted)))))
