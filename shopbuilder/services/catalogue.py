@@ -756,32 +756,54 @@ def import_listings_csv(store: Store, data: str | bytes, *, dry_run: bool) -> Im
 
 
 def _apply_listing_changes(store: Store, ready: list[tuple[int, dict]]) -> None:
-    """Bulk-apply checked rows: one executemany per shape of change.
+    """Bulk-apply checked rows; refuse everything if an order reserved more meanwhile."""
+    rows = [(vid, changes) for vid, changes in ready if changes]
+    written = upsert_listings(store, rows)
+    if any("stock_on_hand" in changes and vid not in written for vid, changes in rows):
+        raise StockBelowReserved(_l(
+            "Orders reserved stock while the file was imported; nothing was changed. "
+            "Try again."))
 
-    Stock goes through ``WHERE reserved <= :stock``; if an order reserved more
-    since the check, fewer rows match and the whole import is refused.
+
+def _dialect_insert():
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert
+
+
+def upsert_listings(store: Store, rows: list[tuple[int, dict]]) -> set[int]:
+    """Write listing changes in batches; returns the variant ids actually written.
+
+    ``INSERT ... ON CONFLICT (store_id, variant_id) DO UPDATE ... WHERE`` creates
+    a missing listing or updates the existing one in one statement, batched by
+    SQLAlchemy (hundreds of rows per round trip). A stock change only applies
+    ``WHERE reserved <= <new on hand>``, so a row an order reserved meanwhile is
+    skipped and missing from the result: the caller refuses the batch.
     """
-    ensure_listings(store, [vid for vid, _ in ready])
     table = StoreListing.__table__
+    dialect_insert = _dialect_insert()
     groups: dict[tuple[str, ...], list[dict]] = {}
-    for vid, changes in ready:
-        if not changes:
-            continue
+    for vid, changes in sorted(rows, key=lambda r: r[0]):  # one lock order for everyone
         key = tuple(sorted(changes))
-        params = {"b_variant": vid, **{f"b_{k}": v for k, v in changes.items()}}
+        params = {"chain_id": store.chain_id, "store_id": store.id, "variant_id": vid,
+                  "stock_on_hand": 0, "reserved": 0, **changes}
         groups.setdefault(key, []).append(params)
+    written: set[int] = set()
     for key, params in groups.items():
-        stmt = update(table).where(
-            table.c.store_id == store.id, table.c.variant_id == bindparam("b_variant")
-        ).values({name: bindparam(f"b_{name}") for name in key})
+        stmt = dialect_insert(table)
+        excluded = stmt.excluded
+        set_ = {name: excluded[name] for name in key}
+        where = None
         if "stock_on_hand" in key:
-            stmt = stmt.where(table.c.reserved <= bindparam("b_stock_on_hand"))
+            where = table.c.reserved <= excluded.stock_on_hand
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["store_id", "variant_id"], set_=set_, where=where,
+        ).returning(table.c.variant_id)
         for chunk in _chunks(params, 1000):
-            result = db.session.execute(stmt, chunk)
-            if "stock_on_hand" in key and result.rowcount not in (-1, len(chunk)):
-                raise StockBelowReserved(_l(
-                    "Orders reserved stock while the file was imported; nothing was changed. "
-                    "Try again."))
+            written.update(db.session.scalars(stmt, chunk))
+    return written
 
 
 # -- API keys -----------------------------------------------------------------------------------
@@ -944,20 +966,18 @@ def _validate_and_apply(store: Store, payload: dict) -> tuple[int, dict]:
     if errors:
         return _row_problem(errors)
     try:
-        ensure_listings(store, [r[2] for r in ready])
-        table = StoreListing.__table__
-        # Lock rows in variant order so two batches never deadlock each other.
-        for index, sku, vid, stock in sorted(ready, key=lambda r: r[2]):
-            new_value = table.c.stock_on_hand + stock if mode == "delta" else stock
-            result = db.session.execute(
-                update(table)
-                .where(table.c.store_id == store.id, table.c.variant_id == vid,
-                       table.c.reserved <= new_value, new_value >= 0)
-                .values(stock_on_hand=new_value)
-            )
-            if result.rowcount != 1:
-                reserved = db.session.scalar(select(table.c.reserved).where(
-                    table.c.store_id == store.id, table.c.variant_id == vid))
+        if mode == "delta":
+            refused = _apply_deltas(store, ready)
+        else:
+            written = upsert_listings(
+                store, [(vid, {"stock_on_hand": stock}) for _i, _s, vid, stock in ready])
+            refused = [r for r in ready if r[2] not in written]
+        if refused:
+            # An order reserved stock between our check and the write.
+            db.session.rollback()
+            now = _listing_states(store, [r[2] for r in refused])
+            for index, sku, vid, _stock in refused:
+                reserved = now.get(vid, (0, 0))[1]
                 errors.append({
                     "row": index, "sku": sku,
                     "detail": f"on hand would fall below the {reserved} reserved by open orders",
@@ -978,6 +998,36 @@ def _validate_and_apply(store: Store, payload: dict) -> tuple[int, dict]:
                           "available": on_hand - reserved})
     return 200, {"request_id": payload["request_id"], "mode": mode, "updated": len(items_out),
                  "items": items_out}
+
+
+def _apply_deltas(store: Store, ready: list[tuple[int, str, int, int]]) -> list:
+    """Add each row's number to on-hand stock; returns the rows refused.
+
+    Missing listings are created at 0 first. The conditional UPDATE runs as one
+    executemany in variant order (one lock order for all writers); if fewer
+    rows matched than were sent, an order reserved stock meanwhile and the rows
+    whose new value is now below their reservations are reported.
+    """
+    ensure_listings(store, [r[2] for r in ready])
+    table = StoreListing.__table__
+    new_value = table.c.stock_on_hand + bindparam("b_delta")
+    stmt = (
+        update(table)
+        .where(table.c.store_id == store.id, table.c.variant_id == bindparam("b_variant"),
+               table.c.reserved <= new_value, new_value >= 0)
+        .values(stock_on_hand=new_value)
+    )
+    params = [{"b_variant": vid, "b_delta": stock}
+              for _i, _s, vid, stock in sorted(ready, key=lambda r: r[2])]
+    matched = 0
+    for chunk in _chunks(params, 1000):
+        matched += db.session.execute(stmt, chunk).rowcount
+    if matched == len(params):
+        return []
+    db.session.rollback()
+    now = _listing_states(store, [r[2] for r in ready])
+    return [r for r in ready
+            if now.get(r[2], (0, 0))[0] + r[3] < max(now.get(r[2], (0, 0))[1], 0)] or list(ready)
 
 
 def _row_problem(errors: list[dict]) -> tuple[int, dict]:
