@@ -533,11 +533,16 @@ def variants_sold_by_sku(store: Store, skus: list[str]) -> dict[str, int]:
             .where(Variant.chain_id == store.chain_id, func.lower(Variant.sku).in_(chunk))
         ):
             found[sku.lower()] = (vid, pid)
+    product_ids = sorted({pid for _vid, pid in found.values()})
     sold: set[int] = set()
-    for chunk in _chunks(sorted({pid for _vid, pid in found.values()})):
-        sold.update(db.session.scalars(
-            select(Product.id).where(Product.id.in_(chunk), sold_in_store(store))
-        ))
+    if len(product_ids) > _CHUNK:
+        # One pass over the chain's products beats long IN lists (see _store_listings).
+        sold.update(db.session.scalars(select(Product.id).where(sold_in_store(store))))
+    else:
+        for chunk in _chunks(product_ids):
+            sold.update(db.session.scalars(
+                select(Product.id).where(Product.id.in_(chunk), sold_in_store(store))
+            ))
     return {sku: vid for sku, (vid, pid) in found.items() if pid in sold}
 
 
