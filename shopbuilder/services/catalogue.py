@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 from .. import clock
 from ..extensions import db
@@ -928,13 +928,15 @@ def sync_stock(store: Store, payload) -> tuple[int, dict]:
     ))
     try:
         db.session.commit()
-    except IntegrityError:
-        # The same request id arrived twice at once; the other one won.
+    except DBAPIError as exc:
+        # Most often the same request id arrived twice at once and the other one
+        # won (unique violation); SQLite may also refuse a stale write snapshot.
         db.session.rollback()
         replay = _stored_answer(store, request_id, body_hash)
         if replay is not None:
             return replay
-        raise
+        log.warning("stock sync for store %s not saved, client may retry: %s", store.id, exc)
+        return problem(503, "Try again", "The stock changed under us; retry the same request.")
     return status, body
 
 
