@@ -354,7 +354,8 @@ def tenant_models() -> list[type]:
 
 @seed_factory(Store)
 def _seed_store(session, store):
-    return store
+    # The session's own copy: adding the caller's detached object would expire it on commit.
+    return session.get(Store, store.id)
 
 
 @seed_factory(User)
@@ -432,4 +433,4 @@ def _register_core_seeds() -> None:
 _register_core_seeds()
 
 # Areas register their seed factories here, after the core ones.
-from . import ledger_testing  # noqa: E402,F401
+from . import catalogue_testing, ledger_testing  # noqa: E402,F401

@@ -122,9 +122,17 @@ def targets(app, world, names):
     return found
 
 
+def fixed_choices(rule) -> dict[str, str]:
+    """``<any(up,down):action>`` arguments and their first choice."""
+    return {
+        name: choices.split(",")[0].strip()
+        for choices, name in re.findall(r"<any\(([^)]*)\):(\w+)>", rule.rule)
+    }
+
+
 def fill(rule, world, ids) -> dict:
-    values = {}
-    for name in rule.arguments:
+    values = fixed_choices(rule)
+    for name in rule.arguments - values.keys():
         if name == "store":
             values[name] = world["a1"].slug
         elif name == "chain":

@@ -14,3 +14,7 @@ csrf.exempt(bp)
 @bp.get("/")
 def index():
     return {"name": "shop api", "version": 1}
+
+
+# Imported last: these modules add their routes to ``bp``.
+from . import stock  # noqa: E402,F401

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from .accounts import Customer, StaffRole, User
 from .base import ChainOwned, StoreOptional, StoreOwned, UTCDateTime
-from .catalogue import Category, Product, Publication, StoreListing, Variant
+from .catalogue import (
+    Category,
+    Product,
+    ProductImage,
+    Publication,
+    StockSyncRequest,
+    StoreApiKey,
+    StoreListing,
+    Variant,
+)
 from .ledger import LedgerEntry, LedgerHead, LedgerTransaction
 from .tenancy import SLUG_PATTERN, Chain, Store
 
@@ -18,9 +27,12 @@ __all__ = [
     "LedgerHead",
     "LedgerTransaction",
     "Product",
+    "ProductImage",
     "Publication",
     "StaffRole",
     "Store",
+    "StockSyncRequest",
+    "StoreApiKey",
     "StoreListing",
     "StoreOptional",
     "StoreOwned",

@@ -65,3 +65,7 @@ def account():
     if getattr(current_user, "kind", None) != "customer":
         return redirect(url_for("storefront.login", next=request.path))
     return render_template("storefront/account.html")
+
+
+# Imported last: these modules add their routes to ``bp``.
+from . import search  # noqa: E402,F401
