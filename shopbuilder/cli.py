@@ -154,6 +154,7 @@ def create_staff(email, chain_slug, store_slug, role, password):
 
 
 def register_cli(app) -> None:
+    from . import worker  # noqa: F401  (registers the worker and tick commands)
     from .plugins import get_host
 
     group = TenantBlindGroup("shopbuilder", help="ShopBuilder administration.")
