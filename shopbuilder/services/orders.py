@@ -138,6 +138,16 @@ class CheckoutError(OrderError):
         super().__init__(" ".join(self.messages))
 
 
+#: Timeline words for events that do not change the state.
+EVENT_LABELS = {
+    "placed": _l("Placed"),
+    "refund": _l("Partly refunded"),
+    "late_payment_refunded": _l("Late payment refunded"),
+    "after_sale_requested": _l("After-sale requested"),
+    "after_sale_rejected": _l("After-sale rejected"),
+    "settled": _l("Settled"),
+}
+
 ACTION_LABELS = {
     "pay": _l("marked paid"),
     "hold": _l("held"),

@@ -7,7 +7,29 @@ from order_helpers import make_listing
 
 from shopbuilder.extensions import db
 from shopbuilder.models import Order
-from shopbuilder.testing import in_app
+from shopbuilder.testing import in_app, make_chain, make_staff
+
+
+@pytest.fixture
+def chain(app):
+    """The tests read English pages; the zh_CN catalogue is checked on its own."""
+    return make_chain(app, locale="en")
+
+
+@pytest.fixture
+def clerk(app, chain, store):
+    # The shared fixtures' ``.test`` addresses fail the login form's Email() check.
+    return make_staff(app, "clerk@north.example.com", chain, store, "clerk")
+
+
+@pytest.fixture
+def manager(app, chain, store):
+    return make_staff(app, "manager@north.example.com", chain, store, "manager")
+
+
+@pytest.fixture
+def hq_user(app, chain):
+    return make_staff(app, "hq@acme.example.com", chain, None, "hq")
 
 
 @pytest.fixture
