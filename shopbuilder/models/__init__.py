@@ -5,6 +5,7 @@ from __future__ import annotations
 from .accounts import Customer, StaffRole, User
 from .base import ChainOwned, StoreOptional, StoreOwned, UTCDateTime
 from .catalogue import Category, Product, Publication, StoreListing, Variant
+from .ledger import LedgerEntry, LedgerHead, LedgerTransaction
 from .orders import (
     AfterSaleRequest,
     Cart,
@@ -39,6 +40,9 @@ __all__ = [
     "Chain",
     "ChainOwned",
     "Customer",
+    "LedgerEntry",
+    "LedgerHead",
+    "LedgerTransaction",
     "Product",
     "Publication",
     "StaffRole",
