@@ -199,9 +199,9 @@ def unit_of_work():
             _fire(name, store, **kwargs)
 
 
-def _after_commit(name: str, order: Order, **kwargs) -> None:
+def _after_commit(name: str, order: Order, store=None, **kwargs) -> None:
     db.session.info.setdefault("orders_after_commit", []).append(
-        (name, order.store, {"order": order, **kwargs})
+        (name, store if store is not None else order.store, {"order": order, **kwargs})
     )
 
 
@@ -217,12 +217,15 @@ class PluginFailure(OrderError):
     pass
 
 
+try:  # the plugin host's helper, when it has one (it names the failing plugin)
+    from ..plugins import call_money_hook as _host_call_money_hook
+except ImportError:  # pragma: no cover - older plugin host
+    _host_call_money_hook = None
+
+
 def call_money_hook(name: str, store, **kwargs):
     """Call a hook that changes money: a plugin exception aborts the operation cleanly."""
-    try:
-        from ..plugins import call_money_hook as host_call
-    except ImportError:
-        host_call = None
+    host_call = _host_call_money_hook
     try:
         if host_call is not None:
             return host_call(name, store, **kwargs)
@@ -419,6 +422,8 @@ def place_order(store, customer, cart, checkout: Checkout, idempotency_key: str 
     """
     from ..payments import get_provider
 
+    # A resubmission usually finds its order here (its cart is empty by now); one that
+    # races the first submission is answered by the unique index below.
     existing = find_by_key(store, idempotency_key)
     if existing is not None:
         return existing
@@ -453,10 +458,15 @@ def place_order(store, customer, cart, checkout: Checkout, idempotency_key: str 
     adjustment = sum(a.amount_fen for a in adjustments)
     total = max(goods + option.fee_fen + adjustment, 0)
     kind = option.details.get("kind") or ("ship" if option.code == DELIVERY else "pickup")
+    pay_minutes = int(deadline_values(store)["pay_minutes"])
     try:
         with unit_of_work():
+            # The hot rows every order of the store shares (the day's number counter and
+            # the listings' stock) are touched last, so their locks are held only from
+            # there to the commit. Until then the order carries a placeholder number.
             order = Order(
-                chain_id=store.chain_id, store_id=store.id, number=next_order_number(store),
+                chain_id=store.chain_id, store_id=store.id,
+                number=f"~{secrets.token_hex(12)}",
                 customer_id=getattr(customer, "id", None), state=S.PENDING_PAYMENT,
                 currency=store.chain.currency, goods_fen=goods, delivery_fen=option.fee_fen,
                 adjustment_fen=total - goods - option.fee_fen, total_fen=total,
@@ -472,12 +482,6 @@ def place_order(store, customer, cart, checkout: Checkout, idempotency_key: str 
             # Written first: a second submission with the same key stops here.
             db.session.flush()
             for line in lines:
-                try:
-                    stock.reserve(store.id, line.variant.id, line.quantity)
-                except stock.OutOfStock:
-                    raise SoldOut(
-                        _l("Sorry, %(title)s just sold out.", title=line.title)
-                    ) from None
                 db.session.add(OrderLine(
                     chain_id=store.chain_id, store_id=store.id, order_id=order.id,
                     variant_id=line.variant.id, title=line.title,
@@ -490,12 +494,30 @@ def place_order(store, customer, cart, checkout: Checkout, idempotency_key: str 
                 provider=provider.code, token=secrets.token_urlsafe(24), amount_fen=total,
             ))
             _record(order, customer, "placed", None, S.PENDING_PAYMENT)
-            _enter_state(order, S.PENDING_PAYMENT)
+            db.session.add(Deadline(
+                chain_id=store.chain_id, store_id=store.id, order_id=order.id, kind="pay",
+                due_at=clock.now() + timedelta(minutes=pay_minutes),
+            ))
             if cart is not None and cart.id is not None:
                 cart_service.clear_variants(cart, [line.variant.id for line in lines])
             call_money_hook("shopbuilder_checkout_placed", store, order=order,
                             checkout=checkout.as_dict())
-            _after_commit("shopbuilder_order_created", order)
+            db.session.flush()
+            number = next_order_number(store)
+            db.session.execute(
+                update(Order).where(Order.id == order.id).values(number=number)
+                .execution_options(synchronize_session=False)
+            )
+            order.number = number
+            db.session.flush()
+            for line in lines:
+                try:
+                    stock.reserve(store.id, line.variant.id, line.quantity)
+                except stock.OutOfStock:
+                    raise SoldOut(
+                        _l("Sorry, %(title)s just sold out.", title=line.title)
+                    ) from None
+            _after_commit("shopbuilder_order_created", order, store=store)
     except IntegrityError:
         db.session.rollback()
         existing = find_by_key(store, idempotency_key)
