@@ -172,11 +172,13 @@ ACTION_LABELS = {
 
 
 @contextlib.contextmanager
-def unit_of_work():
+def unit_of_work(expire_on_commit: bool = True):
     """One transaction for a group of order changes; hooks fire after its commit.
 
     Nested units join the outermost one. Plugins that change several orders at
     once (a group-buy completing) wrap their calls in one unit.
+    ``expire_on_commit=False`` keeps loaded objects usable after the commit
+    without reloading them; only for units that wrote nothing behind the ORM's back.
     """
     info = db.session.info
     depth = info.get("orders_depth", 0)
@@ -186,7 +188,13 @@ def unit_of_work():
     try:
         yield
         if depth == 0:
-            db.session.commit()
+            session = db.session()
+            previous = session.expire_on_commit
+            session.expire_on_commit = expire_on_commit
+            try:
+                session.commit()
+            finally:
+                session.expire_on_commit = previous
     except BaseException:
         if depth == 0:
             db.session.rollback()
@@ -460,7 +468,9 @@ def place_order(store, customer, cart, checkout: Checkout, idempotency_key: str 
     kind = option.details.get("kind") or ("ship" if option.code == DELIVERY else "pickup")
     pay_minutes = int(deadline_values(store)["pay_minutes"])
     try:
-        with unit_of_work():
+        # Everything written here is known to the ORM (the number is set on both sides),
+        # so the page can use the order after the commit without reloading it.
+        with unit_of_work(expire_on_commit=False):
             # The hot rows every order of the store shares (the day's number counter and
             # the listings' stock) are touched last, so their locks are held only from
             # there to the commit. Until then the order carries a placeholder number.
