@@ -14,6 +14,9 @@ from shopbuilder.payments import sandbox
 from shopbuilder.services import ledger, orders
 from shopbuilder.testing import in_app
 
+#: These run on both databases (the PostgreSQL half needs a reachable server).
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+
 
 def notify(app, client, store, payment, status="SUCCESS", **kwargs):
     with app.test_request_context():

@@ -12,6 +12,9 @@ from shopbuilder.plugins import PluginMeta, get_host
 from shopbuilder.services import ledger, orders
 from shopbuilder.testing import in_app, set_plugin_enabled
 
+#: These run on both databases (the PostgreSQL half needs a reachable server).
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+
 
 def events(app, order_id):
     with in_app(app):
