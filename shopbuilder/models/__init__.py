@@ -15,9 +15,35 @@ from .catalogue import (
     Variant,
 )
 from .ledger import LedgerEntry, LedgerHead, LedgerTransaction
+from .orders import (
+    AfterSaleRequest,
+    Cart,
+    CartLine,
+    Deadline,
+    Order,
+    OrderCounter,
+    OrderEvent,
+    OrderLine,
+    OrderState,
+    Payment,
+    PaymentNotice,
+    Refund,
+)
 from .tenancy import SLUG_PATTERN, Chain, Store
 
 __all__ = [
+    "AfterSaleRequest",
+    "Cart",
+    "CartLine",
+    "Deadline",
+    "Order",
+    "OrderCounter",
+    "OrderEvent",
+    "OrderLine",
+    "OrderState",
+    "Payment",
+    "PaymentNotice",
+    "Refund",
     "SLUG_PATTERN",
     "Category",
     "Chain",

@@ -1,1 +1,4 @@
-"""Domain services: the functions that pages, the CLI and the API share."""
+"""Domain services: the functions pages, the CLI, the API and plugins share.
+
+Orders, stock and money change only through these modules.
+"""
