@@ -433,4 +433,4 @@ def _register_core_seeds() -> None:
 _register_core_seeds()
 
 # Areas register their seed factories here, after the core ones.
-from . import catalogue_testing, ledger_testing  # noqa: E402,F401
+from . import catalogue_testing, ledger_testing, orders_testing  # noqa: E402,F401
