@@ -59,12 +59,16 @@ def create_app(test_config=None):
     limiter.init_app(app)
     tenancy.init_app(app)
     _register_blueprints(app)
+    plugins.register_blueprints(app)
     _register_error_pages(app)
     _register_template_helpers(app)
 
     from .cli import register_cli
 
     register_cli(app)
+    from .plugins.migrations import upgrade_heads_by_default
+
+    upgrade_heads_by_default(app)
     return app
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .accounts import Customer, StaffRole, User
 from .base import ChainOwned, StoreOptional, StoreOwned, UTCDateTime
 from .catalogue import Category, Product, Publication, StoreListing, Variant
+from .plugins import StorePlugin
 from .tenancy import SLUG_PATTERN, Chain, Store
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "StoreListing",
     "StoreOptional",
     "StoreOwned",
+    "StorePlugin",
     "UTCDateTime",
     "User",
     "Variant",
