@@ -303,8 +303,20 @@ def db(app):
 
 @pytest.fixture
 def runner(app):
-    """Flask's CLI runner: ``runner.invoke(args=["shopbuilder", "plugins", "list"])``."""
+    """Flask's CLI runner: ``runner.invoke(args=["shopbuilder", "plugins", "list"])``.
+
+    Prefer :func:`run_cli`, which keeps an application context around the
+    whole command as ``flask`` itself does.
+    """
     return app.test_cli_runner()
+
+
+def run_cli(app, *args):
+    """Run ``flask <args>`` against ``app``; returns click's result (``output``, ``exit_code``)."""
+    with app.app_context():
+        result = app.test_cli_runner().invoke(args=list(args))
+        _db.session.remove()
+    return result
 
 
 def csrf_token(client, url: str) -> str:

@@ -118,6 +118,13 @@ class PluginHost:
     def add(self, plugin, name: str | None = None) -> bool:
         meta = getattr(plugin, "meta", None)
         name = name or getattr(meta, "name", None) or getattr(plugin, "__name__", repr(plugin))
+        if name in self.meta:
+            # The same plugin installed and also passed in EXTRA_PLUGINS (a plugin's own
+            # tests): keep the one already registered.
+            if self.pm.get_plugin(name) is plugin:
+                return True
+            self.refuse(f"{name} (duplicate)", "another plugin with this name is registered")
+            return False
         try:
             self._check(plugin, name, meta)
             self.pm.register(plugin, name=name)
