@@ -81,7 +81,9 @@ def _plugin_version_locations(alembic_config):
     for folder in get_host().app_hook("shopbuilder_app_migration_folder")():
         if folder:
             folders.append(str(folder))
-    alembic_config.set_main_option("version_locations", " ".join(folders))
+    # os.pathsep, not spaces: a plugin installed under a path with a space still works.
+    alembic_config.set_main_option("path_separator", "os")
+    alembic_config.set_main_option("version_locations", os.pathsep.join(folders))
     return alembic_config
 
 

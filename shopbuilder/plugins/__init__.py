@@ -423,6 +423,9 @@ def register_blueprints(app) -> None:
     # Whole-app guard: runs after the URL's <store> was resolved (url_value_preprocessor).
     app.before_request(_plugin_guard)
     _add_template_loader(app, host)
+    from .migrations import configure_autogenerate
+
+    configure_autogenerate(app)
 
 
 def _as_list(result) -> list:

@@ -49,3 +49,28 @@ def plugin_migration_folders(host) -> dict[str, str]:
         if folder:
             found[impl.plugin_name] = str(folder)
     return found
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    """Autogenerate sees only one owner's tables: the core's, or one plugin's.
+
+    Plugin tables carry ``info={"plugin": "<name>"}``. ``flask db migrate``
+    writes the core's revision and ignores plugin tables;
+    ``flask db migrate -x plugin=<name> --head <name>@head`` writes that
+    plugin's. A table only in the database (a plugin that was uninstalled) is
+    never dropped by autogenerate: its data may come back with the plugin.
+    """
+    from alembic import context
+
+    wanted = context.get_x_argument(as_dictionary=True).get("plugin")
+    table = obj if type_ == "table" else getattr(obj, "table", None)
+    if type_ == "table" and reflected and compare_to is None:
+        return False
+    owner = (table.info or {}).get("plugin") if table is not None else None
+    return owner == wanted
+
+
+def configure_autogenerate(app) -> None:
+    config = app.extensions.get("migrate")
+    if config is not None:
+        config.configure_args.setdefault("include_object", include_object)
