@@ -326,6 +326,17 @@ def render_slot(slot: str, store=None, **context) -> Markup:
     return Markup("").join(parts)
 
 
+def slot_template(template_name: str, **context) -> Markup:
+    """Render a plugin template for a slot: HTML that :func:`render_slot` keeps as is.
+
+    Flask's ``render_template`` returns ``str``, which a slot escapes (plain
+    text is never trusted as HTML); the template itself autoescapes its values.
+    """
+    from flask import render_template
+
+    return Markup(render_template(template_name, **context))
+
+
 def call_display_hook(name: str, store=None, **kwargs) -> list:
     """Call a display hook (menus, notices) for ``store``; a failing plugin is logged, skipped."""
     store = store if store is not None else g.store
@@ -487,5 +498,6 @@ __all__ = [
     "get_host",
     "hookimpl",
     "render_slot",
+    "slot_template",
     "store_hook",
 ]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from flask.cli import AppGroup
+from flask_babel import force_locale
 
 from ..extensions import db
 from ..models import Chain, Store
@@ -46,6 +47,13 @@ def _chain(slug: str) -> Chain:
 @plugins_group.command("list")
 def list_command():
     """Installed plugins, their hook API range, how many stores have each on; refused ones."""
+    # Titles may be lazy translations; outside a request the locale selector has nothing
+    # to go on, so the CLI speaks English.
+    with force_locale("en"):
+        _list_plugins()
+
+
+def _list_plugins():
     host = get_host()
     click.echo(f"Hook API {HOOK_API_VERSION}")
     rows = [("NAME", "VERSION", "HOOK API", "STORES ON", "TITLE")]
