@@ -312,3 +312,18 @@ def test_plugin_static_files_are_served_under_static_plugins(pages_app):
     response = pages_app.test_client().get("/static/plugins/pages/hello.txt")
     assert response.status_code == 200 and b"hello from a plugin" in response.data
     assert pages_app.test_client().get("/static/plugins/nobody/hello.txt").status_code == 404
+
+
+def test_plugin_marked_default_on_is_on_until_hq_or_the_store_says_otherwise(
+    app, chain, store, other_store
+):
+    counter = types.ModuleType("counter")
+    counter.meta = PluginMeta(name="counter", title="Counter", version="1.0", default_on=True)
+    get_host(app).add(counter)
+    from shopbuilder.testing import plugin_enabled_for
+
+    assert plugin_enabled_for(app, store, "counter")
+    set_plugin_enabled(app, other_store, "counter", False)
+    assert not plugin_enabled_for(app, other_store, "counter")
+    set_plugin_policy(app, chain, "counter", "allowed", default=False)
+    assert not plugin_enabled_for(app, store, "counter")

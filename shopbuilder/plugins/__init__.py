@@ -42,6 +42,9 @@ class PluginMeta:
     #: Supported HOOK_API_VERSION majors, inclusive: (min, max) as "1.0" strings.
     api_min: str = "1.0"
     api_max: str = "1.99"
+    #: On in stores whose HQ set no policy for it and which did not choose (payment
+    #: providers that every shop needs). HQ's own default, once set, wins.
+    default_on: bool = False
 
 
 @dataclass(frozen=True)
