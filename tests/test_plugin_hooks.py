@@ -327,3 +327,24 @@ def test_plugin_marked_default_on_is_on_until_hq_or_the_store_says_otherwise(
     assert not plugin_enabled_for(app, other_store, "counter")
     set_plugin_policy(app, chain, "counter", "allowed", default=False)
     assert not plugin_enabled_for(app, store, "counter")
+
+
+def test_failing_app_setup_hooks_are_skipped_and_the_shop_starts(tmp_path, monkeypatch, caplog):
+    clumsy = types.ModuleType("clumsy")
+    clumsy.meta = PluginMeta(name="clumsy", title="Clumsy", version="1.0")
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("setup exploded")
+
+    for hook in hookspecs.APP_HOOKS:
+        argnames = "app" if hook.endswith("blueprints") else ""
+        namespace = {"explode": explode}
+        exec(f"def {hook}({argnames}):\n    explode()\n", namespace)
+        setattr(clumsy, hook, hookimpl(namespace[hook]))
+    monkeypatch.setenv("SHOPBUILDER_INSTANCE_PATH", str(tmp_path))
+    app = create_app(make_test_config(
+        "sqlite:///" + str(tmp_path / "db.sqlite3"), str(tmp_path), EXTRA_PLUGINS=[clumsy]
+    ))
+    assert "clumsy" in get_host(app).meta
+    assert "plugin clumsy failed in shopbuilder_app_commands" in caplog.text
+    assert app.test_client().get("/static/plugins/clumsy/x.css").status_code == 404

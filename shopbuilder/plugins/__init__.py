@@ -222,6 +222,26 @@ class PluginHost:
         """``{plugin name: folder}`` served at ``/static/plugins/<plugin name>/``."""
         return self._folder_hook("shopbuilder_app_static_folder")
 
+    def migration_folders(self) -> dict[str, str]:
+        """``{plugin name: folder}`` of each plugin's own Alembic branch."""
+        return self._folder_hook("shopbuilder_app_migration_folder")
+
+    def translation_folders(self) -> dict[str, str]:
+        return self._folder_hook("shopbuilder_app_translation_folder")
+
+    def app_results(self, hook_name: str, **kwargs) -> list:
+        """Call an app-setup hook of every plugin; a failing plugin is logged and skipped."""
+        results = []
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            try:
+                result = impl.function(**_kwargs_for(impl, kwargs))
+            except Exception:
+                log.exception("plugin %s failed in %s", impl.plugin_name, hook_name)
+                continue
+            if result is not None:
+                results.append(result)
+        return results
+
     def settings_form(self, plugin_name: str):
         """The plugin's settings form class (a ``wtforms.Form``), or None."""
         return self.call_plugin(plugin_name, "shopbuilder_settings_form")
