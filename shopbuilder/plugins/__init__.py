@@ -102,6 +102,7 @@ class PluginHost:
         self.blueprint_owner: dict[str, str] = {}
         # Bounded: (hook name, disabled set) pairs; a few sets exist however many stores.
         self._subset = lru_cache(maxsize=1024)(self._make_subset)
+        self._ordered = lru_cache(maxsize=1024)(self._make_ordered)
         self._folders: dict[str, dict[str, str]] = {}
         self._defaults: dict[str, dict] = {}
 
@@ -139,6 +140,7 @@ class PluginHost:
             return False
         self.meta[name] = meta
         self._subset.cache_clear()
+        self._ordered.cache_clear()
         return True
 
     def refuse(self, name: str, reason: str) -> None:
@@ -180,8 +182,27 @@ class PluginHost:
         return self.pm.subset_hook_caller(name, remove_plugins=plugins)
 
     def hook_for(self, name: str, enabled: frozenset[str]):
-        disabled = frozenset(self.meta) - enabled
+        return self._subset(name, self.disabled_from(enabled))
+
+    def subset(self, name: str, disabled: frozenset[str]):
+        """``pm.subset_hook_caller(name, remove_plugins=disabled)``, cached by the set."""
         return self._subset(name, disabled)
+
+    def cache_info(self) -> dict:
+        """Sizes of the caches keyed by disabled sets (bounded whatever the store count)."""
+        return {"subset_callers": self._subset.cache_info()._asdict(),
+                "ordered_impls": self._ordered.cache_info()._asdict()}
+
+    def disabled_from(self, enabled: frozenset[str]) -> frozenset[str]:
+        return frozenset(self.meta) - enabled
+
+    def _make_ordered(self, name: str, disabled: frozenset[str]) -> tuple:
+        # pluggy calls the last registered implementation first.
+        return tuple(reversed(self._subset(name, disabled).get_hookimpls()))
+
+    def ordered_impls(self, name: str, disabled: frozenset[str]) -> tuple:
+        """The implementations a store with ``disabled`` reaches, in pluggy's call order."""
+        return self._ordered(name, disabled)
 
     def plugin_impls(self, plugin_name: str, hook_name: str) -> list:
         return [
@@ -265,21 +286,33 @@ def enabled_names(store) -> frozenset[str]:
     Memoised per request, so a page with twenty slots reads the store's
     choices once.
     """
+    return _enablement(store)[0]
+
+
+def _enablement(store) -> tuple[frozenset[str], frozenset[str]]:
+    """``(enabled, disabled)`` for ``store``, memoised for the request."""
     from .policy import enabled_plugins
 
     memo = g.setdefault("_enabled_plugins", {}) if has_request_context() else None
-    if memo is not None and store.id in memo:
-        return memo[store.id]
-    names = enabled_plugins(store, get_host().names)
     if memo is not None:
-        memo[store.id] = names
-    return names
+        found = memo.get(store.id)
+        if found is not None:
+            return found
+    host = get_host()
+    enabled = enabled_plugins(store, host.names)
+    found = (enabled, host.disabled_from(enabled))
+    if memo is not None:
+        memo[store.id] = found
+    return found
 
 
 def store_hook(name: str, store=None):
-    """The hook ``name`` restricted to the plugins enabled for ``store`` (default ``g.store``)."""
+    """The hook ``name`` restricted to the plugins enabled for ``store`` (default ``g.store``).
+
+    A ``pm.subset_hook_caller`` shared by every store with the same disabled set.
+    """
     store = store if store is not None else g.store
-    return get_host().hook_for(name, enabled_names(store))
+    return get_host().subset(name, _enablement(store)[1])
 
 
 def chain_hook(name: str, chain=None):
@@ -323,7 +356,7 @@ def stores_enabling(name: str, chain_id: int | None = None):
 
 def _impls(name: str, store):
     """The implementations of a store-scoped hook in the order pluggy would call them."""
-    return reversed(store_hook(name, store).get_hookimpls())
+    return get_host().ordered_impls(name, _enablement(store)[1])
 
 
 def _kwargs_for(impl, kwargs: dict) -> dict:
