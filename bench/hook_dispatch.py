@@ -147,8 +147,13 @@ def measure(db_path: str, instance: str, stores: int, requests: int, seed: int) 
     from flask import g
 
     from shopbuilder import tenancy
-    from shopbuilder.plugins import call_money_hook, enabled_names, get_host, render_slot
-    from shopbuilder.plugins import store_hook
+    from shopbuilder.plugins import (
+        call_money_hook,
+        enabled_names,
+        get_host,
+        render_slot,
+        store_hook,
+    )
 
     app = make_app(db_path, instance)
     rng = random.Random(seed)
