@@ -275,7 +275,7 @@ def test_disabled_plugin_pages_answer_404_in_that_store_only(pages_app):
     from shopbuilder.testing import make_chain, make_store
 
     chain = make_chain(pages_app)
-    north, south = make_store(pages_app, chain, "north"), make_store(pages_app, chain, "south")
+    north, _south = make_store(pages_app, chain, "north"), make_store(pages_app, chain, "south")
     set_plugin_enabled(pages_app, north, "pages")
     client = pages_app.test_client()
     assert client.get("/s/north/pages-plugin/").status_code == 200
@@ -301,7 +301,7 @@ def test_forcing_a_plugin_calls_enabled_for_each_store_that_changes(pages_app):
     from shopbuilder.testing import make_chain, make_store
 
     chain = make_chain(pages_app)
-    north, south = make_store(pages_app, chain, "north"), make_store(pages_app, chain, "south")
+    north, _south = make_store(pages_app, chain, "north"), make_store(pages_app, chain, "south")
     set_plugin_enabled(pages_app, north, "pages")
     EVENTS.clear()
     set_plugin_policy(pages_app, chain, "pages", "forced")

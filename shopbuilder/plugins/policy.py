@@ -2,8 +2,9 @@
 
 HQ's policy per plugin lives in ``chain.settings["plugins"][name]``:
 ``{"policy": "forbidden" | "allowed" | "forced", "default": bool}``; a plugin
-HQ never mentioned is allowed, and off unless its ``meta.default_on`` says on. A chain has few plugins and is loaded
-with every store, so its JSON costs nothing per request.
+HQ never mentioned is allowed, and off unless its ``meta.default_on`` says on.
+A chain has few plugins and is loaded with every store, so its JSON costs
+nothing per request.
 
 A store's own choice is a :class:`~shopbuilder.models.StorePlugin` row and
 only counts when HQ allows the plugin; a store with no row follows the chain's
