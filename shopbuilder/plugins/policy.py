@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from flask import g, has_app_context, has_request_context
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Store, StorePlugin
@@ -107,10 +108,19 @@ def set_store_choice(store, name: str, enabled: bool) -> None:
         db.select(StorePlugin).where(StorePlugin.store_id == store.id, StorePlugin.plugin == name)
     )
     if row is None:
-        db.session.add(
-            StorePlugin(chain_id=store.chain_id, store_id=store.id, plugin=name, enabled=enabled)
-        )
-    else:
+        try:
+            # A savepoint: two managers saving at once must not fail the request.
+            with db.session.begin_nested():
+                db.session.add(StorePlugin(
+                    chain_id=store.chain_id, store_id=store.id, plugin=name, enabled=enabled
+                ))
+        except IntegrityError:
+            row = db.session.scalar(
+                db.select(StorePlugin).where(
+                    StorePlugin.store_id == store.id, StorePlugin.plugin == name
+                )
+            )
+    if row is not None:
         row.enabled = bool(enabled)
     db.session.flush()
     forget_choices(store)
