@@ -78,6 +78,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--note", default="", help="Recorded in the result's setup.")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="sb-plugins-page-") as tmp:
@@ -118,6 +119,7 @@ def main() -> None:
         "workers": 2,
         "seconds": args.seconds,
         "connections": args.connections,
+        "note": args.note,
     }
     result["all_on_vs_none_on"] = ratio
     result["target"] = "all_on_vs_none_on >= 0.85"
