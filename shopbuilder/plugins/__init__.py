@@ -407,13 +407,13 @@ def _kwargs_for(impl, kwargs: dict) -> dict:
     return {key: kwargs[key] for key in impl.argnames if key in kwargs}
 
 
-def render_slot(slot: str, store=None, **context) -> Markup:
+def render_slot(slot: str, store=None, **context) -> SlotHTML:
     """Join what enabled plugins render into ``slot``; a failing plugin renders nothing."""
     if store is None:
         state = _request_state()
         store = state.g.get("store") if state is not None else None
         if store is None:
-            return Markup("")
+            return SlotHTML("")
     store, impls = _impls("shopbuilder_slot", store)
     parts = []
     kwargs = {"slot": slot, "store": store, "context": context}
@@ -425,18 +425,35 @@ def render_slot(slot: str, store=None, **context) -> Markup:
             continue
         if html:
             parts.append(html if isinstance(html, Markup) else escape(html))
-    return Markup("").join(parts)
+    joined = SlotHTML(Markup("").join(parts))
+    joined.cacheable = all(getattr(part, "cacheable", False) for part in parts)
+    return joined
 
 
-def slot_template(template_name: str, **context) -> Markup:
+class SlotHTML(Markup):
+    """What a slot rendered. ``cacheable``: every part may be kept in a whole-page cache.
+
+    A page cache (the storefront's) must not keep a page whose slots show something live
+    (a group's progress, a visitor's own data); it may keep one whose slots depend only on
+    the store, its settings, the page's context and the language.
+    """
+
+    cacheable = False
+
+
+def slot_template(template_name: str, cacheable: bool = False, **context) -> SlotHTML:
     """Render a plugin template for a slot: HTML that :func:`render_slot` keeps as is.
 
     Flask's ``render_template`` returns ``str``, which a slot escapes (plain
     text is never trusted as HTML); the template itself autoescapes its values.
+    Say ``cacheable=True`` when the HTML depends only on the store, its settings,
+    ``context`` and the language, never on the visitor or the time.
     """
     from flask import render_template
 
-    return Markup(render_template(template_name, **context))
+    html = SlotHTML(render_template(template_name, **context))
+    html.cacheable = cacheable
+    return html
 
 
 def call_display_hook(name: str, store=None, **kwargs) -> list:
@@ -600,6 +617,7 @@ __all__ = [
     "get_host",
     "hookimpl",
     "render_slot",
+    "SlotHTML",
     "slot_template",
     "store_hook",
 ]
