@@ -29,6 +29,7 @@ from .orders import (
     PaymentNotice,
     Refund,
 )
+from .plugins import StorePlugin
 from .tenancy import SLUG_PATTERN, Chain, Store
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "StoreListing",
     "StoreOptional",
     "StoreOwned",
+    "StorePlugin",
     "UTCDateTime",
     "User",
     "Variant",

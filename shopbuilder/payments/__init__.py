@@ -12,7 +12,7 @@ A provider is any object with::
 providers ``offline`` (pay at the counter, a clerk marks it paid) and
 ``sandbox`` (a simulated online gateway with signed callbacks) are plugins
 like any other, registered through the ``shopbuilder.plugins`` entry points;
-unlike third-party plugins they are on in every store unless HQ forbids them
+their ``meta.default_on`` makes them on in every store unless HQ forbids them
 or the store turns them off.
 """
 
@@ -23,11 +23,10 @@ import logging
 from flask import current_app
 
 from ..plugins import get_host
-from ..plugins.policy import chain_policy, is_enabled
+from ..plugins.policy import is_enabled
 
 log = logging.getLogger(__name__)
 
-BUILTIN = frozenset({"offline", "sandbox"})
 _KEY = "shopbuilder.payment_providers"
 
 
@@ -53,29 +52,9 @@ def all_providers() -> dict[str, tuple[str, object]]:
     return found
 
 
-def _store_choice(store, plugin_name: str):
-    """The store's own on/off choice for a plugin, or None when it made none."""
-    from ..plugins import policy
-
-    choices = getattr(policy, "store_choices", None)
-    if choices is not None:  # the plugin host keeps choices in their own table
-        return choices(store).get(plugin_name)
-    return (store.settings or {}).get("plugins", {}).get(plugin_name)
-
-
-def _on_for(store, plugin_name: str) -> bool:
-    """Built-in providers are on unless HQ forbids them or the store turned them off."""
-    if plugin_name in BUILTIN:
-        rule = chain_policy(store.chain, plugin_name)["policy"]
-        if rule in ("forbidden", "forced"):
-            return rule == "forced"
-        return _store_choice(store, plugin_name) is not False
-    return is_enabled(store, plugin_name)
-
-
 def providers_for(store) -> list:
     """The providers a customer of ``store`` may choose at checkout."""
-    return [p for name, p in all_providers().values() if _on_for(store, name)]
+    return [p for name, p in all_providers().values() if is_enabled(store, name)]
 
 
 def get_provider(code: str, store, include_disabled: bool = False):
@@ -84,6 +63,6 @@ def get_provider(code: str, store, include_disabled: bool = False):
     if entry is None:
         return None
     name, provider = entry
-    if include_disabled or _on_for(store, name):
+    if include_disabled or is_enabled(store, name):
         return provider
     return None

@@ -11,6 +11,7 @@ from ..plugins import PluginMeta, hookimpl
 meta = PluginMeta(
     name="offline", title="Pay at the counter", version="1.0",
     description="Cash or card at the store; a clerk marks the order paid.",
+    default_on=True,
 )
 
 

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 meta = PluginMeta(
     name="sandbox", title="Sandbox online payment", version="1.0",
     description="A simulated online gateway with signed, timestamped callbacks.",
+    default_on=True,
 )
 
 MAX_AGE = timedelta(minutes=5)
