@@ -292,7 +292,7 @@ def _cached(store, name: str, compute):
 
 
 def invalidate_chain(chain_id: int) -> None:
-    """Every store of the chain reads the catalogue afresh (a product, price or category changed)."""
+    """Every store of the chain reads the catalogue afresh (a product, price, category...)."""
     cache.set(_chain_key(chain_id), uuid.uuid4().hex[:12], timeout=0)
 
 

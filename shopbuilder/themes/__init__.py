@@ -330,7 +330,8 @@ def setting_defaults(theme_name: str) -> dict:
 
 def store_theme_settings(store, theme_name: str | None = None) -> dict:
     theme_name = theme_name or store_theme_name(store)
-    values = settings_store.values(store, settings_namespace(theme_name), setting_defaults(theme_name))
+    namespace = settings_namespace(theme_name)
+    values = settings_store.values(store, namespace, setting_defaults(theme_name))
     for setting in get_registry().settings_of(theme_name):
         if setting.type == "sections":
             values[setting.key] = [s for s in values[setting.key] or () if s in setting.choices]
@@ -395,6 +396,13 @@ def _serve_static(theme: str, filename: str):
     return response
 
 
+def _page_url() -> str:
+    """The address the customer sees (a store's own domain has no ``/s/<slug>`` prefix)."""
+    from ..tenancy import strip_host_prefix
+
+    return strip_host_prefix(request.url)
+
+
 def _is_console(blueprint: str | None) -> bool:
     return bool(blueprint) and blueprint.split(".")[0] in ("manage", "hq", "admin", "api")
 
@@ -430,6 +438,7 @@ def init_app(app) -> ThemeRegistry:
     from .forms import localized
 
     app.jinja_env.filters["theme_text"] = localized
+    app.jinja_env.globals["page_url"] = _page_url
     app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
 
     from .views import register
