@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask import abort, g, make_response, request
+from flask_babel import to_user_timezone
 from markupsafe import escape
 
+from .. import clock
 from ..services import storefront_catalogue as catalogue
 from ..themes import render_store_template, store_theme_settings
 from . import bp
@@ -18,7 +20,14 @@ def home_context(store) -> dict:
         "categories": [c for c in catalogue.categories(store) if c.parent_id is None],
         "featured": catalogue.featured(store, 8),
         "newest": catalogue.newest(store, 4),
+        "today_hours": today_hours(store),
     }
+
+
+def today_hours(store) -> list:
+    """Today's opening spans in the shop's time zone (``[]`` when closed or unknown)."""
+    day = DAYS[to_user_timezone(clock.now()).weekday()]
+    return (store.opening_hours or {}).get(day) or []
 
 
 def _page_arg() -> int:
