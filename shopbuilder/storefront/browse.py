@@ -10,6 +10,7 @@ from .. import clock
 from ..services import storefront_catalogue as catalogue
 from ..themes import render_store_template, store_theme_settings
 from . import bp
+from .pagecache import cached_page
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -51,16 +52,19 @@ def _listing(category):
 
 
 @bp.get("/")
+@cached_page
 def home():
     return render_store_template("storefront/home.html", **home_context(g.store))
 
 
 @bp.get("/products")
+@cached_page
 def all_products():
     return _listing(None)
 
 
 @bp.get("/c/<slug>")
+@cached_page
 def category(slug):
     found = catalogue.category_by_slug(g.store, slug)
     if found is None:
@@ -69,6 +73,7 @@ def category(slug):
 
 
 @bp.get("/p/<int:product_id>")
+@cached_page
 def product(product_id):
     found = catalogue.product(g.store, product_id)
     if found is None:
@@ -81,6 +86,7 @@ def product(product_id):
 
 
 @bp.get("/info")
+@cached_page
 def info():
     store = g.store
     hours = [(day, store.opening_hours.get(day) or []) for day in DAYS]

@@ -372,6 +372,12 @@ def render_store_template(name: str, *, draft: dict | None = None, theme_name=No
     ctx = theme_context(store, draft=draft, theme_name=theme_name)
     env = get_registry(app).environment(ctx["theme"].name, enabled_names(store))
     template = env.get_or_select_template(name)
+    if g.get("page_cache_on"):
+        from ..plugins import render_slot
+        from ..storefront.pagecache import csrf_token_for_cache, slot_guard
+
+        ctx["slot"] = slot_guard(render_slot)
+        ctx["csrf_token"] = csrf_token_for_cache
     ctx.update(context)
     g._store_template = True  # the context processor need not compute it again
     app.update_template_context(ctx)
