@@ -283,7 +283,7 @@ def version_tokens(store) -> str:
 
 
 def _cached(store, name: str, compute):
-    key = f"sf:{store.id}:{_g_versions(store)}:{name}"
+    key = f"sf:{store.id}:{request_version_tokens(store)}:{name}"
     value = cache.get(key)
     if value is None:
         value = compute()
@@ -292,7 +292,7 @@ def _cached(store, name: str, compute):
     return value
 
 
-def _g_versions(store) -> str:
+def request_version_tokens(store) -> str:
     # Read once per request: a page asks for several cached pieces of the same store.
     from flask import g, has_request_context
 

@@ -75,6 +75,15 @@ class Setting:
         default = raw.get("default")
         if kind == "colour" and not (isinstance(default, str) and _COLOUR.match(default)):
             raise ThemeError(f"{theme}: colour {key!r} needs a default like '#1a2b3c'")
+        contrast_with = raw.get("contrast_with")
+        if kind == "colour" and contrast_with:
+            from .forms import AA_NORMAL_TEXT, contrast_ratio
+
+            if not _COLOUR.match(str(contrast_with)):
+                raise ThemeError(f"{theme}: {key!r} contrast_with must look like '#1a2b3c'")
+            if contrast_ratio(default, contrast_with) < AA_NORMAL_TEXT:
+                raise ThemeError(f"{theme}: default of {key!r} fails WCAG AA against "
+                                 f"{contrast_with}")
         if kind in ("select", "sections") and not choices:
             raise ThemeError(f"{theme}: {kind} {key!r} needs choices")
         if kind == "select" and default not in choices:
@@ -90,7 +99,7 @@ class Setting:
         return cls(
             key=key, type=kind, label=str(raw.get("label", key)), default=default,
             help=str(raw.get("help", "")), choices=choices,
-            contrast_with=raw.get("contrast_with"), max_length=int(raw.get("max_length", 200)),
+            contrast_with=contrast_with, max_length=int(raw.get("max_length", 200)),
             max_width=int(raw.get("max_width", 1600)), max_height=int(raw.get("max_height", 1600)),
         )
 
