@@ -99,3 +99,22 @@ def test_each_visitor_gets_their_own_csrf_token_in_a_cached_page(app, client, st
     b = other.get(f"/s/{store.slug}/csrf-demo").get_data(as_text=True)
     assert pagecache.CSRF_PLACEHOLDER not in a and pagecache.CSRF_PLACEHOLDER not in b
     assert a.rsplit(">", 1)[1] != b.rsplit(">", 1)[1]
+
+
+def test_a_flashed_message_shows_even_on_a_cached_page(app, client, store, tea):
+    url = f"/s/{store.slug}/p/{tea}"
+    client.get(url)  # now cached for anonymous visitors
+    with client.session_transaction() as session:
+        session["_flashes"] = [("success", "Added to your cart")]
+    assert "Added to your cart" in client.get(url).get_data(as_text=True)
+
+
+def test_visitor_with_a_guest_cart_in_the_session_is_not_served_from_the_cache(app, store):
+    from flask import session
+
+    from shopbuilder.storefront import pagecache
+
+    with app.test_request_context(f"/s/{store.slug}/"):
+        assert pagecache._cacheable()
+        session["guest_cart"] = {"lines": [1]}
+        assert not pagecache._cacheable()

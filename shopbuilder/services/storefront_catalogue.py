@@ -131,8 +131,13 @@ class Page:
 # -- the SQL -------------------------------------------------------------------------------------
 
 
-def _publications(store):
-    """Per product: the publication price for this store by specificity (a subquery)."""
+def _publications(store, products=None):
+    """Per product: the publication price for this store by specificity (a subquery).
+
+    ``products`` (a product id or a subquery of ids) narrows it: databases do not push
+    an outer filter into a grouped subquery, and grouping every publication of the chain
+    for one product page would cost what the whole catalogue does.
+    """
     reaches = or_(
         Publication.target == "all",
         and_(Publication.target == "city", Publication.city == store.city),
@@ -142,17 +147,17 @@ def _publications(store):
     def price_for(target):
         return func.min(case((Publication.target == target, Publication.price_fen)))
 
-    return (
-        select(
-            Publication.product_id.label("product_id"),
-            price_for("store").label("store_price"),
-            price_for("city").label("city_price"),
-            price_for("all").label("all_price"),
-        )
-        .where(Publication.chain_id == store.chain_id, reaches)
-        .group_by(Publication.product_id)
-        .subquery("pubs")
-    )
+    stmt = select(
+        Publication.product_id.label("product_id"),
+        price_for("store").label("store_price"),
+        price_for("city").label("city_price"),
+        price_for("all").label("all_price"),
+    ).where(Publication.chain_id == store.chain_id, reaches)
+    if isinstance(products, int):
+        stmt = stmt.where(Publication.product_id == products)
+    elif products is not None:
+        stmt = stmt.where(Publication.product_id.in_(products))
+    return stmt.group_by(Publication.product_id).subquery("pubs")
 
 
 def _sellable(store, pubs):
@@ -187,20 +192,26 @@ def _sellable(store, pubs):
 
 
 def _query_listing(store, category_ids, sort, page, per_page) -> Page:
-    pubs = _publications(store)
+    in_category = None
+    if category_ids is not None:
+        in_category = select(Product.id).where(
+            Product.chain_id == store.chain_id, Product.category_id.in_(category_ids)
+        )
+    pubs = _publications(store, in_category)
     joined, price, compare_at, available = _sellable(store, pubs)
     min_price = func.min(price).label("price")
     stmt = joined(select(
         Product.id, Product.title, Product.image, Product.category_id, Product.created_at,
         min_price, func.max(price).label("max_price"), func.min(compare_at).label("compare"),
         func.sum(case((available > 0, available), else_=0)).label("available"),
+        # The number of products on every page, so one statement answers the page.
+        func.count().over().label("total"),
     ))
     if category_ids is not None:
         stmt = stmt.where(Product.category_id.in_(category_ids))
     stmt = stmt.group_by(
         Product.id, Product.title, Product.image, Product.category_id, Product.created_at
     )
-    count = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
     order = {
         "price_asc": (min_price.asc(), Product.id.asc()),
         "price_desc": (min_price.desc(), Product.id.asc()),
@@ -218,11 +229,13 @@ def _query_listing(store, category_ids, sort, page, per_page) -> Page:
         )
         for r in rows
     )
-    return Page(items=items, total=int(count or 0), page=page, per_page=per_page)
+    # Past the last page there are no rows to carry the total; such a page is empty anyway.
+    total = int(rows[0].total) if rows else 0
+    return Page(items=items, total=total, page=page, per_page=per_page)
 
 
 def _query_product(store, product_id: int) -> ProductView | None:
-    pubs = _publications(store)
+    pubs = _publications(store, product_id)
     joined, price, compare_at, available = _sellable(store, pubs)
     rows = db.session.execute(
         joined(select(

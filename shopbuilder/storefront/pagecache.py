@@ -2,7 +2,8 @@
 
 Most storefront traffic is anonymous people opening a shared link, and the same
 product page is rendered again and again. A page is cached only when it is
-safe: a GET by a visitor who is not signed in, with no flashed message, whose
+safe: a GET by a visitor who is not signed in and has nothing of their own in the
+session (no flashed message, no guest cart), whose
 plugins' slots rendered nothing (a group-buy progress bar must stay live), and
 with a status of 200. The key names the store, the catalogue version tokens of
 :mod:`shopbuilder.services.storefront_catalogue` (so a price or stock change
@@ -28,6 +29,9 @@ from ..extensions import cache
 from ..services.storefront_catalogue import request_version_tokens
 
 CSRF_PLACEHOLDER = "\x00csrf-token\x00"
+#: Session keys that do not change what a page shows. Anything else (a guest cart, a
+#: flashed message, a signed-in account) means the visitor gets a freshly rendered page.
+NEUTRAL_SESSION_KEYS = frozenset({"csrf_token", "_permanent", "_fresh", "_id"})
 
 
 def _settings_digest(store) -> str:
@@ -40,7 +44,7 @@ def _cacheable() -> bool:
     return (
         request.method == "GET"
         and not current_app.config.get("STOREFRONT_PAGE_CACHE_DISABLED")
-        and "_flashes" not in session
+        and NEUTRAL_SESSION_KEYS.issuperset(session.keys())
         and not current_user.is_authenticated
     )
 
