@@ -19,6 +19,8 @@ from shopbuilder.testing import in_app, make_store, set_plugin_enabled
 
 MAX_QUERIES = 8
 
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+
 
 class SlotPlugin:
     """A plugin that fills the product page's slots (pluggy needs hashable plugin objects)."""
