@@ -173,6 +173,8 @@ def test_theme_static_is_cached_for_a_year_and_cannot_escape_its_folder(app, cli
 def test_hq_sets_default_theme_and_forbids_stores_to_choose(app, client, chain, store, hq_user):
     use_theme(app, store, "classic")
     login(client, hq_user, chain=chain)
+    page = client.get(f"/hq/{chain.slug}/theme/").get_data(as_text=True)
+    assert 'name="default"' in page and 'name="stores_may_choose"' in page
     response = client.post(f"/hq/{chain.slug}/theme/", data={"default": "child"})
     assert response.status_code == 302
     with in_app(app):
