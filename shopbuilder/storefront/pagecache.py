@@ -21,8 +21,6 @@ import functools
 import hashlib
 
 from flask import current_app, g, make_response, request, session
-from flask_babel import get_locale
-from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from ..extensions import cache
@@ -41,17 +39,30 @@ def _settings_digest(store) -> str:
 
 
 def _cacheable() -> bool:
+    # A signed-in visitor has "_user_id" in the session (not a neutral key) or a remember
+    # cookie; checking those is much cheaper than loading ``current_user``.
+    remember = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
     return (
         request.method == "GET"
         and not current_app.config.get("STOREFRONT_PAGE_CACHE_DISABLED")
         and NEUTRAL_SESSION_KEYS.issuperset(session.keys())
-        and not current_user.is_authenticated
+        and remember not in request.cookies
     )
+
+
+def _language_inputs(store) -> str:
+    """What decides an anonymous visitor's language (see ``app.select_locale``).
+
+    The inputs rather than Babel's answer: parsing a locale costs more than the rest of
+    a cache hit.
+    """
+    return "|".join((request.args.get("lang", ""), request.cookies.get("lang", ""),
+                     store.locale or "", store.chain.locale))
 
 
 def page_key(store) -> str:
     return "sf:page:" + ":".join((
-        str(store.id), request_version_tokens(store), str(get_locale()), request.host,
+        str(store.id), request_version_tokens(store), _language_inputs(store), request.host,
         _settings_digest(store), request.full_path,
     ))
 
