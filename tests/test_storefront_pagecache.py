@@ -118,3 +118,52 @@ def test_visitor_with_a_guest_cart_in_the_session_is_not_served_from_the_cache(a
         assert pagecache._cacheable()
         session["guest_cart"] = {"lines": [1]}
         assert not pagecache._cacheable()
+
+
+def count_sql(app, client, url):
+    from sqlalchemy import event
+
+    statements = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(*args):
+        statements.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = client.get(url)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return response, len(statements)
+
+
+def test_a_cached_page_is_served_without_any_sql(app, client, store, tea):
+    url = f"/s/{store.slug}/p/{tea}"
+    client.get(url)
+    response, statements = count_sql(app, client, url)
+    assert response.status_code == 200 and "Dragon Well" in response.get_data(as_text=True)
+    assert statements == 0
+
+
+def test_suspending_a_store_closes_its_cached_pages_at_once(app, client, store, tea):
+    from shopbuilder.models import Store
+
+    url = f"/s/{store.slug}/p/{tea}"
+    assert client.get(url).status_code == 200
+    with in_app(app) as session:
+        session.get(Store, store.id).status = "suspended"
+        session.commit()
+    assert client.get(url).status_code == 503
+
+
+def test_a_renamed_store_no_longer_answers_on_its_old_address(app, client, store, tea):
+    from shopbuilder.models import Store
+
+    url = f"/s/{store.slug}/p/{tea}"
+    assert client.get(url).status_code == 200
+    with in_app(app) as session:
+        session.get(Store, store.id).slug = "renamed"
+        session.commit()
+    assert client.get(url).status_code == 404
+    assert client.get(f"/s/renamed/p/{tea}").status_code == 200

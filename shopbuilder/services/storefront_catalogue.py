@@ -29,10 +29,11 @@ from datetime import datetime
 
 from flask import current_app, has_app_context
 from sqlalchemy import and_, case, event, func, or_, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from ..extensions import cache, db
-from ..models import Category, Product, Publication, StoreListing, Variant
+from ..models import Category, Chain, Product, Publication, Store, StoreListing, Variant
 
 log = logging.getLogger(__name__)
 
@@ -284,9 +285,17 @@ def _store_key(store_id: int) -> str:
     return f"sf:v:s:{store_id}"
 
 
+def slug_key(slug: str) -> str:
+    return f"sf:slug:{slug}"
+
+
 def version_tokens(store) -> str:
     """The chain's and the store's catalogue version tokens: part of every cache key."""
-    keys = [_chain_key(store.chain_id), _store_key(store.id)]
+    return version_tokens_for(store.chain_id, store.id)
+
+
+def version_tokens_for(chain_id: int, store_id: int) -> str:
+    keys = [_chain_key(chain_id), _store_key(store_id)]
     found = cache.get_many(*keys)
     missing = {k: uuid.uuid4().hex[:12] for k, v in zip(keys, found, strict=True) if not v}
     if missing:
@@ -391,6 +400,16 @@ def _note(session, chains: set, stores: set, obj) -> None:
         stores.add(obj.store_id)
     elif isinstance(obj, _CHAIN_WIDE):
         chains.add(obj.chain_id)
+    elif isinstance(obj, Store):
+        # Its settings (theme, plugins), status or language: pages keyed by the store's
+        # token must be drawn again, and its slug may now name another store.
+        if obj.id is not None:
+            stores.add(obj.id)
+        slugs = session.info.setdefault("sf_slugs", set())
+        slugs.add(obj.slug)
+        slugs.update(s for s in sa_inspect(obj).attrs.slug.history.deleted or () if s)
+    elif isinstance(obj, Chain) and obj.id is not None:
+        chains.add(obj.id)
 
 
 @event.listens_for(Session, "after_flush")
@@ -419,13 +438,16 @@ def _collect_bulk_changes(state):
 def _apply_changes(session):
     chains = session.info.pop("sf_chains", set())
     stores = session.info.pop("sf_stores", set())
-    if not (chains or stores) or not has_app_context():
+    slugs = session.info.pop("sf_slugs", set())
+    if not (chains or stores or slugs) or not has_app_context():
         return
     try:
         for chain_id in chains:
             invalidate_chain(chain_id)
         for store_id in stores:
             invalidate_store(store_id)
+        if slugs:
+            cache.delete_many(*(slug_key(s) for s in slugs))
     except Exception:  # a cache outage must not fail a committed change
         log.exception("could not invalidate the storefront catalogue cache")
 
@@ -434,3 +456,4 @@ def _apply_changes(session):
 def _forget_changes(session):
     session.info.pop("sf_chains", None)
     session.info.pop("sf_stores", None)
+    session.info.pop("sf_slugs", None)

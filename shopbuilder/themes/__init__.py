@@ -457,9 +457,11 @@ def init_app(app) -> ThemeRegistry:
     app.jinja_env.globals["page_url"] = _page_url
     app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
 
+    from ..storefront import pagecache
     from .views import register
 
     register(app)
+    pagecache.init_app(app)
     return registry
 
 
