@@ -70,7 +70,7 @@ def load_demo(echo=print) -> Chain:
     """Create the demo chain, stores, catalogue and accounts (caller chooses the scope)."""
     chain = Chain(
         slug="mingcha", name="茗茶 Mingcha Tea", locale="zh_CN", royalty_bp=500,
-        settings={"theme": {"default": "classic", "stores_may_choose": True}},
+        settings={"theme": {"values": {"name": "classic"}, "locked": []}},
     )
     db.session.add(chain)
     db.session.flush()
@@ -132,6 +132,10 @@ def load_demo(echo=print) -> Chain:
     )
     customer.set_password(DEMO_PASSWORD)
     db.session.add(customer)
+
+    from .themes.demo import decorate_demo_stores
+
+    decorate_demo_stores(stores)
     db.session.commit()
 
     echo("Demo chain 'mingcha' created with stores: " + ", ".join(stores))

@@ -13,6 +13,7 @@ from sqlalchemy import or_, update
 
 from ..extensions import db
 from ..models import StoreListing
+from . import storefront_catalogue
 
 
 class OutOfStock(Exception):
@@ -24,8 +25,10 @@ class OutOfStock(Exception):
         self.quantity = quantity
 
 
-def _execute(stmt) -> int:
+def _execute(stmt, store_id: int) -> int:
     result = db.session.execute(stmt.execution_options(synchronize_session=False))
+    # The worker runs unscoped, so the storefront cannot tell the store from the scope.
+    storefront_catalogue.note_store_changed(db.session, store_id)
     return result.rowcount
 
 
@@ -47,7 +50,7 @@ def reserve(store_id: int, variant_id: int, quantity: int) -> None:
         )
         .values(reserved=StoreListing.reserved + quantity)
     )
-    if _execute(stmt) != 1:
+    if _execute(stmt, store_id) != 1:
         raise OutOfStock(variant_id, quantity)
 
 
@@ -58,7 +61,7 @@ def release(store_id: int, variant_id: int, quantity: int) -> None:
         .where(StoreListing.reserved >= quantity)
         .values(reserved=StoreListing.reserved - quantity)
     )
-    if _execute(stmt) != 1:
+    if _execute(stmt, store_id) != 1:
         raise RuntimeError(f"cannot release {quantity} of variant {variant_id}: not reserved")
 
 
@@ -72,7 +75,7 @@ def commit(store_id: int, variant_id: int, quantity: int) -> None:
             stock_on_hand=StoreListing.stock_on_hand - quantity,
         )
     )
-    if _execute(stmt) != 1:
+    if _execute(stmt, store_id) != 1:
         raise RuntimeError(f"cannot commit {quantity} of variant {variant_id}: not reserved")
 
 
@@ -81,7 +84,7 @@ def restock(store_id: int, variant_id: int, quantity: int) -> None:
     stmt = _listing(store_id, variant_id).values(
         stock_on_hand=StoreListing.stock_on_hand + quantity
     )
-    if _execute(stmt) != 1:
+    if _execute(stmt, store_id) != 1:
         raise RuntimeError(f"no listing of variant {variant_id} to restock")
 
 

@@ -34,6 +34,7 @@ from ..plugins import render_slot
 from ..services import aftersale, orders
 from ..services import cart as cart_service
 from ..services.orders import STATE_LABELS
+from ..themes import render_store_template
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ def _int(value, default=0) -> int:
 def cart():
     cart_row = current_cart()
     lines = cart_service.priced_lines(g.store, cart_row)
-    return render_template(
+    return render_store_template(
         "storefront/cart.html", cart=cart_row, lines=lines,
         goods_fen=cart_service.goods_total(lines),
         cart_summary=render_slot("cart_summary", cart=cart_row, lines=lines),
@@ -202,7 +203,7 @@ def checkout():
     providers = providers_for(g.store)
     delivery_fee = {o.code: o.fee_fen for o in options}
     goods = cart_service.goods_total(lines)
-    return render_template(
+    return render_store_template(
         "storefront/checkout.html", lines=lines, options=options, adjustments=adjustments,
         providers=providers, errors=errors, form=form, goods_fen=goods,
         adjustment_fen=sum(a.amount_fen for a in adjustments), delivery_fee=delivery_fee,
@@ -302,7 +303,7 @@ def order_list():
     rows = db.session.scalars(
         base.order_by(Order.id.desc()).limit(PER_PAGE).offset((page - 1) * PER_PAGE)
     ).all()
-    return render_template("storefront/orders.html", orders=rows, page=page,
+    return render_store_template("storefront/orders.html", orders=rows, page=page,
                            pages=max((total + PER_PAGE - 1) // PER_PAGE, 1),
                            state_labels=STATE_LABELS)
 
@@ -313,7 +314,7 @@ def order_detail(number):
     order = _own_order(number)
     payment = orders.pending_payment(order)
     provider = get_provider(order.payment_provider, g.store, include_disabled=True)
-    return render_template(
+    return render_store_template(
         "storefront/order.html", order=order, events=orders.timeline(order),
         state_labels=STATE_LABELS, payment=payment, provider=provider,
         requests=aftersale.open_requests(order.id), can_request=aftersale.can_request(order),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, render_template, request, url_for
-from werkzeug.routing import BuildError
+from flask import g, request, url_for
 
 from ..money import parse_yuan
 from ..services import catalogue as catalogue_service
 from ..services.search import SORTS, search_products
+from ..themes import render_store_template
 from . import bp
 
 
@@ -21,24 +21,8 @@ def _yuan_arg(name: str) -> int | None:
         return None
 
 
-def _render(name: str, **context):
-    """In the store's theme when the theme system is installed, else the core template."""
-    try:
-        from ..themes import render_store_template
-    except ImportError:
-        return render_template(name, **context)
-    return render_store_template(name, **context)
-
-
 def product_url(product) -> str:
-    """The product page, whichever argument name the storefront's product route uses."""
-    if "storefront.product" in current_app.view_functions:
-        for argument in ("product_id", "id"):
-            try:
-                return url_for("storefront.product", **{argument: product.id})
-            except BuildError:
-                continue
-    return url_for("storefront.search", q=product.title)
+    return url_for("storefront.product", product_id=product.id)
 
 
 @bp.get("/search")
@@ -56,7 +40,7 @@ def search():
         g.store, q, category_id=category_id, min_fen=_yuan_arg("min"), max_fen=_yuan_arg("max"),
         sort=sort if sort in SORTS else "relevance", page=page, category_ids=subtree,
     )
-    return _render(
+    return render_store_template(
         "storefront/search.html", results=results, tree=tree, category_id=category_id,
         sort=sort, min_price=request.args.get("min", ""), max_price=request.args.get("max", ""),
         product_url=product_url,
