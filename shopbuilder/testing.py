@@ -388,6 +388,26 @@ def register_id_argument(name: str, model: type) -> None:
     ID_ARGUMENT_MODELS[name] = model
 
 
+_ROUTE_ARGUMENT = re.compile(r"<(?:(?P<converter>\w+)(?:\((?P<options>[^)]*)\))?:)?(?P<name>\w+)>")
+
+
+def example_url_values(rule, **known) -> dict:
+    """Values that build ``rule``'s URL: ``known`` ones, else 1 for ints, a valid choice
+    for ``<any(...)>``, and ``"x"`` for the rest."""
+    values = {}
+    for match in _ROUTE_ARGUMENT.finditer(rule.rule):
+        name, converter = match["name"], match["converter"]
+        if name in known:
+            values[name] = known[name]
+        elif converter == "int":
+            values[name] = 1
+        elif converter == "any":
+            values[name] = match["options"].split(",")[0].strip()
+        else:
+            values[name] = "x"
+    return values
+
+
 def unique(prefix: str = "x") -> str:
     return f"{prefix}{next(_seed_counter)}"
 
@@ -510,3 +530,4 @@ _register_core_seeds()
 
 # Areas register their seed factories here, after the core ones.
 from . import catalogue_testing, ledger_testing, orders_testing  # noqa: E402,F401
+from .plugins import testing_seeds  # noqa: E402,F401

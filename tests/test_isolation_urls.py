@@ -19,6 +19,7 @@ from shopbuilder.testing import (
     API_CREDENTIALS,
     ID_ARGUMENT_MODELS,
     MissingSeedFactory,
+    example_url_values,
     in_app,
     login,
     make_chain,
@@ -122,26 +123,16 @@ def targets(app, world, names):
     return found
 
 
-def fixed_choices(rule) -> dict[str, str]:
-    """``<any(up,down):action>`` arguments and their first choice."""
-    return {
-        name: choices.split(",")[0].strip()
-        for choices, name in re.findall(r"<any\(([^)]*)\):(\w+)>", rule.rule)
-    }
-
-
 def fill(rule, world, ids) -> dict:
-    values = fixed_choices(rule)
-    for name in rule.arguments - values.keys():
+    values = {}
+    for name in rule.arguments:
         if name == "store":
             values[name] = world["a1"].slug
         elif name == "chain":
             values[name] = world["chain"].slug
         elif name in ids:
             values[name] = ids[name]
-        else:
-            values[name] = "x"
-    return values
+    return {**example_url_values(rule), **values}
 
 
 def cross_tenant_responses(app, world) -> tuple[int, list[str]]:

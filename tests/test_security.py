@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-import re
 import uuid
 
 import pytest
 from werkzeug.security import generate_password_hash
 
 from shopbuilder import config
-from shopbuilder.testing import PASSWORD, in_app, login
+from shopbuilder.testing import PASSWORD, example_url_values, in_app, login
 
 REDIS_URL = os.environ.get("SHOPBUILDER_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
-ARGUMENT = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
 
 
 def html_post_rules(app):
@@ -27,11 +25,7 @@ def test_every_html_post_route_refuses_a_request_without_csrf_token(app, client,
     app.config["WTF_CSRF_ENABLED"] = True
     refused, accepted = [], []
     for rule in html_post_rules(app):
-        values = {}
-        for match in ARGUMENT.finditer(rule.rule):
-            name = match["name"]
-            values[name] = {"store": store.slug, "chain": "acme"}.get(
-                name, 1 if match["converter"] == "int" else "x")
+        values = example_url_values(rule, store=store.slug, chain="acme")
         with app.test_request_context():
             url = app.url_for(rule.endpoint, **values)
         response = client.post(url, data={"email": "a@b.test", "password": "x"})

@@ -206,7 +206,7 @@ class StockSyncRequest(StoreOwned, Timestamped, db.Model):
 # writer (ORM, bulk insert, raw SQL) updates it. PostgreSQL: a GIN index over the tsvector of
 # the same text. ``search_text`` is already tokenised (CJK bigrams), so both engines only
 # split on spaces.
-_SQLITE_FTS = [
+SQLITE_SEARCH_DDL = [
     "CREATE VIRTUAL TABLE IF NOT EXISTS product_fts USING fts5("
     "search_text, content='product', content_rowid='id', tokenize='unicode61')",
     "CREATE TRIGGER IF NOT EXISTS product_fts_ai AFTER INSERT ON product BEGIN "
@@ -219,16 +219,16 @@ _SQLITE_FTS = [
     "VALUES ('delete', old.id, old.search_text); "
     "INSERT INTO product_fts(rowid, search_text) VALUES (new.id, new.search_text); END",
 ]
-_POSTGRES_FTS = [
+POSTGRES_SEARCH_DDL = [
     "CREATE INDEX IF NOT EXISTS ix_product_search_tsv ON product "
     "USING gin (to_tsvector('simple', search_text))",
 ]
 
-for _statement in _SQLITE_FTS:
+for _statement in SQLITE_SEARCH_DDL:
     event.listen(
         Product.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite")
     )
-for _statement in _POSTGRES_FTS:
+for _statement in POSTGRES_SEARCH_DDL:
     event.listen(
         Product.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql")
     )

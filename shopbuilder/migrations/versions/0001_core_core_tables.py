@@ -2,13 +2,13 @@
 
 Revision ID: 0001_core
 Revises: 
-Create Date: 2026-11-27 00:07:01.367729
+Create Date: 2026-11-27
 
 """
-import sqlalchemy as sa
 from alembic import op
-
+import sqlalchemy as sa
 import shopbuilder.models.base
+
 
 # revision identifiers, used by Alembic.
 revision = '0001_core'
@@ -58,6 +58,19 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_category_chain_id'), ['chain_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_category_parent_id'), ['parent_id'], unique=False)
 
+    op.create_table('ledger_head',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('last_seq', sa.Integer(), nullable=False),
+    sa.Column('last_txn', sa.Integer(), nullable=False),
+    sa.Column('last_hash', sa.String(length=64), nullable=False),
+    sa.Column('chain_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['chain_id'], ['chain.id'], name=op.f('fk_ledger_head_chain_id_chain')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_head')),
+    sa.UniqueConstraint('chain_id', name='uq_ledger_head_chain')
+    )
+    with op.batch_alter_table('ledger_head', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ledger_head_chain_id'), ['chain_id'], unique=False)
+
     op.create_table('store',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('chain_id', sa.Integer(), nullable=False),
@@ -103,6 +116,83 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_customer_chain_id'), ['chain_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_customer_home_store_id'), ['home_store_id'], unique=False)
 
+    op.create_table('ledger_entry',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('txn', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('account', sa.String(length=80), nullable=False),
+    sa.Column('store_id', sa.Integer(), nullable=True),
+    sa.Column('order_id', sa.Integer(), nullable=True),
+    sa.Column('amount_fen', sa.Integer(), nullable=False),
+    sa.Column('memo', sa.String(length=255), nullable=False),
+    sa.Column('created_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('prev_hash', sa.String(length=64), nullable=False),
+    sa.Column('hash', sa.String(length=64), nullable=False),
+    sa.Column('chain_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['chain_id'], ['chain.id'], name=op.f('fk_ledger_entry_chain_id_chain')),
+    sa.ForeignKeyConstraint(['store_id'], ['store.id'], name=op.f('fk_ledger_entry_store_id_store')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_entry')),
+    sa.UniqueConstraint('chain_id', 'seq', name='uq_ledger_entry_seq')
+    )
+    with op.batch_alter_table('ledger_entry', schema=None) as batch_op:
+        batch_op.create_index('ix_ledger_entry_balance', ['chain_id', 'store_id', 'account'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ledger_entry_chain_id'), ['chain_id'], unique=False)
+        batch_op.create_index('ix_ledger_entry_order', ['chain_id', 'order_id'], unique=False)
+
+    op.create_table('ledger_transaction',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('event_key', sa.String(length=200), nullable=False),
+    sa.Column('store_id', sa.Integer(), nullable=True),
+    sa.Column('order_id', sa.Integer(), nullable=True),
+    sa.Column('first_seq', sa.Integer(), nullable=False),
+    sa.Column('last_seq', sa.Integer(), nullable=False),
+    sa.Column('created_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('chain_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['chain_id'], ['chain.id'], name=op.f('fk_ledger_transaction_chain_id_chain')),
+    sa.ForeignKeyConstraint(['store_id'], ['store.id'], name=op.f('fk_ledger_transaction_store_id_store')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_transaction')),
+    sa.UniqueConstraint('chain_id', 'event_key', name='uq_ledger_txn_event'),
+    sa.UniqueConstraint('chain_id', 'number', name='uq_ledger_txn_number')
+    )
+    with op.batch_alter_table('ledger_transaction', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ledger_transaction_chain_id'), ['chain_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ledger_transaction_store_id'), ['store_id'], unique=False)
+        batch_op.create_index('ix_ledger_txn_order', ['chain_id', 'order_id', 'kind'], unique=False)
+
+    op.create_table('order_counter',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.String(length=8), nullable=False),
+    sa.Column('value', sa.Integer(), nullable=False),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.Column('chain_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['chain_id'], ['chain.id'], name=op.f('fk_order_counter_chain_id_chain')),
+    sa.ForeignKeyConstraint(['store_id'], ['store.id'], name=op.f('fk_order_counter_store_id_store')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_order_counter')),
+    sa.UniqueConstraint('store_id', 'day', name=op.f('uq_order_counter_store_id_day'))
+    )
+    with op.batch_alter_table('order_counter', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_order_counter_chain_id'), ['chain_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_order_counter_store_id'), ['store_id'], unique=False)
+
+    op.create_table('payment_notice',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('provider', sa.String(length=32), nullable=False),
+    sa.Column('nonce', sa.String(length=64), nullable=False),
+    sa.Column('received_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.Column('chain_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['chain_id'], ['chain.id'], name=op.f('fk_payment_notice_chain_id_chain')),
+    sa.ForeignKeyConstraint(['store_id'], ['store.id'], name=op.f('fk_payment_notice_store_id_store')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_notice')),
+    sa.UniqueConstraint('provider', 'nonce', name=op.f('uq_payment_notice_provider_nonce'))
+    )
+    with op.batch_alter_table('payment_notice', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payment_notice_chain_id'), ['chain_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payment_notice_store_id'), ['store_id'], unique=False)
+
     op.create_table('product',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('category_id', sa.Integer(), nullable=True),
@@ -110,6 +200,7 @@ def upgrade():
     sa.Column('description', sa.Text(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('image', sa.String(length=255), nullable=True),
+    sa.Column('search_text', sa.Text(), nullable=False),
     sa.Column('store_id', sa.Integer(), nullable=True),
     sa.Column('chain_id', sa.Integer(), nullable=False),
     sa.Column('created_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=False),
@@ -141,6 +232,149 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_staff_role_store_id'), ['store_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_staff_role_user_id'), ['user_id'], unique=False)
 
+    op.create_table('stock_sync_request',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('request_id', sa.String(length=100), nullable=False),
+    sa.Column('body_hash', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.Integer(), nullable=False),
+    sa.Column('response', sa.JSON(), nullable=False),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.Column('chain_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['chain_id'], ['chain.id'], name=op.f('fk_stock_sync_request_chain_id_chain')),
+    sa.ForeignKeyConstraint(['store_id'], ['store.id'], name=op.f('fk_stock_sync_request_store_id_store')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stock_sync_request')),
+    sa.UniqueConstraint('store_id', 'request_id', name=op.f('uq_stock_sync_request_store_id_request_id'))
+    )
+    with op.batch_alter_table('stock_sync_request', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_stock_sync_request_chain_id'), ['chain_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_stock_sync_request_store_id'), ['store_id'], unique=False)
+
+    op.create_table('store_api_key',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('prefix', sa.String(length=16), nullable=False),
+    sa.Column('key_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('revoked_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_used_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.Column('chain_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['chain_id'], ['chain.id'], name=op.f('fk_store_api_key_chain_id_chain')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], name=op.f('fk_store_api_key_created_by_id_user')),
+    sa.ForeignKeyConstraint(['store_id'], ['store.id'], name=op.f('fk_store_api_key_store_id_store')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_store_api_key')),
+    sa.UniqueConstraint('key_hash', name=op.f('uq_store_api_key_key_hash'))
+    )
+    with op.batch_alter_table('store_api_key', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_store_api_key_chain_id'), ['chain_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_store_api_key_store_id'), ['store_id'], unique=False)
+
+    op.create_table('store_plugin',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('plugin', sa.String(length=64), nullable=False),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('updated_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.Column('chain_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['chain_id'], ['chain.id'], name=op.f('fk_store_plugin_chain_id_chain')),
+    sa.ForeignKeyConstraint(['store_id'], ['store.id'], name=op.f('fk_store_plugin_store_id_store')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_store_plugin')),
+    sa.UniqueConstraint('store_id', 'plugin', name=op.f('uq_store_plugin_store_id_plugin'))
+    )
+    with op.batch_alter_table('store_plugin', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_store_plugin_chain_id'), ['chain_id'], unique=False)
+        batch_op.create_index('ix_store_plugin_plugin_chain', ['plugin', 'chain_id', 'enabled'], unique=False)
+        batch_op.create_index(batch_op.f('ix_store_plugin_store_id'), ['store_id'], unique=False)
+
+    op.create_table('cart',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=True),
+    sa.Column('token', sa.String(length=64), nullable=True),
+    sa.Column('updated_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.Column('chain_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['chain_id'], ['chain.id'], name=op.f('fk_cart_chain_id_chain')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_cart_customer_id_customer')),
+    sa.ForeignKeyConstraint(['store_id'], ['store.id'], name=op.f('fk_cart_store_id_store')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_cart')),
+    sa.UniqueConstraint('store_id', 'customer_id', name=op.f('uq_cart_store_id_customer_id')),
+    sa.UniqueConstraint('store_id', 'token', name=op.f('uq_cart_store_id_token'))
+    )
+    with op.batch_alter_table('cart', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_cart_chain_id'), ['chain_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cart_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cart_store_id'), ['store_id'], unique=False)
+
+    op.create_table('order',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.String(length=40), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=True),
+    sa.Column('state', sa.String(length=24), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('goods_fen', sa.Integer(), nullable=False),
+    sa.Column('delivery_fen', sa.Integer(), nullable=False),
+    sa.Column('adjustment_fen', sa.Integer(), nullable=False),
+    sa.Column('total_fen', sa.Integer(), nullable=False),
+    sa.Column('paid_fen', sa.Integer(), nullable=False),
+    sa.Column('refunded_fen', sa.Integer(), nullable=False),
+    sa.Column('adjustments', sa.JSON(), nullable=False),
+    sa.Column('fulfilment_code', sa.String(length=32), nullable=False),
+    sa.Column('fulfilment_data', sa.JSON(), nullable=False),
+    sa.Column('payment_provider', sa.String(length=32), nullable=False),
+    sa.Column('contact_name', sa.String(length=120), nullable=False),
+    sa.Column('contact_phone', sa.String(length=32), nullable=False),
+    sa.Column('address', sa.Text(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=64), nullable=True),
+    sa.Column('tracking_number', sa.String(length=64), nullable=True),
+    sa.Column('hold_reason', sa.String(length=255), nullable=True),
+    sa.Column('stock_state', sa.String(length=16), nullable=False),
+    sa.Column('paid_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('fulfilled_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('completed_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('settled_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.Column('chain_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('refunded_fen <= paid_fen', name=op.f('ck_order_refund_within_paid')),
+    sa.CheckConstraint('total_fen >= 0', name=op.f('ck_order_total_not_negative')),
+    sa.ForeignKeyConstraint(['chain_id'], ['chain.id'], name=op.f('fk_order_chain_id_chain')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_order_customer_id_customer')),
+    sa.ForeignKeyConstraint(['store_id'], ['store.id'], name=op.f('fk_order_store_id_store')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_order')),
+    sa.UniqueConstraint('store_id', 'idempotency_key', name=op.f('uq_order_store_id_idempotency_key')),
+    sa.UniqueConstraint('store_id', 'number', name=op.f('uq_order_store_id_number'))
+    )
+    with op.batch_alter_table('order', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_order_chain_id'), ['chain_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_order_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_order_store_id'), ['store_id'], unique=False)
+        batch_op.create_index('ix_order_store_state_created', ['store_id', 'state', 'created_at'], unique=False)
+
+    op.create_table('product_image',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('product_id', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('path', sa.String(length=255), nullable=False),
+    sa.Column('thumb_path', sa.String(length=255), nullable=False),
+    sa.Column('width', sa.Integer(), nullable=False),
+    sa.Column('height', sa.Integer(), nullable=False),
+    sa.Column('chain_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['chain_id'], ['chain.id'], name=op.f('fk_product_image_chain_id_chain')),
+    sa.ForeignKeyConstraint(['product_id'], ['product.id'], name=op.f('fk_product_image_product_id_product')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_product_image'))
+    )
+    with op.batch_alter_table('product_image', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_product_image_chain_id'), ['chain_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_product_image_product_id'), ['product_id'], unique=False)
+
     op.create_table('publication',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('product_id', sa.Integer(), nullable=False),
@@ -157,6 +391,7 @@ def upgrade():
     )
     with op.batch_alter_table('publication', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_publication_chain_id'), ['chain_id'], unique=False)
+        batch_op.create_index('ix_publication_chain_product', ['chain_id', 'product_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_publication_city'), ['city'], unique=False)
         batch_op.create_index(batch_op.f('ix_publication_product_id'), ['product_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_publication_store_id'), ['store_id'], unique=False)
@@ -180,6 +415,147 @@ def upgrade():
     with op.batch_alter_table('variant', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_variant_chain_id'), ['chain_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_variant_product_id'), ['product_id'], unique=False)
+
+    op.create_table('after_sale_request',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('order_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=True),
+    sa.Column('kind', sa.String(length=8), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('amount_fen', sa.Integer(), nullable=False),
+    sa.Column('state', sa.String(length=8), nullable=False),
+    sa.Column('restock', sa.Boolean(), nullable=False),
+    sa.Column('decision_note', sa.Text(), nullable=False),
+    sa.Column('decided_by', sa.String(length=64), nullable=True),
+    sa.Column('decided_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.Column('chain_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['chain_id'], ['chain.id'], name=op.f('fk_after_sale_request_chain_id_chain')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_after_sale_request_customer_id_customer')),
+    sa.ForeignKeyConstraint(['order_id'], ['order.id'], name=op.f('fk_after_sale_request_order_id_order')),
+    sa.ForeignKeyConstraint(['store_id'], ['store.id'], name=op.f('fk_after_sale_request_store_id_store')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_after_sale_request'))
+    )
+    with op.batch_alter_table('after_sale_request', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_after_sale_request_chain_id'), ['chain_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_after_sale_request_order_id'), ['order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_after_sale_request_state'), ['state'], unique=False)
+        batch_op.create_index(batch_op.f('ix_after_sale_request_store_id'), ['store_id'], unique=False)
+
+    op.create_table('cart_line',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('cart_id', sa.Integer(), nullable=False),
+    sa.Column('variant_id', sa.Integer(), nullable=False),
+    sa.Column('quantity', sa.Integer(), nullable=False),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.Column('chain_id', sa.Integer(), nullable=False),
+    sa.CheckConstraint('quantity > 0', name=op.f('ck_cart_line_quantity_positive')),
+    sa.ForeignKeyConstraint(['cart_id'], ['cart.id'], name=op.f('fk_cart_line_cart_id_cart')),
+    sa.ForeignKeyConstraint(['chain_id'], ['chain.id'], name=op.f('fk_cart_line_chain_id_chain')),
+    sa.ForeignKeyConstraint(['store_id'], ['store.id'], name=op.f('fk_cart_line_store_id_store')),
+    sa.ForeignKeyConstraint(['variant_id'], ['variant.id'], name=op.f('fk_cart_line_variant_id_variant')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_cart_line')),
+    sa.UniqueConstraint('cart_id', 'variant_id', name=op.f('uq_cart_line_cart_id_variant_id'))
+    )
+    with op.batch_alter_table('cart_line', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_cart_line_cart_id'), ['cart_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cart_line_chain_id'), ['chain_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cart_line_store_id'), ['store_id'], unique=False)
+
+    op.create_table('deadline',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('order_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('due_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('state', sa.String(length=8), nullable=False),
+    sa.Column('done_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('outcome', sa.String(length=64), nullable=False),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.Column('chain_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['chain_id'], ['chain.id'], name=op.f('fk_deadline_chain_id_chain')),
+    sa.ForeignKeyConstraint(['order_id'], ['order.id'], name=op.f('fk_deadline_order_id_order')),
+    sa.ForeignKeyConstraint(['store_id'], ['store.id'], name=op.f('fk_deadline_store_id_store')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_deadline')),
+    sa.UniqueConstraint('order_id', 'kind', name=op.f('uq_deadline_order_id_kind'))
+    )
+    with op.batch_alter_table('deadline', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_deadline_chain_id'), ['chain_id'], unique=False)
+        batch_op.create_index('ix_deadline_due', ['state', 'due_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_deadline_order_id'), ['order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_deadline_store_id'), ['store_id'], unique=False)
+
+    op.create_table('order_event',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('order_id', sa.Integer(), nullable=False),
+    sa.Column('at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('actor', sa.String(length=64), nullable=False),
+    sa.Column('from_state', sa.String(length=24), nullable=True),
+    sa.Column('to_state', sa.String(length=24), nullable=True),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.Column('chain_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['chain_id'], ['chain.id'], name=op.f('fk_order_event_chain_id_chain')),
+    sa.ForeignKeyConstraint(['order_id'], ['order.id'], name=op.f('fk_order_event_order_id_order')),
+    sa.ForeignKeyConstraint(['store_id'], ['store.id'], name=op.f('fk_order_event_store_id_store')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_order_event'))
+    )
+    with op.batch_alter_table('order_event', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_order_event_chain_id'), ['chain_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_order_event_order_id'), ['order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_order_event_store_id'), ['store_id'], unique=False)
+
+    op.create_table('order_line',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('order_id', sa.Integer(), nullable=False),
+    sa.Column('variant_id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('variant_label', sa.String(length=200), nullable=False),
+    sa.Column('sku', sa.String(length=64), nullable=False),
+    sa.Column('unit_price_fen', sa.Integer(), nullable=False),
+    sa.Column('quantity', sa.Integer(), nullable=False),
+    sa.Column('line_total_fen', sa.Integer(), nullable=False),
+    sa.Column('restocked', sa.Integer(), nullable=False),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.Column('chain_id', sa.Integer(), nullable=False),
+    sa.CheckConstraint('quantity > 0', name=op.f('ck_order_line_quantity_positive')),
+    sa.ForeignKeyConstraint(['chain_id'], ['chain.id'], name=op.f('fk_order_line_chain_id_chain')),
+    sa.ForeignKeyConstraint(['order_id'], ['order.id'], name=op.f('fk_order_line_order_id_order')),
+    sa.ForeignKeyConstraint(['store_id'], ['store.id'], name=op.f('fk_order_line_store_id_store')),
+    sa.ForeignKeyConstraint(['variant_id'], ['variant.id'], name=op.f('fk_order_line_variant_id_variant')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_order_line'))
+    )
+    with op.batch_alter_table('order_line', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_order_line_chain_id'), ['chain_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_order_line_order_id'), ['order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_order_line_store_id'), ['store_id'], unique=False)
+
+    op.create_table('payment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('order_id', sa.Integer(), nullable=False),
+    sa.Column('provider', sa.String(length=32), nullable=False),
+    sa.Column('token', sa.String(length=64), nullable=False),
+    sa.Column('amount_fen', sa.Integer(), nullable=False),
+    sa.Column('state', sa.String(length=12), nullable=False),
+    sa.Column('provider_ref', sa.String(length=64), nullable=True),
+    sa.Column('refunded_fen', sa.Integer(), nullable=False),
+    sa.Column('paid_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.Column('chain_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['chain_id'], ['chain.id'], name=op.f('fk_payment_chain_id_chain')),
+    sa.ForeignKeyConstraint(['order_id'], ['order.id'], name=op.f('fk_payment_order_id_order')),
+    sa.ForeignKeyConstraint(['store_id'], ['store.id'], name=op.f('fk_payment_store_id_store')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payment')),
+    sa.UniqueConstraint('provider', 'provider_ref', name=op.f('uq_payment_provider_provider_ref')),
+    sa.UniqueConstraint('token', name=op.f('uq_payment_token'))
+    )
+    with op.batch_alter_table('payment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payment_chain_id'), ['chain_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payment_order_id'), ['order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payment_store_id'), ['store_id'], unique=False)
 
     op.create_table('store_listing',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -206,17 +582,98 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_store_listing_store_id'), ['store_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_store_listing_variant_id'), ['variant_id'], unique=False)
 
+    op.create_table('refund',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('order_id', sa.Integer(), nullable=False),
+    sa.Column('payment_id', sa.Integer(), nullable=False),
+    sa.Column('amount_fen', sa.Integer(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('actor', sa.String(length=64), nullable=False),
+    sa.Column('provider_ref', sa.String(length=64), nullable=True),
+    sa.Column('after_sale_id', sa.Integer(), nullable=True),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.Column('chain_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', shopbuilder.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['after_sale_id'], ['after_sale_request.id'], name=op.f('fk_refund_after_sale_id_after_sale_request')),
+    sa.ForeignKeyConstraint(['chain_id'], ['chain.id'], name=op.f('fk_refund_chain_id_chain')),
+    sa.ForeignKeyConstraint(['order_id'], ['order.id'], name=op.f('fk_refund_order_id_order')),
+    sa.ForeignKeyConstraint(['payment_id'], ['payment.id'], name=op.f('fk_refund_payment_id_payment')),
+    sa.ForeignKeyConstraint(['store_id'], ['store.id'], name=op.f('fk_refund_store_id_store')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_refund'))
+    )
+    with op.batch_alter_table('refund', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_refund_chain_id'), ['chain_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_refund_order_id'), ['order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_refund_payment_id'), ['payment_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_refund_store_id'), ['store_id'], unique=False)
+
     # ### end Alembic commands ###
+
+    # Full-text search: the same statements the models run after create_all.
+    from shopbuilder.models.catalogue import POSTGRES_SEARCH_DDL, SQLITE_SEARCH_DDL
+
+    dialect = op.get_bind().dialect.name
+    for statement in {"sqlite": SQLITE_SEARCH_DDL, "postgresql": POSTGRES_SEARCH_DDL}.get(
+        dialect, []
+    ):
+        op.execute(statement)
 
 
 def downgrade():
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP TABLE IF EXISTS product_fts")
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('refund', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_refund_store_id'))
+        batch_op.drop_index(batch_op.f('ix_refund_payment_id'))
+        batch_op.drop_index(batch_op.f('ix_refund_order_id'))
+        batch_op.drop_index(batch_op.f('ix_refund_chain_id'))
+
+    op.drop_table('refund')
     with op.batch_alter_table('store_listing', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_store_listing_variant_id'))
         batch_op.drop_index(batch_op.f('ix_store_listing_store_id'))
         batch_op.drop_index(batch_op.f('ix_store_listing_chain_id'))
 
     op.drop_table('store_listing')
+    with op.batch_alter_table('payment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payment_store_id'))
+        batch_op.drop_index(batch_op.f('ix_payment_order_id'))
+        batch_op.drop_index(batch_op.f('ix_payment_chain_id'))
+
+    op.drop_table('payment')
+    with op.batch_alter_table('order_line', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_order_line_store_id'))
+        batch_op.drop_index(batch_op.f('ix_order_line_order_id'))
+        batch_op.drop_index(batch_op.f('ix_order_line_chain_id'))
+
+    op.drop_table('order_line')
+    with op.batch_alter_table('order_event', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_order_event_store_id'))
+        batch_op.drop_index(batch_op.f('ix_order_event_order_id'))
+        batch_op.drop_index(batch_op.f('ix_order_event_chain_id'))
+
+    op.drop_table('order_event')
+    with op.batch_alter_table('deadline', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_deadline_store_id'))
+        batch_op.drop_index(batch_op.f('ix_deadline_order_id'))
+        batch_op.drop_index('ix_deadline_due')
+        batch_op.drop_index(batch_op.f('ix_deadline_chain_id'))
+
+    op.drop_table('deadline')
+    with op.batch_alter_table('cart_line', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cart_line_store_id'))
+        batch_op.drop_index(batch_op.f('ix_cart_line_chain_id'))
+        batch_op.drop_index(batch_op.f('ix_cart_line_cart_id'))
+
+    op.drop_table('cart_line')
+    with op.batch_alter_table('after_sale_request', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_after_sale_request_store_id'))
+        batch_op.drop_index(batch_op.f('ix_after_sale_request_state'))
+        batch_op.drop_index(batch_op.f('ix_after_sale_request_order_id'))
+        batch_op.drop_index(batch_op.f('ix_after_sale_request_chain_id'))
+
+    op.drop_table('after_sale_request')
     with op.batch_alter_table('variant', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_variant_product_id'))
         batch_op.drop_index(batch_op.f('ix_variant_chain_id'))
@@ -226,9 +683,44 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_publication_store_id'))
         batch_op.drop_index(batch_op.f('ix_publication_product_id'))
         batch_op.drop_index(batch_op.f('ix_publication_city'))
+        batch_op.drop_index('ix_publication_chain_product')
         batch_op.drop_index(batch_op.f('ix_publication_chain_id'))
 
     op.drop_table('publication')
+    with op.batch_alter_table('product_image', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_product_image_product_id'))
+        batch_op.drop_index(batch_op.f('ix_product_image_chain_id'))
+
+    op.drop_table('product_image')
+    with op.batch_alter_table('order', schema=None) as batch_op:
+        batch_op.drop_index('ix_order_store_state_created')
+        batch_op.drop_index(batch_op.f('ix_order_store_id'))
+        batch_op.drop_index(batch_op.f('ix_order_customer_id'))
+        batch_op.drop_index(batch_op.f('ix_order_chain_id'))
+
+    op.drop_table('order')
+    with op.batch_alter_table('cart', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cart_store_id'))
+        batch_op.drop_index(batch_op.f('ix_cart_customer_id'))
+        batch_op.drop_index(batch_op.f('ix_cart_chain_id'))
+
+    op.drop_table('cart')
+    with op.batch_alter_table('store_plugin', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_store_plugin_store_id'))
+        batch_op.drop_index('ix_store_plugin_plugin_chain')
+        batch_op.drop_index(batch_op.f('ix_store_plugin_chain_id'))
+
+    op.drop_table('store_plugin')
+    with op.batch_alter_table('store_api_key', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_store_api_key_store_id'))
+        batch_op.drop_index(batch_op.f('ix_store_api_key_chain_id'))
+
+    op.drop_table('store_api_key')
+    with op.batch_alter_table('stock_sync_request', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_stock_sync_request_store_id'))
+        batch_op.drop_index(batch_op.f('ix_stock_sync_request_chain_id'))
+
+    op.drop_table('stock_sync_request')
     with op.batch_alter_table('staff_role', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_staff_role_user_id'))
         batch_op.drop_index(batch_op.f('ix_staff_role_store_id'))
@@ -241,6 +733,28 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_product_category_id'))
 
     op.drop_table('product')
+    with op.batch_alter_table('payment_notice', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payment_notice_store_id'))
+        batch_op.drop_index(batch_op.f('ix_payment_notice_chain_id'))
+
+    op.drop_table('payment_notice')
+    with op.batch_alter_table('order_counter', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_order_counter_store_id'))
+        batch_op.drop_index(batch_op.f('ix_order_counter_chain_id'))
+
+    op.drop_table('order_counter')
+    with op.batch_alter_table('ledger_transaction', schema=None) as batch_op:
+        batch_op.drop_index('ix_ledger_txn_order')
+        batch_op.drop_index(batch_op.f('ix_ledger_transaction_store_id'))
+        batch_op.drop_index(batch_op.f('ix_ledger_transaction_chain_id'))
+
+    op.drop_table('ledger_transaction')
+    with op.batch_alter_table('ledger_entry', schema=None) as batch_op:
+        batch_op.drop_index('ix_ledger_entry_order')
+        batch_op.drop_index(batch_op.f('ix_ledger_entry_chain_id'))
+        batch_op.drop_index('ix_ledger_entry_balance')
+
+    op.drop_table('ledger_entry')
     with op.batch_alter_table('customer', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customer_home_store_id'))
         batch_op.drop_index(batch_op.f('ix_customer_chain_id'))
@@ -251,6 +765,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_store_chain_id'))
 
     op.drop_table('store')
+    with op.batch_alter_table('ledger_head', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_ledger_head_chain_id'))
+
+    op.drop_table('ledger_head')
     with op.batch_alter_table('category', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_category_parent_id'))
         batch_op.drop_index(batch_op.f('ix_category_chain_id'))
