@@ -59,12 +59,16 @@ def create_app(test_config=None):
     limiter.init_app(app)
     tenancy.init_app(app)
     _register_blueprints(app)
+    plugins.register_blueprints(app)
     _register_error_pages(app)
     _register_template_helpers(app)
 
     from .cli import register_cli
 
     register_cli(app)
+    from .plugins.migrations import upgrade_heads_by_default
+
+    upgrade_heads_by_default(app)
     return app
 
 
@@ -77,7 +81,9 @@ def _plugin_version_locations(alembic_config):
     for folder in get_host().app_hook("shopbuilder_app_migration_folder")():
         if folder:
             folders.append(str(folder))
-    alembic_config.set_main_option("version_locations", " ".join(folders))
+    # os.pathsep, not spaces: a plugin installed under a path with a space still works.
+    alembic_config.set_main_option("path_separator", "os")
+    alembic_config.set_main_option("version_locations", os.pathsep.join(folders))
     return alembic_config
 
 
