@@ -224,13 +224,11 @@ def call_money_hook(name: str, store, **kwargs):
         raise PluginFailure(_l("A shop extension failed; nothing was changed.")) from exc
 
 
-def _ledger(function: str, *args) -> None:
-    """Post to the settlement ledger (branch ``ledger``) inside the order's transaction."""
-    try:
-        from . import ledger
-    except ImportError:
-        return
-    getattr(ledger, function)(*args)
+def _ledger(function: str, *args, key: str = "") -> None:
+    """Post to the settlement ledger inside the order's transaction (it never commits)."""
+    from . import ledger
+
+    getattr(ledger, function)(*args, key=key)
 
 
 def actor_of(account) -> str:
@@ -537,7 +535,7 @@ def confirm_payment(payment: Payment, amount_fen: int, provider_ref: str, actor=
         except InvalidTransition:
             applied = None
         if applied:
-            _ledger("record_payment", order, amount_fen)
+            _ledger("record_payment", order, amount_fen, key=payment.token)
             _after_commit("shopbuilder_order_paid", order)
             _maybe_hold(order)
         else:
@@ -565,8 +563,8 @@ def _refund_stray_payment(order: Order, payment: Payment, amount_fen: int, actor
     _record(order, actor, "late_payment_refunded", order.state, order.state,
             N_("Payment arrived after the order was closed; refunded automatically."),
             amount_fen=amount_fen, payment=payment.token)
-    _ledger("record_payment", order, amount_fen)
-    _ledger("record_refund", order, amount_fen)
+    _ledger("record_payment", order, amount_fen, key=payment.token)
+    _ledger("record_refund", order, amount_fen, key=f"late-{payment.token}")
 
 
 def mark_paid(order: Order, actor, reference: str = "") -> Order:
@@ -713,12 +711,15 @@ def refund(order: Order, actor, amount_fen: int | None = None, reason: str = "",
                 raise OrderError(_l("The payment provider is not installed."))
             ref = provider.refund(payment, take, str(reason))
             payment.refunded_fen += take
-            db.session.add(Refund(
+            row = Refund(
                 chain_id=order.chain_id, store_id=order.store_id, order_id=order.id,
                 payment_id=payment.id, amount_fen=take, reason=str(reason),
                 actor=actor_of(actor), provider_ref=ref,
                 after_sale_id=after_sale.id if after_sale is not None else None,
-            ))
+            )
+            db.session.add(row)
+            db.session.flush()
+            _ledger("record_refund", order, take, key=f"refund-{row.id}")
             remaining -= take
         if remaining:
             raise OrderError(_l("No payment left to refund."))
@@ -735,7 +736,6 @@ def refund(order: Order, actor, amount_fen: int | None = None, reason: str = "",
             _release_stock(order)
         if restock:
             _restock(order)
-        _ledger("record_refund", order, amount)
         _after_commit("shopbuilder_order_refunded", order, amount_fen=amount)
     return order
 
@@ -759,7 +759,7 @@ def settle(order: Order, actor="system") -> bool:
         if done:
             db.session.expire(order)
             _record(order, actor, "settled", S.COMPLETED, S.COMPLETED)
-            _ledger("record_settlement", order)
+            _ledger("record_settlement", order, key="")
     return done
 
 
