@@ -11,6 +11,7 @@ from pathlib import Path
 
 from flask import render_template, url_for
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
 from shopbuilder import hookimpl
 from shopbuilder.plugins import FulfilmentOption, PluginMeta
@@ -136,10 +137,11 @@ def shopbuilder_slot(slot, store, context):
             return None
         from .views import customer_pickup_panel
 
-        return customer_pickup_panel(order)
+        html = customer_pickup_panel(order)
+        return Markup(html) if html else None
     if slot == "product_actions":
         product = context.get("product")
-        return render_template("pickup/product_slot.html", product=product, store=store)
+        return Markup(render_template("pickup/product_slot.html", product=product, store=store))
     return None
 
 
