@@ -26,6 +26,7 @@ from .models import PickupCollection, PickupLine, PickupOrder
 
 log = logging.getLogger(__name__)
 CODE = "pickup"
+SAFETY_NET = timedelta(days=30)
 S = OrderState
 
 
@@ -130,8 +131,9 @@ def ensure_ready(order: Order) -> PickupOrder | None:
         ).rowcount
         if claimed:
             codes.issue(pickup)
-            # The plugin owns the pickup deadline; the core one stays as a late safety net.
-            orders.schedule(order, "pickup", expires + timedelta(days=1))
+            # The plugin owns the pickup deadline (it knows partial pickups); the core's
+            # full refund stays only as a far safety net should the plugin be uninstalled.
+            orders.schedule(order, "pickup", expires + SAFETY_NET)
     db.session.refresh(pickup)
     if claimed:
         notify(order.store, order, "order_ready", pickup_code=codes.code_of(pickup),
