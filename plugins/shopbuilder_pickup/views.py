@@ -25,6 +25,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -43,8 +44,10 @@ manage_bp = Blueprint("pickup_manage", __name__, url_prefix="/s/<store>/manage/p
 hq_bp = Blueprint("pickup_hq", __name__, url_prefix="/hq/<chain>/pickup")
 
 LOCAL = slots.LOCAL
-DAY_LABELS = {"mon": "Mon", "tue": "Tue", "wed": "Wed", "thu": "Thu", "fri": "Fri",
-              "sat": "Sat", "sun": "Sun"}
+REPORT_PAGE = 50
+REPORT_DAY_COLUMNS = 12
+DAY_LABELS = {"mon": _l("Mon"), "tue": _l("Tue"), "wed": _l("Wed"), "thu": _l("Thu"),
+              "fri": _l("Fri"), "sat": _l("Sat"), "sun": _l("Sun")}
 
 
 def _float(value):
@@ -175,10 +178,10 @@ def today():
     )
 
 
-@manage_bp.post("/<int:pickup_id>/prepare")
+@manage_bp.post("/<int:pickup_order_id>/prepare")
 @staff_required
-def prepare(pickup_id):
-    pickup = db.session.get(PickupOrder, pickup_id)
+def prepare(pickup_order_id):
+    pickup = db.session.get(PickupOrder, pickup_order_id)
     if pickup is None:
         abort(404)
     try:
@@ -272,7 +275,12 @@ def report():
         day = row.closed_at.astimezone(LOCAL).date()
         table[row.store_id][day][row.state] += 1
         totals[row.store_id][row.state] += 1
-    stores = service.stores_of_chain(g.chain.id)
+    # Stores with pickups in the period first (busiest first), then the rest; paginated.
+    all_stores = sorted(service.stores_of_chain(g.chain.id), key=lambda s: (
+        -(totals[s.id]["collected"] + totals[s.id]["expired"]) if s.id in totals else 1, s.name))
+    page = max(_int(request.args.get("page"), 1) or 1, 1)
+    stores = all_stores[(page - 1) * REPORT_PAGE:page * REPORT_PAGE]
+    active = [s for s in stores if s.id in totals][:REPORT_DAY_COLUMNS]
     day_list = [first + timedelta(days=i) for i in range(days)]
 
     def rate(counts):
@@ -280,6 +288,7 @@ def report():
         return None if done == 0 else counts["expired"] / done
 
     return render_template(
-        "pickup/hq_report.html", stores=stores, table=table, totals=totals, days=day_list,
-        rate=rate, n_days=days,
+        "pickup/hq_report.html", stores=stores, active=active, table=table, totals=totals,
+        days=day_list, rate=rate, n_days=days, page=page,
+        pages=max((len(all_stores) + REPORT_PAGE - 1) // REPORT_PAGE, 1),
     )
