@@ -152,20 +152,22 @@ def cart_update():
 @bp.route("/checkout", methods=["GET", "POST"])
 @customer_required
 def checkout():
-    cart_row = current_cart()
-    lines = cart_service.priced_lines(g.store, cart_row)
-    if not lines and request.method == "GET":
-        flash(_("Your cart is empty."), "error")
-        return redirect(url_for("shop_orders.cart"))
+    """Check out the cart, or one product straight away when ``variant_id`` is given (buy now)."""
+    source = request.form if request.method == "POST" else request.args
+    buy_now = None
+    if source.get("variant_id"):
+        try:
+            buy_now = cart_service.buy_now(g.store, _customer_id(), _int(source["variant_id"]),
+                                           _int(source.get("quantity"), 1))
+        except cart_service.CartError as exc:
+            flash(CART_ERRORS.get(str(exc), CART_ERRORS["unknown"])(), "error")
+            return redirect(url_for("shop_orders.cart"))
+    cart_row = buy_now or current_cart()
     errors: list[str] = []
     form = request.form
-    try:
-        options = orders.fulfilment_options(g.store, cart_row)
-        adjustments = orders.price_adjustments(g.store, cart_row)
-    except orders.OrderError as exc:
-        options, adjustments, errors = [], [], [str(exc)]
-    providers = providers_for(g.store)
-    if request.method == "POST" and not errors:
+    if request.method == "POST":
+        # Placing prices the lines and asks the plugins itself; the page is built only
+        # when something has to be shown again.
         key = (form.get("idempotency_key") or "")[:64] or None
         chosen = orders.Checkout(
             fulfilment_code=form.get("fulfilment", ""),
@@ -183,9 +185,21 @@ def checkout():
             try:
                 order = orders.place_order(g.store, current_user, cart_row, chosen, key)
             except orders.OrderError as exc:
+                db.session.rollback()
                 errors.extend(getattr(exc, "messages", None) or [str(exc)])
             else:
                 return redirect(url_for("shop_orders.pay", number=order.number))
+    lines = cart_service.priced_lines(g.store, cart_row)
+    if not lines and request.method == "GET":
+        flash(_("Your cart is empty."), "error")
+        return redirect(url_for("shop_orders.cart"))
+    try:
+        options = orders.fulfilment_options(g.store, cart_row)
+        adjustments = orders.price_adjustments(g.store, cart_row)
+    except orders.OrderError as exc:
+        options, adjustments = [], []
+        errors.append(str(exc))
+    providers = providers_for(g.store)
     delivery_fee = {o.code: o.fee_fen for o in options}
     goods = cart_service.goods_total(lines)
     return render_template(
@@ -194,6 +208,7 @@ def checkout():
         adjustment_fen=sum(a.amount_fen for a in adjustments), delivery_fee=delivery_fee,
         idempotency_key=form.get("idempotency_key") or secrets.token_urlsafe(16),
         checkout_options=render_slot("checkout_options", cart=cart_row, lines=lines),
+        buy_now=buy_now,
     ), 422 if errors else 200
 
 
