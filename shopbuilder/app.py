@@ -78,9 +78,7 @@ def _plugin_version_locations(alembic_config):
     from .plugins import get_host
 
     folders = [str(ROOT / "migrations" / "versions")]
-    for folder in get_host().app_hook("shopbuilder_app_migration_folder")():
-        if folder:
-            folders.append(str(folder))
+    folders.extend(get_host().migration_folders().values())
     # os.pathsep, not spaces: a plugin installed under a path with a space still works.
     alembic_config.set_main_option("path_separator", "os")
     alembic_config.set_main_option("version_locations", os.pathsep.join(folders))
@@ -90,9 +88,7 @@ def _plugin_version_locations(alembic_config):
 def translation_folders(host) -> list[str]:
     """One catalogue folder per area of the core and per plugin; Flask-Babel merges them."""
     folders = sorted(str(p) for p in (ROOT / "translations").iterdir() if p.is_dir())
-    for folder in host.app_hook("shopbuilder_app_translation_folder")():
-        if folder:
-            folders.append(str(folder))
+    folders.extend(host.translation_folders().values())
     return folders
 
 

@@ -276,7 +276,7 @@ def test_disabled_plugin_pages_answer_404_in_that_store_only(pages_app):
     from shopbuilder.testing import make_chain, make_store
 
     chain = make_chain(pages_app)
-    north, south = make_store(pages_app, chain, "north"), make_store(pages_app, chain, "south")
+    north, _south = make_store(pages_app, chain, "north"), make_store(pages_app, chain, "south")
     set_plugin_enabled(pages_app, north, "pages")
     client = pages_app.test_client()
     assert client.get("/s/north/pages-plugin/").status_code == 200
@@ -302,7 +302,7 @@ def test_forcing_a_plugin_calls_enabled_for_each_store_that_changes(pages_app):
     from shopbuilder.testing import make_chain, make_store
 
     chain = make_chain(pages_app)
-    north, south = make_store(pages_app, chain, "north"), make_store(pages_app, chain, "south")
+    north, _south = make_store(pages_app, chain, "north"), make_store(pages_app, chain, "south")
     set_plugin_enabled(pages_app, north, "pages")
     EVENTS.clear()
     set_plugin_policy(pages_app, chain, "pages", "forced")
@@ -313,3 +313,39 @@ def test_plugin_static_files_are_served_under_static_plugins(pages_app):
     response = pages_app.test_client().get("/static/plugins/pages/hello.txt")
     assert response.status_code == 200 and b"hello from a plugin" in response.data
     assert pages_app.test_client().get("/static/plugins/nobody/hello.txt").status_code == 404
+
+
+def test_plugin_marked_default_on_is_on_until_hq_or_the_store_says_otherwise(
+    app, chain, store, other_store
+):
+    counter = types.ModuleType("counter")
+    counter.meta = PluginMeta(name="counter", title="Counter", version="1.0", default_on=True)
+    get_host(app).add(counter)
+    from shopbuilder.testing import plugin_enabled_for
+
+    assert plugin_enabled_for(app, store, "counter")
+    set_plugin_enabled(app, other_store, "counter", False)
+    assert not plugin_enabled_for(app, other_store, "counter")
+    set_plugin_policy(app, chain, "counter", "allowed", default=False)
+    assert not plugin_enabled_for(app, store, "counter")
+
+
+def test_failing_app_setup_hooks_are_skipped_and_the_shop_starts(tmp_path, monkeypatch, caplog):
+    clumsy = types.ModuleType("clumsy")
+    clumsy.meta = PluginMeta(name="clumsy", title="Clumsy", version="1.0")
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("setup exploded")
+
+    for hook in hookspecs.APP_HOOKS:
+        argnames = "app" if hook.endswith("blueprints") else ""
+        namespace = {"explode": explode}
+        exec(f"def {hook}({argnames}):\n    explode()\n", namespace)
+        setattr(clumsy, hook, hookimpl(namespace[hook]))
+    monkeypatch.setenv("SHOPBUILDER_INSTANCE_PATH", str(tmp_path))
+    app = create_app(make_test_config(
+        "sqlite:///" + str(tmp_path / "db.sqlite3"), str(tmp_path), EXTRA_PLUGINS=[clumsy]
+    ))
+    assert "clumsy" in get_host(app).meta
+    assert "plugin clumsy failed in shopbuilder_app_commands" in caplog.text
+    assert app.test_client().get("/static/plugins/clumsy/x.css").status_code == 404

@@ -42,6 +42,9 @@ class PluginMeta:
     #: Supported HOOK_API_VERSION majors, inclusive: (min, max) as "1.0" strings.
     api_min: str = "1.0"
     api_max: str = "1.99"
+    #: On in stores whose HQ set no policy for it and which did not choose (payment
+    #: providers that every shop needs). HQ's own default, once set, wins.
+    default_on: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ class PluginHost:
         self.blueprint_owner: dict[str, str] = {}
         # Bounded: (hook name, disabled set) pairs; a few sets exist however many stores.
         self._subset = lru_cache(maxsize=1024)(self._make_subset)
+        self._ordered = lru_cache(maxsize=1024)(self._make_ordered)
         self._folders: dict[str, dict[str, str]] = {}
         self._defaults: dict[str, dict] = {}
 
@@ -136,6 +140,7 @@ class PluginHost:
             return False
         self.meta[name] = meta
         self._subset.cache_clear()
+        self._ordered.cache_clear()
         return True
 
     def refuse(self, name: str, reason: str) -> None:
@@ -177,8 +182,27 @@ class PluginHost:
         return self.pm.subset_hook_caller(name, remove_plugins=plugins)
 
     def hook_for(self, name: str, enabled: frozenset[str]):
-        disabled = frozenset(self.meta) - enabled
+        return self._subset(name, self.disabled_from(enabled))
+
+    def subset(self, name: str, disabled: frozenset[str]):
+        """``pm.subset_hook_caller(name, remove_plugins=disabled)``, cached by the set."""
         return self._subset(name, disabled)
+
+    def cache_info(self) -> dict:
+        """Sizes of the caches keyed by disabled sets (bounded whatever the store count)."""
+        return {"subset_callers": self._subset.cache_info()._asdict(),
+                "ordered_impls": self._ordered.cache_info()._asdict()}
+
+    def disabled_from(self, enabled: frozenset[str]) -> frozenset[str]:
+        return frozenset(self.meta) - enabled
+
+    def _make_ordered(self, name: str, disabled: frozenset[str]) -> tuple:
+        # pluggy calls the last registered implementation first.
+        return tuple(reversed(self._subset(name, disabled).get_hookimpls()))
+
+    def ordered_impls(self, name: str, disabled: frozenset[str]) -> tuple:
+        """The implementations a store with ``disabled`` reaches, in pluggy's call order."""
+        return self._ordered(name, disabled)
 
     def plugin_impls(self, plugin_name: str, hook_name: str) -> list:
         return [
@@ -219,6 +243,26 @@ class PluginHost:
         """``{plugin name: folder}`` served at ``/static/plugins/<plugin name>/``."""
         return self._folder_hook("shopbuilder_app_static_folder")
 
+    def migration_folders(self) -> dict[str, str]:
+        """``{plugin name: folder}`` of each plugin's own Alembic branch."""
+        return self._folder_hook("shopbuilder_app_migration_folder")
+
+    def translation_folders(self) -> dict[str, str]:
+        return self._folder_hook("shopbuilder_app_translation_folder")
+
+    def app_results(self, hook_name: str, **kwargs) -> list:
+        """Call an app-setup hook of every plugin; a failing plugin is logged and skipped."""
+        results = []
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            try:
+                result = impl.function(**_kwargs_for(impl, kwargs))
+            except Exception:
+                log.exception("plugin %s failed in %s", impl.plugin_name, hook_name)
+                continue
+            if result is not None:
+                results.append(result)
+        return results
+
     def settings_form(self, plugin_name: str):
         """The plugin's settings form class (a ``wtforms.Form``), or None."""
         return self.call_plugin(plugin_name, "shopbuilder_settings_form")
@@ -242,21 +286,33 @@ def enabled_names(store) -> frozenset[str]:
     Memoised per request, so a page with twenty slots reads the store's
     choices once.
     """
+    return _enablement(store)[0]
+
+
+def _enablement(store) -> tuple[frozenset[str], frozenset[str]]:
+    """``(enabled, disabled)`` for ``store``, memoised for the request."""
     from .policy import enabled_plugins
 
     memo = g.setdefault("_enabled_plugins", {}) if has_request_context() else None
-    if memo is not None and store.id in memo:
-        return memo[store.id]
-    names = enabled_plugins(store, get_host().names)
     if memo is not None:
-        memo[store.id] = names
-    return names
+        found = memo.get(store.id)
+        if found is not None:
+            return found
+    host = get_host()
+    enabled = enabled_plugins(store, host.names)
+    found = (enabled, host.disabled_from(enabled))
+    if memo is not None:
+        memo[store.id] = found
+    return found
 
 
 def store_hook(name: str, store=None):
-    """The hook ``name`` restricted to the plugins enabled for ``store`` (default ``g.store``)."""
+    """The hook ``name`` restricted to the plugins enabled for ``store`` (default ``g.store``).
+
+    A ``pm.subset_hook_caller`` shared by every store with the same disabled set.
+    """
     store = store if store is not None else g.store
-    return get_host().hook_for(name, enabled_names(store))
+    return get_host().subset(name, _enablement(store)[1])
 
 
 def chain_hook(name: str, chain=None):
@@ -300,7 +356,7 @@ def stores_enabling(name: str, chain_id: int | None = None):
 
 def _impls(name: str, store):
     """The implementations of a store-scoped hook in the order pluggy would call them."""
-    return reversed(store_hook(name, store).get_hookimpls())
+    return get_host().ordered_impls(name, _enablement(store)[1])
 
 
 def _kwargs_for(impl, kwargs: dict) -> dict:
@@ -324,6 +380,17 @@ def render_slot(slot: str, store=None, **context) -> Markup:
         if html:
             parts.append(html if isinstance(html, Markup) else escape(html))
     return Markup("").join(parts)
+
+
+def slot_template(template_name: str, **context) -> Markup:
+    """Render a plugin template for a slot: HTML that :func:`render_slot` keeps as is.
+
+    Flask's ``render_template`` returns ``str``, which a slot escapes (plain
+    text is never trusted as HTML); the template itself autoescapes its values.
+    """
+    from flask import render_template
+
+    return Markup(render_template(template_name, **context))
 
 
 def call_display_hook(name: str, store=None, **kwargs) -> list:
@@ -487,5 +554,6 @@ __all__ = [
     "get_host",
     "hookimpl",
     "render_slot",
+    "slot_template",
     "store_hook",
 ]

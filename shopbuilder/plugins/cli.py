@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from flask.cli import AppGroup
+from flask_babel import force_locale
 
 from ..extensions import db
 from ..models import Chain, Store
@@ -13,7 +14,6 @@ from . import PluginError, get_host, is_compatible
 from .enablement import set_policy, set_store_plugin
 from .hookspecs import HOOK_API_VERSION
 from .policy import POLICIES, PolicyRefused, count_enabled
-
 
 # AppGroup: its commands run inside the app context (and the parent's unscoped tenancy).
 plugins_group = AppGroup("plugins", help="List, enable, disable and create plugins.")
@@ -46,6 +46,13 @@ def _chain(slug: str) -> Chain:
 @plugins_group.command("list")
 def list_command():
     """Installed plugins, their hook API range, how many stores have each on; refused ones."""
+    # Titles may be lazy translations; outside a request the locale selector has nothing
+    # to go on, so the CLI speaks English.
+    with force_locale("en"):
+        _list_plugins()
+
+
+def _list_plugins():
     host = get_host()
     click.echo(f"Hook API {HOOK_API_VERSION}")
     rows = [("NAME", "VERSION", "HOOK API", "STORES ON", "TITLE")]

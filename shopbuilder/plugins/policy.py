@@ -2,8 +2,9 @@
 
 HQ's policy per plugin lives in ``chain.settings["plugins"][name]``:
 ``{"policy": "forbidden" | "allowed" | "forced", "default": bool}``; a plugin
-HQ never mentioned is allowed and off. A chain has few plugins and is loaded
-with every store, so its JSON costs nothing per request.
+HQ never mentioned is allowed, and off unless its ``meta.default_on`` says on.
+A chain has few plugins and is loaded with every store, so its JSON costs
+nothing per request.
 
 A store's own choice is a :class:`~shopbuilder.models.StorePlugin` row and
 only counts when HQ allows the plugin; a store with no row follows the chain's
@@ -13,7 +14,7 @@ so a chain of 100,000 stores changes in one write.
 
 from __future__ import annotations
 
-from flask import g, has_request_context
+from flask import g, has_app_context, has_request_context
 from sqlalchemy import func
 
 from ..extensions import db
@@ -26,8 +27,20 @@ class PolicyRefused(Exception):
     """A store asked for something HQ's policy does not allow."""
 
 
+def _plugin_default(name: str) -> bool:
+    if not has_app_context():
+        return False
+    from . import get_host
+
+    meta = get_host().meta.get(name)
+    return bool(meta is not None and meta.default_on)
+
+
 def chain_policy(chain, name: str) -> dict:
-    rule = (chain.settings or {}).get("plugins", {}).get(name, {})
+    """HQ's rule for ``name``; a plugin HQ never mentioned is allowed, with its own default."""
+    rule = (chain.settings or {}).get("plugins", {}).get(name)
+    if rule is None:
+        return {"policy": "allowed", "default": _plugin_default(name)}
     return {"policy": rule.get("policy", "allowed"), "default": bool(rule.get("default", False))}
 
 

@@ -68,7 +68,7 @@ from pathlib import Path
 from flask import Blueprint, render_template
 
 from shopbuilder import hookimpl
-from shopbuilder.plugins import PluginMeta, plugin_settings
+from shopbuilder.plugins import PluginMeta, plugin_settings, slot_template
 
 from .forms import SettingsForm
 
@@ -116,7 +116,7 @@ def shopbuilder_settings_form():
 @hookimpl
 def shopbuilder_slot(slot, store, context):
     if slot == "product_below_price":
-        return render_template(
+        return slot_template(
             "$name/slot.html", settings=plugin_settings("$name", store), store=store
         )
     return None
@@ -183,8 +183,12 @@ def upgrade():
         sa.Column("chain_id", sa.Integer(), nullable=False),
         sa.Column("store_id", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["chain_id"], ["chain.id"], name="fk_${name}_record_chain_id_chain"),
-        sa.ForeignKeyConstraint(["store_id"], ["store.id"], name="fk_${name}_record_store_id_store"),
+        sa.ForeignKeyConstraint(
+            ["chain_id"], ["chain.id"], name="fk_${name}_record_chain_id_chain"
+        ),
+        sa.ForeignKeyConstraint(
+            ["store_id"], ["store.id"], name="fk_${name}_record_store_id_store"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_${name}_record"),
     )
     op.create_index("ix_${name}_record_chain_id", "${name}_record", ["chain_id"])
@@ -230,7 +234,7 @@ def slot_html(app, store):
 
 def test_slot_shows_in_the_store_that_enabled_it_only(app, store, other_store, enable_plugin):
     enable_plugin("$name", store)
-    assert "Hello!" in slot_html(app, store)
+    assert '<p class="$dashed-slot">Hello!</p>' in slot_html(app, store)
     assert slot_html(app, other_store) == ""
 
 
