@@ -23,9 +23,10 @@ HERE = Path(__file__).parent
 
 meta = PluginMeta(
     name="pickup",
-    title="Pickup in store",
+    title=_l("Pickup in store"),
     version="1.0.0",
-    description="Customers choose a store and a time slot, then collect with a one-time code.",
+    description=_l("Customers choose a store and a time slot, then collect with a one-time "
+                   "code at the counter."),
     author="ShopBuilder",
     api_min="1.0",
     api_max="1.99",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import email_validator
 import pytest
+from flask.testing import FlaskClient
 
 from shopbuilder.testing import set_plugin_enabled
 
@@ -30,3 +31,16 @@ def pickup_store(app, store):
     set_plugin_enabled(app, store, "pickup")
     set_plugin_enabled(app, store, "notify_spy")
     return store
+
+
+class EnglishClient(FlaskClient):
+    """A browser that chose English (the ``lang`` cookie), as most assertions read English."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.set_cookie("lang", "en")
+
+
+@pytest.fixture(autouse=True)
+def _english_clients(app):
+    app.test_client_class = EnglishClient

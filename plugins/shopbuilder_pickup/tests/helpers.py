@@ -23,6 +23,8 @@ from shopbuilder_pickup import service, slots
 
 #: Friday 2026-11-27 09:00 in Shanghai.
 NOW = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
+#: Tests read English; one test checks the Chinese interface.
+ENGLISH = {"Accept-Language": "en"}
 HOURS = {day: [["09:00", "21:00"]] for day in slots.DAY_KEYS}
 
 
@@ -62,7 +64,7 @@ def make_goods(app, chain, stores, stock=10, price_fen=1500, sku="LJ-50", title=
 def place_pickup(app, store, customer, lines, key=None, provider="offline"):
     """Place a pickup order for ``lines`` ({variant_id: qty}); returns the order id."""
     key = key or first_key()
-    with app.test_request_context(), clock.frozen(NOW):
+    with app.test_request_context(headers=ENGLISH), clock.frozen(NOW):
         row = db.session.get(Store, store.id)
         with tenancy.store_scope(row):
             cart = cart_service.get_or_create_cart(row, customer_id=customer.id)
@@ -86,7 +88,7 @@ def in_store(app, store):
 
     @contextlib.contextmanager
     def block():
-        with app.test_request_context(), clock.frozen(NOW):
+        with app.test_request_context(headers=ENGLISH), clock.frozen(NOW):
             row = db.session.get(Store, store.id)
             with tenancy.store_scope(row):
                 yield row

@@ -104,3 +104,21 @@ def test_cancelled_order_gives_its_slot_back(app, chain, pickup_store, customer)
         assert db.session.query(PickupSlot).one().booked == 0
         assert db.session.query(PickupOrder).one().state == "cancelled"
         assert db.session.get(Store, pickup_store.id) is not None
+
+
+def test_manager_overrides_settings_in_the_console_within_hq_locks(app, chain, pickup_store):
+    from shopbuilder.testing import make_staff
+
+    set_plugin_settings(app, "pickup", {"lead_minutes": 30}, chain=chain, locked=["lead_minutes"])
+    boss = make_staff(app, "boss@north.test", chain, pickup_store, "manager")
+    client = app.test_client()
+    login(client, boss, store=pickup_store)
+    url = f"/s/{pickup_store.slug}/manage/plugins/pickup/settings"
+    form = {"slot_minutes": "20", "capacity": "4", "lead_minutes": "0", "days_ahead": "2",
+            "closed_dates": "2026-12-25", "pickup_days": "5", "reminder_hours": "12"}
+    assert client.post(url, data=form).status_code == 302
+    with in_store(app, pickup_store) as row:
+        cfg = slots.config(row)
+    assert (cfg["capacity"], cfg["slot_minutes"], cfg["lead_minutes"]) == (4, 20, 30)
+    bad = client.post(url, data={**form, "closed_dates": "Christmas"})
+    assert bad.status_code == 200 and "2026-02-10" in bad.get_data(as_text=True)

@@ -211,6 +211,27 @@ def test_open_codes_are_distinct(app, chain, pickup_store, customer, clerk):
         assert db.session.query(PickupOrder).filter(PickupOrder.state == "ready").count() == 5
 
 
+def test_counter_and_customer_pages_speak_chinese(app, chain, pickup_store, customer, clerk):
+    _p, variant = make_goods(app, chain, [pickup_store])
+    order_id = ready_order(app, pickup_store, customer, {variant: 1}, clerk)
+    code = code_for(app, order_id)
+    shopper = app.test_client()
+    shopper.set_cookie("lang", "zh_CN")
+    login(shopper, customer, store=pickup_store)
+    page = shopper.get(f"/s/{pickup_store.slug}/orders/{number_of(app, order_id)}")
+    assert "请在柜台出示提货码" in page.get_data(as_text=True)
+    counter = app.test_client()
+    counter.set_cookie("lang", "zh_CN")
+    login(counter, clerk, store=pickup_store)
+    assert "扫码核销" in counter.get(f"/s/{pickup_store.slug}/manage/pickup/verify").get_data(
+        as_text=True)
+    with in_app(app):
+        line_id = service.pickup_of(order_id).lines[0].id
+    verify(counter, pickup_store, code, "collect", **{f"qty_{line_id}": 1})
+    refusal = verify(counter, pickup_store, code).get_data(as_text=True)
+    assert "已于" in refusal and "核销（订单" in refusal
+
+
 @pytest.fixture
 def app_config(spy):
     return {"EXTRA_PLUGINS": [spy]}
