@@ -215,3 +215,37 @@ def test_hq_report_counts_pickups_and_no_shows_for_its_chain_only(
     row = html.split('data-store="north"')[1].split("</tr>")[0]
     assert "<td>1</td><td>1</td>" in row and "50.0%" in row
     assert hq.get(f"/hq/{other_chain.slug}/pickup/").status_code == 404
+
+
+def test_wrong_code_limit_is_shared_through_redis_when_configured(tmp_path):
+    """Two app processes (here: two apps) count one clerk's wrong codes together in Redis."""
+    import uuid
+
+    import redis
+
+    from shopbuilder import create_app
+    from shopbuilder.testing import make_chain, make_test_config, reset_database
+
+    url = "redis://127.0.0.1:6379/7"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        pytest.skip("Redis is not reachable at 127.0.0.1:6379")
+    config = make_test_config("sqlite:///" + str(tmp_path / "r.sqlite3"), str(tmp_path / "i"),
+                              REDIS_URL=url, RATELIMIT_ENABLED=True,
+                              RATELIMIT_KEY_PREFIX=f"pickup-test-{uuid.uuid4().hex}",
+                              PICKUP_VERIFY_LIMIT="3 per 10 minutes")
+    first, second = create_app(config), create_app(config)
+    reset_database(first)
+    chain = make_chain(first)
+    store = make_store(first, chain, "north")
+    prepare_store(first, store)
+    set_plugin_enabled(first, store, "pickup")
+    clerk = make_staff(first, "clerk@north.test", chain, store, "clerk")
+    answers = []
+    for application in (first, second, first, second):
+        client = application.test_client()
+        login(client, clerk, store=store)
+        answers.append(client.post(f"/s/{store.slug}/manage/pickup/verify",
+                                   data={"code": "000000000000"}).status_code)
+    assert answers == [404, 404, 404, 429]
