@@ -22,12 +22,13 @@ BOTH = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True
 
 def race(target, args_for, n=PROCESSES):
     context = multiprocessing.get_context("spawn")
-    start, out = context.Event(), context.Queue()
+    # A barrier, not an event: every process finishes its own setup (app, lookup) first,
+    # so the racing step really starts together.
+    start, out = context.Barrier(n), context.Queue()
     processes = [context.Process(target=target, args=(*args_for(i), start, out))
                  for i in range(n)]
     for process in processes:
         process.start()
-    start.set()
     results = [out.get(timeout=120) for _ in processes]
     for process in processes:
         process.join(60)

@@ -28,7 +28,7 @@ def book_last_place(database_url, instance, store_id, customer_id, variant_id, k
             cart = cart_service.get_or_create_cart(store, customer_id=customer_id)
             cart_service.add(store, cart, variant_id, 1)
             db.session.commit()
-            start.wait(30)
+            start.wait(120)
             try:
                 orders.place_order(store, customer, cart, orders.Checkout(
                     fulfilment_code="pickup", payment_provider="offline",
@@ -61,7 +61,7 @@ def collect_everything(database_url, instance, store_id, user_id, code, start, o
             quantities = {line.id: line.remaining for line in found.pickup.lines}
             pickup_id = found.pickup.id
             db.session.rollback()
-            start.wait(30)
+            start.wait(120)
             try:
                 service.collect(store, pickup_id, quantities, user)
                 out.put("ok")
@@ -77,7 +77,7 @@ def run_tick(database_url, instance, now, start, out):
 
     app = _app(database_url, instance)
     with app.test_request_context():
-        start.wait(30)
+        start.wait(120)
         deadlines.tick(now)
         out.put("done")
         from shopbuilder.extensions import db
