@@ -9,12 +9,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import render_template, url_for
+from flask import url_for
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup
 
 from shopbuilder import hookimpl
-from shopbuilder.plugins import FulfilmentOption, PluginMeta
+from shopbuilder.plugins import FulfilmentOption, PluginMeta, SlotHTML, slot_template
 
 from .forms import SettingsForm
 
@@ -139,10 +138,12 @@ def shopbuilder_slot(slot, store, context):
         from .views import customer_pickup_panel
 
         html = customer_pickup_panel(order)
-        return Markup(html) if html else None
+        return SlotHTML(html) if html else None  # the visitor's own code: never page-cached
     if slot == "product_actions":
         product = context.get("product")
-        return Markup(render_template("pickup/product_slot.html", product=product, store=store))
+        # A link that depends only on the store and the product: a page cache may keep it.
+        return slot_template("pickup/product_slot.html", cacheable=True, product=product,
+                             store=store)
     return None
 
 
