@@ -34,7 +34,8 @@ BETA = recording_plugin("beta", ["shopbuilder_slot"], CALLS)
 
 @pytest.fixture
 def app_config():
-    return {"EXTRA_PLUGINS": [ALPHA, BETA]}
+    # Only the sample plugins: built-in feature plugins (pickup...) also answer these hooks.
+    return {"EXTRA_PLUGINS": [ALPHA, BETA], "PLUGINS_BLOCKED": ("pickup",)}
 
 
 @pytest.fixture(autouse=True)

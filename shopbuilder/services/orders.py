@@ -239,6 +239,11 @@ def call_money_hook(name: str, store, **kwargs):
             return host_call(name, store, **kwargs)
         return store_hook(name, store)(store=store, **kwargs)
     except Exception as exc:
+        # A plugin that refuses with a CheckoutError (a pickup slot just filled up)
+        # has words for the customer: pass them on instead of the generic failure.
+        refusal = exc if isinstance(exc, CheckoutError) else exc.__cause__
+        if isinstance(refusal, CheckoutError):
+            raise refusal from None
         log.exception("plugin hook %s failed in store %s", name, store.slug)
         raise PluginFailure(_l("A shop extension failed; nothing was changed.")) from exc
 

@@ -1,0 +1,357 @@
+"""What happens to a pickup order: booked at checkout, ready, collected, expired.
+
+Order states change only through :mod:`shopbuilder.services.orders`; this
+module keeps the pickup side (slot, code, picked quantities) in step, in the
+same transactions (``orders.unit_of_work``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+
+from shopbuilder import clock, tenancy
+from shopbuilder.extensions import db
+from shopbuilder.models import Order, OrderLine, OrderState, Store
+from shopbuilder.plugins import store_hook
+from shopbuilder.services import orders
+from shopbuilder.services import stock as stock_service
+
+from . import codes, slots
+from .models import PickupCollection, PickupLine, PickupOrder
+
+log = logging.getLogger(__name__)
+CODE = "pickup"
+SAFETY_NET = timedelta(days=30)
+S = OrderState
+
+
+def N_(message: str) -> str:
+    return message
+
+
+class PickupError(orders.OrderError):
+    """Something the clerk or customer is told in words."""
+
+
+# -- checkout -----------------------------------------------------------------------------
+
+
+def validate_choice(store, checkout: dict) -> list[str]:
+    if checkout.get("fulfilment") != CODE:
+        return []
+    key = (checkout.get("data") or {}).get("pickup_slot")
+    if not key:
+        return [str(_l("Choose when you will pick up your order."))]
+    slot = slots.find_slot(store, key)
+    if slot is None:
+        return [str(_l("That pickup time is no longer available; choose another."))]
+    if slot.full:
+        return [str(_l("That pickup time is full; choose another."))]
+    return []
+
+
+def book_for_order(store, order: Order, checkout: dict) -> PickupOrder | None:
+    """Inside the order's transaction: take the slot's place and write the pickup row."""
+    if order.fulfilment_code != CODE:
+        return None
+    cfg = slots.config(store)
+    slot = slots.find_slot(store, (checkout.get("data") or {}).get("pickup_slot"))
+    if slot is None:
+        raise orders.CheckoutError(_l("That pickup time is no longer available; choose another."))
+    if not slots.book(store, slot.start, cfg["capacity"]):
+        raise orders.CheckoutError(_l("That pickup time just filled up; choose another."))
+    pickup = PickupOrder(chain_id=store.chain_id, store_id=store.id, order_id=order.id,
+                         slot_start=slot.start, slot_end=slot.end, state="booked")
+    db.session.add(pickup)
+    db.session.flush()
+    for line in db.session.scalars(select(OrderLine).where(
+            OrderLine.order_id == order.id)):
+        db.session.add(PickupLine(chain_id=store.chain_id, store_id=store.id,
+                                  pickup_id=pickup.id, order_line_id=line.id,
+                                  quantity=line.quantity))
+    db.session.flush()
+    return pickup
+
+
+# -- ready for pickup ---------------------------------------------------------------------
+
+
+def pickup_of(order_id: int) -> PickupOrder | None:
+    return db.session.scalar(select(PickupOrder).where(PickupOrder.order_id == order_id))
+
+
+def notify(store, order: Order, event: str, **context) -> None:
+    """Tell the customer through whatever channel plugins provide (display hook: logged)."""
+    if order.customer_id is None:
+        return
+    try:
+        store_hook("shopbuilder_notify", store)(
+            store=store, customer=order.customer, event=event,
+            context={"order_number": order.number, "order_id": order.id, **context},
+        )
+    except Exception:
+        log.exception("notification %s failed for order %s", event, order.number)
+
+
+def mark_prepared(order: Order, actor) -> Order:
+    """The clerk set the goods aside: the order becomes ready (paid orders only).
+
+    An order a group-buy holds (``awaiting_group``) is refused by the order
+    service until the hold is released.
+    """
+    if order.fulfilment_code != CODE:
+        raise PickupError(_l("This order is not for pickup."))
+    orders.mark_ready(order, actor)
+    ensure_ready(order)
+    return order
+
+
+def ensure_ready(order: Order) -> PickupOrder | None:
+    """Once the order is ready: issue the code, start the expiry clock, notify (once)."""
+    pickup = pickup_of(order.id)
+    db.session.refresh(order, ["state"])
+    if pickup is None or order.state != S.READY_FOR_PICKUP:
+        return pickup
+    now = clock.now()
+    cfg = slots.config(order.store)
+    expires = now + timedelta(days=max(cfg["pickup_days"], 1))
+    remind = expires - timedelta(hours=max(cfg["reminder_hours"], 0))
+    with orders.unit_of_work():
+        claimed = db.session.execute(
+            update(PickupOrder)
+            .where(PickupOrder.id == pickup.id, PickupOrder.state == "booked")
+            .values(state="ready", ready_at=now, expires_at=expires, reminded_at=None,
+                    remind_at=remind)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if claimed:
+            codes.issue(pickup)
+            # The plugin owns the pickup deadline (it knows partial pickups); the core's
+            # full refund stays only as a far safety net should the plugin be uninstalled.
+            orders.schedule(order, "pickup", expires + SAFETY_NET)
+    db.session.refresh(pickup)
+    if claimed:
+        notify(order.store, order, "order_ready", pickup_code=codes.code_of(pickup),
+               slot_start=pickup.slot_start.isoformat())
+    return pickup
+
+
+def release(order: Order) -> None:
+    """The order was cancelled or refunded in full: give the slot back, void the code."""
+    pickup = pickup_of(order.id)
+    if pickup is None:
+        return
+    db.session.refresh(order, ["state"])
+    if order.state not in S.ENDS:
+        return
+    was_booked = db.session.execute(
+        update(PickupOrder)
+        .where(PickupOrder.id == pickup.id, PickupOrder.slot_booked.is_(True),
+               PickupOrder.state == "booked")
+        .values(slot_booked=False).execution_options(synchronize_session=False)
+    ).rowcount
+    if was_booked:
+        slots.release(pickup.store_id, pickup.slot_start)
+    db.session.execute(
+        update(PickupOrder)
+        .where(PickupOrder.id == pickup.id, PickupOrder.state.in_(("booked", "ready")))
+        .values(state="cancelled", open_code_hash=None, closed_at=clock.now())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+# -- verification at the counter (核销) -------------------------------------------------------
+
+
+@dataclass
+class Lookup:
+    """What a typed or scanned code leads to. ``outcome``:
+
+    ``unknown`` (no such code: counts against the clerk's limit), ``other_store``,
+    ``collected`` (with ``pickup.collected_at``/``collected_by``), ``not_ready``,
+    ``closed`` (expired or cancelled), ``ok``.
+    """
+
+    outcome: str
+    pickup: PickupOrder | None = None
+    code: str | None = None
+
+    @property
+    def wrong(self) -> bool:
+        return self.outcome in ("unknown", "other_store")
+
+
+def lookup(store, text: str | None) -> Lookup:
+    code = codes.read_input(text)
+    if code is None:
+        return Lookup("unknown")
+    digest = codes.code_hash(code)
+    with tenancy.scope(tenancy.TenantScope(store.chain_id, None)):
+        found = db.session.scalars(
+            select(PickupOrder).where(PickupOrder.code_hash == digest)
+            .order_by(PickupOrder.open_code_hash.is_(None), PickupOrder.id.desc())
+        ).first()
+        if found is None:
+            return Lookup("unknown")
+        if found.store_id != store.id:
+            db.session.expunge(found)
+            return Lookup("other_store")
+    pickup = db.session.get(PickupOrder, found.id, populate_existing=True)
+    if pickup.state == "collected":
+        return Lookup("collected", pickup, code)
+    if pickup.state in ("expired", "cancelled"):
+        return Lookup("closed", pickup, code)
+    if pickup.order.state != S.READY_FOR_PICKUP or pickup.state != "ready":
+        return Lookup("not_ready", pickup, code)
+    return Lookup("ok", pickup, code)
+
+
+def collect(store, pickup_id: int, quantities: dict[int, int], user) -> PickupCollection:
+    """Hand over ``quantities`` ({pickup line id: n}); completes the order when all is out.
+
+    Exactly one of two clerks confirming the same goods at once succeeds: the
+    pickup row is claimed first (``WHERE state = 'ready'``), then every line
+    with ``picked + n <= quantity``; a loser raises :class:`PickupError` and
+    changes nothing.
+    """
+    wanted = {int(k): int(v) for k, v in quantities.items() if int(v) > 0}
+    if not wanted:
+        raise PickupError(_l("Choose at least one item to hand over."))
+    now = clock.now()
+    who = (getattr(user, "name", "") or getattr(user, "email", ""))[:120]
+    with orders.unit_of_work():
+        claimed = db.session.execute(
+            update(PickupOrder)
+            .where(PickupOrder.id == pickup_id, PickupOrder.store_id == store.id,
+                   PickupOrder.state == "ready")
+            .values(state=PickupOrder.state)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if claimed != 1:
+            raise PickupError(_l("This pickup was already handled; look the code up again."))
+        pickup = db.session.get(PickupOrder, pickup_id, populate_existing=True)
+        ids = {line.id for line in pickup.lines}
+        for line_id, n in wanted.items():
+            if line_id not in ids:
+                raise PickupError(_l("That item is not part of this order."))
+            moved = db.session.execute(
+                update(PickupLine)
+                .where(PickupLine.id == line_id, PickupLine.pickup_id == pickup_id,
+                       PickupLine.picked + n <= PickupLine.quantity)
+                .values(picked=PickupLine.picked + n)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if moved != 1:
+                raise PickupError(_l("More than what is left was asked for; look again."))
+        for line in pickup.lines:
+            db.session.refresh(line)
+        complete = all(line.picked == line.quantity for line in pickup.lines)
+        record = PickupCollection(chain_id=store.chain_id, store_id=store.id,
+                                  pickup_id=pickup_id, at=now, user_id=user.id, user_name=who,
+                                  quantities={str(k): v for k, v in wanted.items()},
+                                  complete=complete)
+        db.session.add(record)
+        if complete:
+            db.session.execute(
+                update(PickupOrder).where(PickupOrder.id == pickup_id)
+                .values(state="collected", open_code_hash=None, collected_at=now,
+                        collected_by=who, closed_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            orders.complete(pickup.order, user, N_("Collected at the counter"))
+    db.session.refresh(pickup)
+    return record
+
+
+# -- the worker: reminders and no-shows ----------------------------------------------------
+
+
+def tick(now: datetime) -> dict:
+    """Remind customers a day before their pickup expires; expire what is overdue.
+
+    Each row is claimed by a conditional UPDATE before anything is done, so two
+    workers never remind twice or refund twice.
+    """
+    counts = {"reminded": 0, "expired": 0}
+    with tenancy.unscoped():
+        due = list(db.session.scalars(
+            select(PickupOrder.id).where(PickupOrder.state == "ready",
+                                         PickupOrder.reminded_at.is_(None),
+                                         PickupOrder.remind_at <= now,
+                                         PickupOrder.expires_at > now).limit(500)
+        ))
+        db.session.rollback()
+        for pickup_id in due:
+            claimed = db.session.execute(
+                update(PickupOrder)
+                .where(PickupOrder.id == pickup_id, PickupOrder.reminded_at.is_(None),
+                       PickupOrder.state == "ready")
+                .values(reminded_at=now).execution_options(synchronize_session=False)
+            ).rowcount
+            db.session.commit()
+            if claimed:
+                pickup = db.session.get(PickupOrder, pickup_id)
+                counts["reminded"] += 1
+                notify(pickup.order.store, pickup.order, "pickup_reminder",
+                       expires_at=pickup.expires_at.isoformat(),
+                       pickup_code=codes.code_of(pickup))
+        overdue = list(db.session.scalars(
+            select(PickupOrder.id).where(PickupOrder.state == "ready",
+                                         PickupOrder.expires_at <= now).limit(500)
+        ))
+        db.session.rollback()
+        for pickup_id in overdue:
+            try:
+                if expire_one(pickup_id, now):
+                    counts["expired"] += 1
+            except Exception:
+                db.session.rollback()
+                log.exception("pickup %s could not be expired", pickup_id)
+    return counts
+
+
+def expire_one(pickup_id: int, now: datetime) -> bool:
+    """Not collected in time: refund what was not handed over and put it back on sale."""
+    with orders.unit_of_work():
+        claimed = db.session.execute(
+            update(PickupOrder)
+            .where(PickupOrder.id == pickup_id, PickupOrder.state == "ready",
+                   PickupOrder.expires_at <= now)
+            .values(state="expired", open_code_hash=None, closed_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if claimed != 1:
+            return False
+        pickup = db.session.get(PickupOrder, pickup_id, populate_existing=True)
+        order = pickup.order
+        db.session.refresh(order)
+        if order.state != S.READY_FOR_PICKUP:
+            return True
+        reason = N_("Not picked up in time")
+        if not pickup.picked_any:
+            # Full refund: the order ends and its reserved stock is released.
+            orders.refund(order, "system", reason=reason)
+            return True
+        # Partly collected: refund the rest, complete the order, shelve what stayed.
+        left = {line.order_line_id: line.remaining for line in pickup.lines if line.remaining}
+        amount = sum(line.order_line.unit_price_fen * n for line in pickup.lines
+                     for n in [left.get(line.order_line_id, 0)])
+        amount = min(amount, order.refundable_fen)
+        if amount > 0:
+            orders.refund(order, "system", amount_fen=amount, reason=reason)
+        orders.complete(order, "system", reason)
+        for line in pickup.lines:
+            if line.remaining:
+                stock_service.restock(order.store_id, line.order_line.variant_id, line.remaining)
+    return True
+
+
+def stores_of_chain(chain_id: int) -> list[Store]:
+    return list(db.session.scalars(select(Store).where(Store.chain_id == chain_id)
+                                   .order_by(Store.name)))
