@@ -139,20 +139,25 @@ def app_default_locale() -> str:
 
 
 def _register_blueprints(app) -> None:
+    from . import api
     from .admin import bp as admin_bp
-    from .api import bp as api_bp
     from .hq import bp as hq_bp
     from .manage import bp as manage_bp
     from .platform import bp as platform_bp
     from .storefront import bp as storefront_bp
 
-    for bp in (platform_bp, admin_bp, hq_bp, manage_bp, storefront_bp, api_bp):
+    for bp in (platform_bp, admin_bp, hq_bp, manage_bp, storefront_bp):
         app.register_blueprint(bp)
+    api.init_app(app)
 
 
 def _register_error_pages(app) -> None:
     @app.errorhandler(404)
     def not_found(error):
+        from .api import is_api_request, not_found_problem
+
+        if is_api_request():
+            return not_found_problem()
         return render_template("errors/404.html"), 404
 
     @app.errorhandler(500)

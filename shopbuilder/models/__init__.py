@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from .accounts import Customer, StaffRole, User
+from .api import ApiIdempotencyKey, ApiToken
 from .base import ChainOwned, StoreOptional, StoreOwned, UTCDateTime
 from .catalogue import Category, Product, Publication, StoreListing, Variant
 from .tenancy import SLUG_PATTERN, Chain, Store
 
 __all__ = [
+    "ApiIdempotencyKey",
+    "ApiToken",
     "SLUG_PATTERN",
     "Category",
     "Chain",

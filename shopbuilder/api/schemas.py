@@ -1,0 +1,142 @@
+"""marshmallow schemas: request validation and the shapes in the OpenAPI description.
+
+Money is always integer fen (``*_fen``) with the store's ``currency``.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from .pagination import PageQuery
+
+Id = fields.Integer(validate=validate.Range(1, 2**31 - 1))
+
+
+class ChainRef(Schema):
+    slug = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class StoreSummary(Schema):
+    slug = fields.String(required=True)
+    name = fields.String(required=True)
+    city = fields.String(required=True)
+    address = fields.String(required=True)
+    phone = fields.String(required=True)
+    lat = fields.Float(required=True, allow_none=True)
+    lng = fields.Float(required=True, allow_none=True)
+
+
+class StoreFound(StoreSummary):
+    distance_m = fields.Integer(
+        required=True, allow_none=True,
+        metadata={"description": "Metres from the given point; null without lat/lng."})
+
+
+class StoreDetail(StoreSummary):
+    chain = fields.Nested(ChainRef, required=True)
+    description = fields.String(required=True)
+    opening_hours = fields.Dict(
+        keys=fields.String(), values=fields.List(fields.List(fields.String())), required=True,
+        metadata={"description": 'e.g. {"mon": [["09:00", "21:00"]]}'})
+    currency = fields.String(required=True)
+    locale = fields.String(required=True)
+    plugins = fields.List(fields.String(), required=True,
+                          metadata={"description": "Plugins enabled here (pickup, groupbuy...)."})
+
+
+class StorePage(Schema):
+    items = fields.List(fields.Nested(StoreFound), required=True)
+    next_cursor = fields.String(required=True, allow_none=True)
+
+
+class StoreFinderQuery(PageQuery):
+    lat = fields.Float(validate=validate.Range(-90, 90))
+    lng = fields.Float(validate=validate.Range(-180, 180))
+    city = fields.String(validate=validate.Length(max=64))
+
+
+class CategorySchema(Schema):
+    id = fields.Integer(required=True)
+    slug = fields.String(required=True)
+    name = fields.String(required=True)
+    parent_id = fields.Integer(required=True, allow_none=True)
+    position = fields.Integer(required=True)
+
+
+class CategoryList(Schema):
+    items = fields.List(fields.Nested(CategorySchema), required=True)
+
+
+class ProductSummary(Schema):
+    id = fields.Integer(required=True)
+    title = fields.String(required=True)
+    category_id = fields.Integer(required=True, allow_none=True)
+    image_url = fields.String(required=True, allow_none=True)
+    price_fen = fields.Integer(required=True, allow_none=True,
+                               metadata={"description": "Lowest variant price; null if none."})
+    compare_at_fen = fields.Integer(required=True, allow_none=True)
+    currency = fields.String(required=True)
+    in_stock = fields.Boolean(required=True)
+
+
+class VariantSchema(Schema):
+    id = fields.Integer(required=True)
+    sku = fields.String(required=True)
+    label = fields.String(required=True)
+    options = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    price_fen = fields.Integer(required=True)
+    compare_at_fen = fields.Integer(required=True, allow_none=True)
+    available = fields.Integer(required=True, metadata={"description": "Units one can buy now."})
+    in_stock = fields.Boolean(required=True)
+
+
+class ProductDetail(ProductSummary):
+    description = fields.String(required=True)
+    variants = fields.List(fields.Nested(VariantSchema), required=True)
+
+
+class ProductPage(Schema):
+    items = fields.List(fields.Nested(ProductSummary), required=True)
+    next_cursor = fields.String(required=True, allow_none=True)
+
+
+SORTS = ("newest", "title", "price_asc", "price_desc")
+
+
+class ProductQuery(PageQuery):
+    category = fields.Integer(validate=validate.Range(1, 2**31 - 1),
+                              metadata={"description": "Category id (its subcategories too)."})
+    sort = fields.String(load_default="newest", validate=validate.OneOf(SORTS))
+    q = fields.String(validate=validate.Length(max=100), metadata={"description": "Words to find."})
+
+
+class SearchQuery(PageQuery):
+    q = fields.String(required=True, validate=validate.Length(1, 100))
+
+
+class TokenRequest(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=255))
+    password = fields.String(required=True, validate=validate.Length(1, 128), load_only=True)
+
+
+class CustomerSchema(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    email = fields.String(required=True)
+    phone = fields.String(required=True)
+
+
+class TokenResponse(Schema):
+    access_token = fields.String(required=True)
+    token_type = fields.String(required=True, metadata={"description": "Always `Bearer`."})
+    expires_at = fields.DateTime(required=True)
+    expires_in = fields.Integer(required=True, metadata={"description": "Seconds."})
+    customer = fields.Nested(CustomerSchema, required=True)
+
+
+class ApiIndex(Schema):
+    name = fields.String(required=True)
+    version = fields.Integer(required=True)
+    openapi = fields.String(required=True)
+    docs = fields.String(required=True)
