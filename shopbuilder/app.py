@@ -62,6 +62,11 @@ def create_app(test_config=None):
     _register_error_pages(app)
     _register_template_helpers(app)
 
+    from . import themes
+
+    # After the error pages: a store's 404/500 pages take the store's look.
+    themes.init_app(app)
+
     from .cli import register_cli
 
     register_cli(app)
