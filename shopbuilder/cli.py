@@ -16,7 +16,6 @@ from .extensions import db
 from .models import SLUG_PATTERN, Chain, StaffRole, Store, User
 
 
-
 class TenantBlindGroup(AppGroup):
     """Commands run outside any request and see every tenant, on purpose."""
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 from .accounts import Customer, StaffRole, User
 from .api import ApiIdempotencyKey, ApiToken
 from .base import ChainOwned, StoreOptional, StoreOwned, UTCDateTime
-from .catalogue import Category, Product, Publication, StoreListing, Variant
+from .catalogue import (
+    Category,
+    Product,
+    ProductImage,
+    Publication,
+    StockSyncRequest,
+    StoreApiKey,
+    StoreListing,
+    Variant,
+)
 from .tenancy import SLUG_PATTERN, Chain, Store
 
 __all__ = [
@@ -17,9 +26,12 @@ __all__ = [
     "ChainOwned",
     "Customer",
     "Product",
+    "ProductImage",
     "Publication",
     "StaffRole",
     "Store",
+    "StockSyncRequest",
+    "StoreApiKey",
     "StoreListing",
     "StoreOptional",
     "StoreOwned",
