@@ -159,10 +159,6 @@ def _register_blueprints(app) -> None:
 def _register_error_pages(app) -> None:
     @app.errorhandler(404)
     def not_found(error):
-        from .api import is_api_request, not_found_problem
-
-        if is_api_request():
-            return not_found_problem()
         return render_template("errors/404.html"), 404
 
     @app.errorhandler(500)

@@ -93,9 +93,28 @@ def is_api_request() -> bool:
     return request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
 
 
-def not_found_problem():
-    """The 404 answer for an API path that no route matched (used by the app's 404 page)."""
-    return problem_response(problem("not_found"))
+_ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+@bp.route("/<path:rest>", methods=_ANY_METHOD)
+def no_such_route(rest):
+    """Unknown API paths answer problem+json (the app's 404 page is HTML, themed per store).
+
+    Werkzeug prefers any real route to this catch-all, so reaching it means no
+    route matched the path with this method: 405 when another method would do.
+    """
+    adapter = current_app.url_map.bind("")
+    allowed = []
+    for method in _ANY_METHOD:
+        try:
+            endpoint, _args = adapter.match(request.path, method=method)
+        except HTTPException:
+            continue
+        if endpoint != "api.no_such_route":
+            allowed.append(method)
+    if allowed:
+        raise problem("method_not_allowed", headers={"Allow": ", ".join(allowed)})
+    raise problem("not_found")
 
 
 # -- the API's own documents --------------------------------------------------------------------

@@ -73,8 +73,8 @@ class ProductSummary(Schema):
     title = fields.String(required=True)
     category_id = fields.Integer(required=True, allow_none=True)
     image_url = fields.String(required=True, allow_none=True)
-    price_fen = fields.Integer(required=True, allow_none=True,
-                               metadata={"description": "Lowest variant price; null if none."})
+    price_fen = fields.Integer(required=True, metadata={"description": "Lowest variant price."})
+    max_price_fen = fields.Integer(required=True, metadata={"description": "Highest."})
     compare_at_fen = fields.Integer(required=True, allow_none=True)
     currency = fields.String(required=True)
     in_stock = fields.Boolean(required=True)
@@ -101,18 +101,23 @@ class ProductPage(Schema):
     next_cursor = fields.String(required=True, allow_none=True)
 
 
-SORTS = ("newest", "title", "price_asc", "price_desc")
+SORTS = ("default", "newest", "price_asc", "price_desc")
+SEARCH_SORTS = ("relevance", "newest", "price_asc", "price_desc")
 
 
 class ProductQuery(PageQuery):
     category = fields.Integer(validate=validate.Range(1, 2**31 - 1),
                               metadata={"description": "Category id (its subcategories too)."})
-    sort = fields.String(load_default="newest", validate=validate.OneOf(SORTS))
-    q = fields.String(validate=validate.Length(max=100), metadata={"description": "Words to find."})
+    sort = fields.String(load_default="default", validate=validate.OneOf(SORTS))
 
 
 class SearchQuery(PageQuery):
-    q = fields.String(required=True, validate=validate.Length(1, 100))
+    q = fields.String(required=True, validate=validate.Length(1, 100),
+                      metadata={"description": "Words or characters (Chinese works as typed)."})
+    category = fields.Integer(validate=validate.Range(1, 2**31 - 1))
+    min_price_fen = fields.Integer(validate=validate.Range(0, 2**31 - 1))
+    max_price_fen = fields.Integer(validate=validate.Range(0, 2**31 - 1))
+    sort = fields.String(load_default="relevance", validate=validate.OneOf(SEARCH_SORTS))
 
 
 class TokenRequest(Schema):
