@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import PathConverter
 
 from ..extensions import csrf
 from .core import (
@@ -61,6 +62,7 @@ def init_app(app) -> None:
     app.config.setdefault("API_TOKEN_TTL", 30 * 86400)
     app.config.setdefault("API_TOKEN_RATE_LIMIT", "300 per minute")
     app.config.setdefault("API_ADDRESS_RATE_LIMIT", "600 per minute")
+    app.url_map.converters["api_any_path"] = _AnyPathConverter
     state = ApiState(limits=RateLimits(app))
     app.extensions["shopbuilder.api"] = state
     app.register_blueprint(bp)
@@ -96,7 +98,14 @@ def is_api_request() -> bool:
 _ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
-@bp.route("/<path:rest>", methods=_ANY_METHOD)
+class _AnyPathConverter(PathConverter):
+    """Like ``path`` but also across control characters (``.`` stops at a newline)."""
+
+    regex = r"[\s\S]+"
+    part_isolating = False
+
+
+@bp.route("/<api_any_path:rest>", methods=_ANY_METHOD)
 def no_such_route(rest):
     """Unknown API paths answer problem+json (the app's 404 page is HTML, themed per store).
 
