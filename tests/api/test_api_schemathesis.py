@@ -40,27 +40,31 @@ def _operations(app):
     return [result.ok() for result in schema.get_all_operations()]
 
 
+def _property_test(operation, mode, client):
+    fixed = {}
+    if "{store}" in operation.path:
+        fixed["store"] = DEMO_STORE
+    if "{chain}" in operation.path:
+        fixed["chain"] = DEMO_CHAIN
+    checks = CHECKS + ([negative_data_rejection] if mode == GenerationMode.NEGATIVE else [])
+
+    @given(case=operation.as_strategy(generation_mode=mode, path_parameters=fixed))
+    @settings(max_examples=MAX_EXAMPLES, derandomize=True, database=None, deadline=None,
+              suppress_health_check=list(HealthCheck))
+    def run(case):
+        # A fresh token per case: signing out in one case must not starve the others.
+        headers = {"Authorization": f"Bearer {sign_in(client)}"}
+        case.call_and_validate(headers=headers, checks=checks)
+
+    return run
+
+
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_every_operation_answers_within_its_description(app, client, demo, mode):
     failures = []
     for operation in _operations(app):
-        fixed = {}
-        if "{store}" in operation.path:
-            fixed["store"] = DEMO_STORE
-        if "{chain}" in operation.path:
-            fixed["chain"] = DEMO_CHAIN
-        checks = CHECKS + ([negative_data_rejection] if mode == GenerationMode.NEGATIVE else [])
-
-        @given(case=operation.as_strategy(generation_mode=mode, path_parameters=fixed))
-        @settings(max_examples=MAX_EXAMPLES, derandomize=True, database=None, deadline=None,
-                  suppress_health_check=list(HealthCheck))
-        def run(case, checks=checks):
-            # A fresh token per case: signing out in one case must not starve the others.
-            headers = {"Authorization": f"Bearer {sign_in(client)}"}
-            case.call_and_validate(headers=headers, checks=checks)
-
         try:
-            run()
+            _property_test(operation, mode, client)()
         except Unsatisfiable:
             continue  # nothing of this operation can be made invalid (fixed path only)
         except Exception as exc:  # collect every operation's failure, then report them all
