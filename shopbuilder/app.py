@@ -106,8 +106,11 @@ def _configure_services(app) -> None:
         app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     app.config.setdefault("CACHE_DEFAULT_TIMEOUT", 300)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
-        options.setdefault("connect_args", {}).setdefault("timeout", 30)
+        # Copies: the default dict is shared by every app in the process (tests make
+        # SQLite and PostgreSQL apps side by side; psycopg refuses "timeout").
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options["connect_args"] = {"timeout": 30, **options.get("connect_args", {})}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 @event.listens_for(Engine, "connect")
@@ -153,7 +156,17 @@ def _register_blueprints(app) -> None:
 
     for bp in (platform_bp, admin_bp, hq_bp, manage_bp, storefront_bp):
         app.register_blueprint(bp)
+    _register_order_blueprints(app)
     api.init_app(app)
+
+
+def _register_order_blueprints(app) -> None:
+    from .hq.orders import bp as hq_orders_bp
+    from .manage.orders import bp as manage_orders_bp
+    from .storefront.orders import bp as shop_orders_bp
+
+    for bp in (shop_orders_bp, manage_orders_bp, hq_orders_bp):
+        app.register_blueprint(bp)
 
 
 def _register_error_pages(app) -> None:
