@@ -57,7 +57,7 @@ class ApiState:
 def init_app(app) -> None:
     """Register the core API, then every plugin's API blueprints under the same rules."""
     from ..plugins import get_host
-    from . import account, catalogue, stores  # noqa: F401  (routes register on import)
+    from . import account, catalogue, shopping, stores  # noqa: F401  (routes register on import)
 
     app.config.setdefault("API_TOKEN_TTL", 30 * 86400)
     app.config.setdefault("API_TOKEN_RATE_LIMIT", "300 per minute")

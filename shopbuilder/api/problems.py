@@ -31,7 +31,7 @@ CODES: dict[str, tuple[int, str]] = {
     "payload_too_large": (413, "The request is too large."),
     "unsupported_media_type": (415, "Send the body as application/json."),
     "validation_failed": (422, "Some fields are invalid."),
-    "out_of_stock": (409, "Not enough stock."),
+    "checkout_refused": (409, "The order cannot be placed."),
     "rate_limited": (429, "Too many requests; slow down."),
     "internal_error": (500, "Something went wrong on our side."),
     "store_closed": (503, "This store is closed."),
