@@ -275,8 +275,9 @@ class PaymentSchema(Schema):
     id = fields.Integer(required=True)
     order_id = fields.Integer(required=True)
     provider = fields.String(required=True)
-    state = fields.String(required=True, metadata={
-        "description": "`pending`, `paid`, `failed`, `refunded`..."})
+    state = fields.String(required=True,
+                          validate=validate.OneOf(["pending", "succeeded", "failed"]),
+                          metadata={"description": "`succeeded` once the money arrived."})
     amount_fen = fields.Integer(required=True)
     paid_at = fields.DateTime(required=True, allow_none=True)
     payment_url = fields.String(
