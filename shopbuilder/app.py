@@ -70,6 +70,12 @@ def create_app(test_config=None):
     from .cli import register_cli
 
     register_cli(app)
+
+    from .media import bp as media_bp
+
+    # Product photos are served by the media route; whoever registered it first wins.
+    if media_bp.name not in app.blueprints:
+        app.register_blueprint(media_bp)
     return app
 
 

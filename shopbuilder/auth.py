@@ -24,7 +24,8 @@ from .models import Customer, StaffRole, User
 
 
 class LoginForm(FlaskForm):
-    email = EmailField(_l("Email"), validators=[DataRequired(), Email()])
+    # No format check on sign-in: an unknown address simply does not match.
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=255)])
     password = PasswordField(_l("Password"), validators=[DataRequired()])
 
 

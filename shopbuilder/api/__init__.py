@@ -161,3 +161,7 @@ def docs():
     response = current_app.make_response(render_template("api/docs.html", spec_url=url))
     response.headers["Cache-Control"] = "no-cache"
     return response
+
+
+# Imported last: these modules add their routes to ``bp``.
+from . import stock  # noqa: E402,F401

@@ -30,3 +30,7 @@ def logout():
 @hq_required
 def index():
     return render_template("hq/index.html")
+
+
+# Imported last: these modules add their routes to ``bp``.
+from . import products  # noqa: E402,F401  (registers the catalogue pages on bp)

@@ -30,3 +30,7 @@ def logout():
 @staff_required
 def index():
     return render_template("manage/index.html")
+
+
+# Imported last: these modules add their routes to ``bp``.
+from . import listings  # noqa: E402,F401

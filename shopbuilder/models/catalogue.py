@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -101,6 +102,9 @@ class Publication(ChainOwned, Timestamped, db.Model):
     """
 
     TARGETS = ("all", "city", "store")
+    # Every query filters by chain (the tenant guard) and product: without this index
+    # SQLite picks ix_publication_chain_id and scans the whole chain for each product.
+    __table_args__ = (Index("ix_publication_chain_product", "chain_id", "product_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("product.id"), index=True, nullable=False)

@@ -55,7 +55,7 @@ class CatalogueError(ValueError):
     """Bad input, with messages fit to show the person who typed it."""
 
     def __init__(self, messages):
-        if isinstance(messages, str):
+        if not isinstance(messages, list | tuple):
             messages = [messages]
         self.messages = list(messages)
         super().__init__("; ".join(str(m) for m in self.messages))
@@ -514,6 +514,35 @@ def variant_in_store(store: Store, variant_id: int) -> Variant | None:
     )
 
 
+def variants_sold_by_sku(store: Store, skus: list[str]) -> dict[str, int]:
+    """``{lower-case sku: variant id}`` for the SKUs ``store`` sells.
+
+    Exact SKUs are found through the (chain_id, sku) unique index; only the
+    misses are retried case-insensitively. Whether the store sells a product
+    is then asked once per product, not once per row.
+    """
+    found: dict[str, tuple[int, int]] = {}
+    for chunk in _chunks(list(dict.fromkeys(skus))):
+        for vid, sku, pid in db.session.execute(
+            select(Variant.id, Variant.sku, Variant.product_id)
+            .where(Variant.chain_id == store.chain_id, Variant.sku.in_(chunk))
+        ):
+            found[sku.lower()] = (vid, pid)
+    missing = [s.lower() for s in skus if s.lower() not in found]
+    for chunk in _chunks(list(dict.fromkeys(missing))):
+        for vid, sku, pid in db.session.execute(
+            select(Variant.id, Variant.sku, Variant.product_id)
+            .where(Variant.chain_id == store.chain_id, func.lower(Variant.sku).in_(chunk))
+        ):
+            found[sku.lower()] = (vid, pid)
+    sold: set[int] = set()
+    for chunk in _chunks(sorted({pid for _vid, pid in found.values()})):
+        sold.update(db.session.scalars(
+            select(Product.id).where(Product.id.in_(chunk), sold_in_store(store))
+        ))
+    return {sku: vid for sku, (vid, pid) in found.items() if pid in sold}
+
+
 class StockBelowReserved(CatalogueError):
     pass
 
@@ -698,13 +727,7 @@ def import_listings_csv(store: Store, data: str | bytes, *, dry_run: bool) -> Im
     result.rows = len(parsed) + len(result.errors)
 
     # Which SKUs does this store sell, and what have orders reserved?
-    by_sku: dict[str, int] = {}
-    for chunk in _chunks([p[1] for p in parsed]):
-        for vid, sku in db.session.execute(
-            select(Variant.id, Variant.sku).join(Product, Product.id == Variant.product_id)
-            .where(sold_in_store(store), func.lower(Variant.sku).in_([s.lower() for s in chunk]))
-        ):
-            by_sku[sku.lower()] = vid
+    by_sku = variants_sold_by_sku(store, [p[1] for p in parsed])
     listings: dict[int, tuple[int, int]] = {}
     for chunk in _chunks(list(by_sku.values())):
         for vid, lid, reserved in db.session.execute(
@@ -905,13 +928,7 @@ def _validate_and_apply(store: Store, payload: dict) -> tuple[int, dict]:
             continue
         seen.add(sku.lower())
         rows.append((index, sku, stock))
-    by_sku: dict[str, int] = {}
-    for chunk in _chunks([r[1] for r in rows]):
-        for vid, sku in db.session.execute(
-            select(Variant.id, Variant.sku).join(Product, Product.id == Variant.product_id)
-            .where(sold_in_store(store), func.lower(Variant.sku).in_([s.lower() for s in chunk]))
-        ):
-            by_sku[sku.lower()] = vid
+    by_sku = variants_sold_by_sku(store, [r[1] for r in rows])
     ready = []
     for index, sku, stock in rows:
         vid = by_sku.get(sku.lower())
@@ -919,6 +936,17 @@ def _validate_and_apply(store: Store, payload: dict) -> tuple[int, dict]:
             errors.append({"row": index, "sku": sku, "detail": "unknown sku for this store"})
         else:
             ready.append((index, sku, vid, stock))
+    current = _listing_states(store, [r[2] for r in ready])
+    for index, sku, vid, stock in ready:
+        on_hand, reserved = current.get(vid, (0, 0))
+        new_value = on_hand + stock if mode == "delta" else stock
+        if new_value < reserved or new_value < 0:
+            errors.append({
+                "row": index, "sku": sku,
+                "detail": f"on hand would fall below the {reserved} reserved by open orders"
+                if reserved else "on hand would fall below 0",
+                "reserved": reserved,
+            })
     if errors:
         return _row_problem(errors)
     try:
@@ -959,6 +987,7 @@ def _validate_and_apply(store: Store, payload: dict) -> tuple[int, dict]:
 
 
 def _row_problem(errors: list[dict]) -> tuple[int, dict]:
+    errors = sorted(errors, key=lambda e: e["row"])
     return problem(
         422, "Some rows were refused",
         f"{len(errors)} row(s) could not be applied; nothing was changed.",

@@ -65,3 +65,4 @@ def account():
 
 # The browse pages (home, categories, products, store information) register on ``bp``.
 from . import browse  # noqa: E402,F401
+from . import search  # noqa: E402,F401
