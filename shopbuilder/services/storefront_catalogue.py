@@ -271,7 +271,8 @@ def _store_key(store_id: int) -> str:
     return f"sf:v:s:{store_id}"
 
 
-def _versions(store) -> str:
+def version_tokens(store) -> str:
+    """The chain's and the store's catalogue version tokens: part of every cache key."""
     keys = [_chain_key(store.chain_id), _store_key(store.id)]
     found = cache.get_many(*keys)
     missing = {k: uuid.uuid4().hex[:12] for k, v in zip(keys, found, strict=True) if not v}
@@ -282,7 +283,7 @@ def _versions(store) -> str:
 
 
 def _cached(store, name: str, compute):
-    key = f"sf:{store.id}:{_versions(store)}:{name}"
+    key = f"sf:{store.id}:{_g_versions(store)}:{name}"
     value = cache.get(key)
     if value is None:
         value = compute()
@@ -291,8 +292,20 @@ def _cached(store, name: str, compute):
     return value
 
 
+def _g_versions(store) -> str:
+    # Read once per request: a page asks for several cached pieces of the same store.
+    from flask import g, has_request_context
+
+    if not has_request_context():
+        return version_tokens(store)
+    memo = g.setdefault("_sf_versions", {})
+    if store.id not in memo:
+        memo[store.id] = version_tokens(store)
+    return memo[store.id]
+
+
 def invalidate_chain(chain_id: int) -> None:
-    """Every store of the chain reads the catalogue afresh (a product, price or category changed)."""
+    """Every store of the chain reads the catalogue afresh (a product, price, category...)."""
     cache.set(_chain_key(chain_id), uuid.uuid4().hex[:12], timeout=0)
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from flask import abort, g, make_response, request
+from flask_babel import to_user_timezone
 from markupsafe import escape
 
+from .. import clock
 from ..services import storefront_catalogue as catalogue
 from ..themes import render_store_template, store_theme_settings
 from . import bp
+from .pagecache import cached_page
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -18,7 +21,14 @@ def home_context(store) -> dict:
         "categories": [c for c in catalogue.categories(store) if c.parent_id is None],
         "featured": catalogue.featured(store, 8),
         "newest": catalogue.newest(store, 4),
+        "today_hours": today_hours(store),
     }
+
+
+def today_hours(store) -> list:
+    """Today's opening spans in the shop's time zone (``[]`` when closed or unknown)."""
+    day = DAYS[to_user_timezone(clock.now()).weekday()]
+    return (store.opening_hours or {}).get(day) or []
 
 
 def _page_arg() -> int:
@@ -42,16 +52,19 @@ def _listing(category):
 
 
 @bp.get("/")
+@cached_page
 def home():
     return render_store_template("storefront/home.html", **home_context(g.store))
 
 
 @bp.get("/products")
+@cached_page
 def all_products():
     return _listing(None)
 
 
 @bp.get("/c/<slug>")
+@cached_page
 def category(slug):
     found = catalogue.category_by_slug(g.store, slug)
     if found is None:
@@ -60,6 +73,7 @@ def category(slug):
 
 
 @bp.get("/p/<int:product_id>")
+@cached_page
 def product(product_id):
     found = catalogue.product(g.store, product_id)
     if found is None:
@@ -72,6 +86,7 @@ def product(product_id):
 
 
 @bp.get("/info")
+@cached_page
 def info():
     store = g.store
     hours = [(day, store.opening_hours.get(day) or []) for day in DAYS]

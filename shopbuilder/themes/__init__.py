@@ -330,7 +330,8 @@ def setting_defaults(theme_name: str) -> dict:
 
 def store_theme_settings(store, theme_name: str | None = None) -> dict:
     theme_name = theme_name or store_theme_name(store)
-    values = settings_store.values(store, settings_namespace(theme_name), setting_defaults(theme_name))
+    namespace = settings_namespace(theme_name)
+    values = settings_store.values(store, namespace, setting_defaults(theme_name))
     for setting in get_registry().settings_of(theme_name):
         if setting.type == "sections":
             values[setting.key] = [s for s in values[setting.key] or () if s in setting.choices]
@@ -371,6 +372,12 @@ def render_store_template(name: str, *, draft: dict | None = None, theme_name=No
     ctx = theme_context(store, draft=draft, theme_name=theme_name)
     env = get_registry(app).environment(ctx["theme"].name, enabled_names(store))
     template = env.get_or_select_template(name)
+    if g.get("page_cache_on"):
+        from ..plugins import render_slot
+        from ..storefront.pagecache import csrf_token_for_cache, slot_guard
+
+        ctx["slot"] = slot_guard(render_slot)
+        ctx["csrf_token"] = csrf_token_for_cache
     ctx.update(context)
     g._store_template = True  # the context processor need not compute it again
     app.update_template_context(ctx)
@@ -393,6 +400,13 @@ def _serve_static(theme: str, filename: str):
     response.cache_control.immutable = True
     response.cache_control.public = True
     return response
+
+
+def _page_url() -> str:
+    """The address the customer sees (a store's own domain has no ``/s/<slug>`` prefix)."""
+    from ..tenancy import strip_host_prefix
+
+    return strip_host_prefix(request.url)
 
 
 def _is_console(blueprint: str | None) -> bool:
@@ -430,6 +444,7 @@ def init_app(app) -> ThemeRegistry:
     from .forms import localized
 
     app.jinja_env.filters["theme_text"] = localized
+    app.jinja_env.globals["page_url"] = _page_url
     app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
 
     from .views import register
