@@ -76,7 +76,7 @@ def apply_one(deadline_id: int, now) -> str:
     except _Paused:
         return "paused"
     except orders.OrderError as exc:
-        log.warning("deadline %s not applied: %s", deadline_id, exc)
+        log.warning("deadline %s not applied: %s", deadline_id, type(exc).__name__)
         return "error"
     except Exception:
         log.exception("deadline %s failed", deadline_id)

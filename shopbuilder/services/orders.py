@@ -134,8 +134,16 @@ class CheckoutError(OrderError):
     """The order cannot be placed; ``messages`` says why (one line each)."""
 
     def __init__(self, *messages):
-        self.messages = [str(m) for m in messages]
-        super().__init__(" ".join(self.messages))
+        # Kept lazy: they are translated when shown, in the customer's language.
+        self.messages = list(messages)
+        super().__init__(*messages)
+
+    def __str__(self) -> str:
+        return " ".join(str(m) for m in self.messages)
+
+
+class SoldOut(CheckoutError):
+    """A line's stock ran out while the order was being placed."""
 
 
 #: Timeline words for events that do not change the state.
@@ -421,7 +429,7 @@ def place_order(store, customer, cart, checkout: Checkout, idempotency_key: str 
         if line.problem == "unavailable":
             raise CheckoutError(_l("%(title)s is no longer sold here.", title=line.title))
         if line.problem == "short":
-            raise CheckoutError(_l("Only %(n)s of %(title)s left.", n=max(line.available, 0),
+            raise SoldOut(_l("Only %(n)s of %(title)s left.", n=max(line.available, 0),
                                    title=line.title))
     options = {o.code: o for o in fulfilment_options(store, cart)}
     option = options.get(checkout.fulfilment_code)
@@ -467,7 +475,7 @@ def place_order(store, customer, cart, checkout: Checkout, idempotency_key: str 
                 try:
                     stock.reserve(store.id, line.variant.id, line.quantity)
                 except stock.OutOfStock:
-                    raise CheckoutError(
+                    raise SoldOut(
                         _l("Sorry, %(title)s just sold out.", title=line.title)
                     ) from None
                 db.session.add(OrderLine(
