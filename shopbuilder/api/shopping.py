@@ -221,8 +221,9 @@ def place_order(body):
                                           idempotency_key=service_key)
     except order_service.CheckoutError as exc:
         db.session.rollback()
-        raise problem("checkout_refused", exc.messages and " ".join(exc.messages), errors=[
-            {"field": None, "in": "body", "message": m} for m in exc.messages]) from exc
+        messages = [str(m) for m in getattr(exc, "messages", None) or [exc]]
+        raise problem("checkout_refused", " ".join(messages), errors=[
+            {"field": None, "in": "body", "message": m} for m in messages]) from exc
     except order_service.OrderError as exc:
         db.session.rollback()
         raise problem("checkout_refused", str(exc)) from exc
