@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, current_app, g, make_response, request
+from flask_babel import gettext as _
 from limits import parse as parse_limit
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
@@ -106,7 +107,7 @@ def json_body():
         raise problem("unsupported_media_type")
     data = request.get_json(silent=True)
     if data is None:
-        raise problem("bad_request", "The body is not valid JSON.")
+        raise problem("bad_request", _("The body is not valid JSON."))
     return data
 
 
@@ -142,7 +143,7 @@ def load(schema_cls, data, where: str, unknown=RAISE):
     """Load ``data`` with ``schema_cls`` or raise a 422 that names every bad field."""
     if _has_nul(data):
         raise problem("validation_failed", errors=[
-            {"field": None, "in": where, "message": "NUL characters are not allowed."}])
+            {"field": None, "in": where, "message": _("NUL characters are not allowed.")}])
     try:
         return schema_cls(unknown=unknown).load(data)
     except ValidationError as exc:

@@ -143,3 +143,10 @@ def test_description_is_openapi_31_and_the_docs_page_is_self_hosted(client, spec
     page = client.get("/api/v1/docs").get_data(as_text=True)
     assert "/api/v1/openapi.json" in page
     assert "http://" not in page and "https://" not in page  # nothing from a CDN
+
+
+def test_problem_titles_follow_the_stores_language_and_lang_overrides(client, demo):
+    chinese = client.get(f"/api/v1/stores/{DEMO_STORE}/products/999999").get_json()
+    assert chinese["title"] == "未找到。" and chinese["code"] == "not_found"
+    english = client.get(f"/api/v1/stores/{DEMO_STORE}/products/999999?lang=en").get_json()
+    assert english["title"] == "Not found." and english["code"] == "not_found"

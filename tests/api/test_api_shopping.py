@@ -111,7 +111,7 @@ def test_same_key_with_another_body_is_a_conflict(client, auth, placed):
 
 
 def test_missing_idempotency_key_is_a_422_on_the_header(client, auth):
-    response = client.post(f"{S}/orders", headers=auth, json=ORDER)
+    response = client.post(f"{S}/orders?lang=en", headers=auth, json=ORDER)
     assert response.status_code == 422
     assert response.get_json()["errors"][0] == {
         "field": "Idempotency-Key", "in": "header",
