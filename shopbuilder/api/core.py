@@ -25,6 +25,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
 from werkzeug.exceptions import default_exceptions
 
 from .. import settings as settings_module
+from ..extensions import csrf
 from .problems import ApiProblem, handle_error, problem
 
 log = logging.getLogger(__name__)
@@ -161,6 +162,8 @@ def api_blueprint(name: str, import_name: str, url_prefix: str = "") -> Blueprin
     plugin answer 404 in stores that have not enabled it.
     """
     bp = Blueprint(name, import_name, url_prefix=API_PREFIX + url_prefix)
+    # Clients authenticate with bearer tokens or API keys, never cookies: no CSRF here.
+    csrf.exempt(bp)
     bp.before_request(_before_api_request)
     bp.after_request(_after_api_request)
     # Code-specific handlers on the blueprint win over the app's HTML error pages.
@@ -210,8 +213,10 @@ def plugin_of_endpoint(endpoint: str | None) -> str | None:
 
 def plugin_of_blueprint(app, blueprint: str | None) -> str | None:
     """The plugin that brought API blueprint ``blueprint`` (None for the core's)."""
-    state = app.extensions.get("shopbuilder.api")
-    return state.plugin_blueprints.get(blueprint) if state and blueprint else None
+    if not blueprint:
+        return None
+    host = app.extensions.get("shopbuilder.plugins")
+    return getattr(host, "blueprint_owner", {}).get(blueprint.split(".")[0])
 
 
 # -- CORS -------------------------------------------------------------------------------------
