@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from api_support import DEMO_STORE, sign_in
 
 from shopbuilder import clock
 from shopbuilder.extensions import db
 from shopbuilder.models import ApiToken
 from shopbuilder.testing import PASSWORD, in_app, make_chain, make_customer, make_store
+
+# The same behaviour on both databases (PostgreSQL skips when unreachable).
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
 
 
 def test_token_works_at_every_store_of_the_chain(client, auth):

@@ -11,6 +11,9 @@ from shopbuilder.models import Payment, Store
 from shopbuilder.payments import sandbox
 from shopbuilder.testing import PASSWORD, make_customer
 
+# The same behaviour on both databases (PostgreSQL skips when unreachable).
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+
 S = f"/api/v1/stores/{DEMO_STORE}"
 ORDER = {"fulfilment": "delivery", "payment_provider": "sandbox", "address": "杭州市 1 号",
          "contact_name": "王小明", "contact_phone": "13800000000"}
