@@ -20,7 +20,7 @@ from flask import Blueprint, current_app, g, make_response, request
 from flask_babel import gettext as _
 from limits import parse as parse_limit
 from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import FixedWindowRateLimiter
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
 from werkzeug.exceptions import default_exceptions
 
@@ -255,17 +255,23 @@ def _preflight():
 
 
 class RateLimits:
-    """Per-token and per-address windows in Flask-Limiter's storage (memory, or Redis)."""
+    """Per-token and per-address windows in Flask-Limiter's storage (memory, or Redis).
+
+    ``hit`` answers ``(allowed, limit, remaining, reset)``; the last two only when refused.
+    """
 
     def __init__(self, app):
         self.storage = storage_from_string(app.config.get("RATELIMIT_STORAGE_URI", "memory://"))
-        self.strategy = MovingWindowRateLimiter(self.storage)
+        # Fixed windows: one counter per key and window (INCR in Redis), so the cost of a
+        # request does not grow with the limit, as a moving window's list of hits would.
+        self.strategy = FixedWindowRateLimiter(self.storage)
 
     def hit(self, limit_text: str, *identifiers: str):
         item = parse_limit(limit_text)
-        allowed = self.strategy.hit(item, "api", *identifiers)
+        if self.strategy.hit(item, "api", *identifiers):
+            return True, item, None, None
         reset, remaining = self.strategy.get_window_stats(item, "api", *identifiers)
-        return allowed, item, remaining, reset
+        return False, item, remaining, reset
 
 
 def _rate_limit():
