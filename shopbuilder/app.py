@@ -159,16 +159,17 @@ def app_default_locale() -> str:
 
 
 def _register_blueprints(app) -> None:
+    from . import api
     from .admin import bp as admin_bp
-    from .api import bp as api_bp
     from .hq import bp as hq_bp
     from .manage import bp as manage_bp
     from .platform import bp as platform_bp
     from .storefront import bp as storefront_bp
 
-    for bp in (platform_bp, admin_bp, hq_bp, manage_bp, storefront_bp, api_bp):
+    for bp in (platform_bp, admin_bp, hq_bp, manage_bp, storefront_bp):
         app.register_blueprint(bp)
     _register_order_blueprints(app)
+    api.init_app(app)
 
 
 def _register_order_blueprints(app) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .accounts import Customer, StaffRole, User
+from .api import ApiIdempotencyKey, ApiToken
 from .base import ChainOwned, StoreOptional, StoreOwned, UTCDateTime
 from .catalogue import (
     Category,
@@ -33,6 +34,8 @@ from .plugins import StorePlugin
 from .tenancy import SLUG_PATTERN, Chain, Store
 
 __all__ = [
+    "ApiIdempotencyKey",
+    "ApiToken",
     "AfterSaleRequest",
     "Cart",
     "CartLine",
