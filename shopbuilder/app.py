@@ -102,8 +102,13 @@ def _configure_services(app) -> None:
         app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     app.config.setdefault("CACHE_DEFAULT_TIMEOUT", 300)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+<<<<<<< HEAD
         # Copies: the defaults' dict is shared by every app of the process (a PostgreSQL
         # app made after a SQLite one must not inherit SQLite's "timeout" argument).
+=======
+        # Copies: the default dict is shared by every app in the process (tests make
+        # SQLite and PostgreSQL apps side by side; psycopg refuses "timeout").
+>>>>>>> orders
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
         options["connect_args"] = {"timeout": 30, **options.get("connect_args", {})}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
@@ -153,6 +158,16 @@ def _register_blueprints(app) -> None:
     from .storefront import bp as storefront_bp
 
     for bp in (platform_bp, admin_bp, hq_bp, manage_bp, storefront_bp, api_bp):
+        app.register_blueprint(bp)
+    _register_order_blueprints(app)
+
+
+def _register_order_blueprints(app) -> None:
+    from .hq.orders import bp as hq_orders_bp
+    from .manage.orders import bp as manage_orders_bp
+    from .storefront.orders import bp as shop_orders_bp
+
+    for bp in (shop_orders_bp, manage_orders_bp, hq_orders_bp):
         app.register_blueprint(bp)
 
 
