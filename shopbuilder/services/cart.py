@@ -172,6 +172,35 @@ def goods_total(lines: list[PricedLine]) -> int:
     return sum(line.line_total_fen for line in lines)
 
 
+@dataclass
+class BuyNowLine:
+    variant: Variant
+    quantity: int
+
+    @property
+    def variant_id(self) -> int:
+        return self.variant.id
+
+
+@dataclass
+class BuyNow:
+    """A one-product checkout (立即购买) that skips the cart; hooks see it as a cart."""
+
+    store_id: int
+    customer_id: int | None
+    lines: list[BuyNowLine]
+    id: None = None
+
+
+def buy_now(store, customer_id: int | None, variant_id: int, quantity: int) -> BuyNow:
+    if quantity < 1 or quantity > MAX_QUANTITY:
+        raise CartError("quantity")
+    variant = db.session.get(Variant, variant_id)
+    if variant is None:
+        raise CartError("unknown")
+    return BuyNow(store.id, customer_id, [BuyNowLine(variant, quantity)])
+
+
 def _touch(cart: Cart) -> None:
     cart.updated_at = clock.now()
 

@@ -152,7 +152,17 @@ def cart_update():
 @bp.route("/checkout", methods=["GET", "POST"])
 @customer_required
 def checkout():
-    cart_row = current_cart()
+    """Check out the cart, or one product straight away when ``variant_id`` is given (buy now)."""
+    source = request.form if request.method == "POST" else request.args
+    buy_now = None
+    if source.get("variant_id"):
+        try:
+            buy_now = cart_service.buy_now(g.store, _customer_id(), _int(source["variant_id"]),
+                                           _int(source.get("quantity"), 1))
+        except cart_service.CartError as exc:
+            flash(CART_ERRORS.get(str(exc), CART_ERRORS["unknown"])(), "error")
+            return redirect(url_for("shop_orders.cart"))
+    cart_row = buy_now or current_cart()
     lines = cart_service.priced_lines(g.store, cart_row)
     if not lines and request.method == "GET":
         flash(_("Your cart is empty."), "error")
@@ -194,6 +204,7 @@ def checkout():
         adjustment_fen=sum(a.amount_fen for a in adjustments), delivery_fee=delivery_fee,
         idempotency_key=form.get("idempotency_key") or secrets.token_urlsafe(16),
         checkout_options=render_slot("checkout_options", cart=cart_row, lines=lines),
+        buy_now=buy_now,
     ), 422 if errors else 200
 
 

@@ -123,3 +123,19 @@ def test_other_stores_order_answers_404_in_the_console(
     assert staff.get(f"/s/{other_store.slug}/manage/orders/{order_id}").status_code == 404
     assert staff.post(f"/s/{other_store.slug}/manage/orders/{order_id}/pay").status_code == 404
     assert load(app, order_id)[0] == "pending_payment"
+
+
+def test_buy_now_places_an_order_without_touching_the_cart(app, client, store, customer,
+                                                           variant_id):
+    login(client, customer, store=store)
+    client.post(f"/s/{store.slug}/cart/add", data={"variant_id": variant_id, "quantity": 1})
+    page = client.get(f"/s/{store.slug}/checkout?variant_id={variant_id}&quantity=3")
+    assert 'name="variant_id"' in page.get_data(as_text=True)
+    placed = client.post(f"/s/{store.slug}/checkout",
+                         data=checkout_form(variant_id=variant_id, quantity=3))
+    assert placed.status_code == 302
+    order_id, _ = only_order(app)
+    assert stock_of(app, store, variant_id) == (10, 3)
+    with in_app(app):
+        cart = db.session.scalar(db.select(Cart).where(Cart.customer_id == customer.id))
+        assert [line.quantity for line in cart.lines] == [1]
