@@ -115,13 +115,8 @@ def _configure_services(app) -> None:
         app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     app.config.setdefault("CACHE_DEFAULT_TIMEOUT", 300)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-<<<<<<< HEAD
         # Copies: the defaults' dict is shared by every app of the process (a PostgreSQL
         # app made after a SQLite one must not inherit SQLite's "timeout" argument).
-=======
-        # Copies: the default dict is shared by every app in the process (tests make
-        # SQLite and PostgreSQL apps side by side; psycopg refuses "timeout").
->>>>>>> orders
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
         options["connect_args"] = {"timeout": 30, **options.get("connect_args", {})}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
