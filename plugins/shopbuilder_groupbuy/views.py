@@ -126,7 +126,8 @@ def group_page(group_id):
 def _checkout_from_form() -> orders.Checkout:
     form = request.form
     return orders.Checkout(
-        fulfilment_code=form.get("fulfilment", ""), payment_provider=form.get("payment_provider", ""),
+        fulfilment_code=form.get("fulfilment", ""),
+        payment_provider=form.get("payment_provider", ""),
         fulfilment_data={k[2:]: v[:200] for k, v in form.items() if k.startswith("f_")},
         contact_name=form.get("contact_name", "")[:120],
         contact_phone=form.get("contact_phone", "")[:32],

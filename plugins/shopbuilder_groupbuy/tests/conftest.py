@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from shopbuilder_groupbuy import service
+from shopbuilder_groupbuy.models import Campaign, Group, GroupMember
 
 from shopbuilder import clock, tenancy
 from shopbuilder.extensions import db
@@ -19,8 +21,6 @@ from shopbuilder.models import (
 )
 from shopbuilder.services import orders
 from shopbuilder.testing import CHEAP_PASSWORD_METHOD, in_app, make_chain, set_plugin_enabled
-from shopbuilder_groupbuy import service
-from shopbuilder_groupbuy.models import Campaign, Group, GroupMember
 
 T0 = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 

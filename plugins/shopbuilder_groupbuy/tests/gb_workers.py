@@ -20,9 +20,10 @@ def init(db_url: str, instance_path: str) -> None:
 def join_and_pay(args) -> str:
     """One customer joins the group and pays at once: ``joined``, ``refused`` or ``error``."""
     store_id, customer_id, group_id, at = args
+    from shopbuilder_groupbuy import service
+
     from shopbuilder.models import Customer, Order, Store
     from shopbuilder.services import orders
-    from shopbuilder_groupbuy import service
 
     last = None
     with _app.test_request_context(), clock.frozen(at):

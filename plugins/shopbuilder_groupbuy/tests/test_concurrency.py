@@ -16,11 +16,11 @@ from conftest import (
     pay,
     start,
 )
+from shopbuilder_groupbuy.models import Group, GroupMember
 
 from shopbuilder.extensions import db
 from shopbuilder.models import Order, Payment, Refund
 from shopbuilder.testing import in_app, set_plugin_enabled
-from shopbuilder_groupbuy.models import Group, GroupMember
 
 BOTH = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
 

@@ -20,13 +20,13 @@ from conftest import (
     start,
     stock,
 )
+from shopbuilder_groupbuy import service
 
 from shopbuilder import tenancy
 from shopbuilder.extensions import db
 from shopbuilder.models import Order, Refund, Store
 from shopbuilder.services import orders
 from shopbuilder.testing import in_app
-from shopbuilder_groupbuy import service
 
 
 def test_group_fills_and_every_order_goes_on_to_fulfilment(app, chain, store, shop):
