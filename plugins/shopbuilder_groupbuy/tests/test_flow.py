@@ -261,3 +261,23 @@ def test_group_orders_of_a_campaign_without_commission_say_so(app, chain, store)
         order = db.session.get(Order, order_id)
         hook = store_hook("shopbuilder_order_commission_allowed", order.store)
         assert hook(order=order) is False
+
+
+def test_worker_counts_a_payment_whose_hold_hook_failed(app, chain, store, shop, monkeypatch):
+    a, b = make_customers(app, chain, 2)
+    leader_order = start(app, store, a, shop["campaign_id"])
+    pay(app, leader_order)
+    group_id = group_of(app, leader_order)
+    second = join(app, store, b, group_id)
+
+    def broken(order):
+        raise RuntimeError("lost")
+
+    monkeypatch.setattr(service, "on_payment", broken)
+    pay(app, second)
+    assert order_state(app, second) == "paid"  # the core logged the failure, nothing held
+    monkeypatch.undo()
+    run_tick(app, T0 + timedelta(minutes=1))
+    assert order_state(app, second) == "awaiting_group"
+    assert member_states(app, group_id)[b] == ("paid", False)
+    assert group_state(app, group_id)[:2] == ("open", 2)
