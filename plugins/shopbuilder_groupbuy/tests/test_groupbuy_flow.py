@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import (
+from gb_helpers import (
     T0,
     group_of,
     group_state,
@@ -201,9 +201,9 @@ def test_unit_cap_refuses_before_paying(app, chain, store):
 
 def test_campaign_cap_above_stock_is_refused_at_creation(app, chain, store):
     variant_id = make_variant(app, chain, [store], stock=5)
-    with pytest.raises(service.GroupError, match="above the stock"):
+    with pytest.raises(service.GroupError, match="above the stock|可用库存"):
         make_campaign(app, chain, store, variant_id, unit_cap=6)
-    with pytest.raises(service.GroupError, match="2 to 50"):
+    with pytest.raises(service.GroupError, match="2 to 50|2 到 50"):
         make_campaign(app, chain, store, variant_id, unit_cap=5, group_size=51)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import types
 
 import pytest
-from conftest import group_of, make_customers, pay, start
+from gb_helpers import group_of, make_customers, pay, start
 
 from shopbuilder import hookimpl
 from shopbuilder.extensions import db
