@@ -172,11 +172,13 @@ ACTION_LABELS = {
 
 
 @contextlib.contextmanager
-def unit_of_work():
+def unit_of_work(expire_on_commit: bool = True):
     """One transaction for a group of order changes; hooks fire after its commit.
 
     Nested units join the outermost one. Plugins that change several orders at
     once (a group-buy completing) wrap their calls in one unit.
+    ``expire_on_commit=False`` keeps loaded objects usable after the commit
+    without reloading them; only for units that wrote nothing behind the ORM's back.
     """
     info = db.session.info
     depth = info.get("orders_depth", 0)
@@ -186,7 +188,13 @@ def unit_of_work():
     try:
         yield
         if depth == 0:
-            db.session.commit()
+            session = db.session()
+            previous = session.expire_on_commit
+            session.expire_on_commit = expire_on_commit
+            try:
+                session.commit()
+            finally:
+                session.expire_on_commit = previous
     except BaseException:
         if depth == 0:
             db.session.rollback()
@@ -199,9 +207,9 @@ def unit_of_work():
             _fire(name, store, **kwargs)
 
 
-def _after_commit(name: str, order: Order, **kwargs) -> None:
+def _after_commit(name: str, order: Order, store=None, **kwargs) -> None:
     db.session.info.setdefault("orders_after_commit", []).append(
-        (name, order.store, {"order": order, **kwargs})
+        (name, store if store is not None else order.store, {"order": order, **kwargs})
     )
 
 
@@ -217,12 +225,15 @@ class PluginFailure(OrderError):
     pass
 
 
+try:  # the plugin host's helper, when it has one (it names the failing plugin)
+    from ..plugins import call_money_hook as _host_call_money_hook
+except ImportError:  # pragma: no cover - older plugin host
+    _host_call_money_hook = None
+
+
 def call_money_hook(name: str, store, **kwargs):
     """Call a hook that changes money: a plugin exception aborts the operation cleanly."""
-    try:
-        from ..plugins import call_money_hook as host_call
-    except ImportError:
-        host_call = None
+    host_call = _host_call_money_hook
     try:
         if host_call is not None:
             return host_call(name, store, **kwargs)
@@ -419,11 +430,13 @@ def place_order(store, customer, cart, checkout: Checkout, idempotency_key: str 
     """
     from ..payments import get_provider
 
-    existing = find_by_key(store, idempotency_key)
-    if existing is not None:
-        return existing
     lines = cart_service.priced_lines(store, cart)
     if not lines:
+        # A resubmitted cart checkout finds its cart emptied by the first submission;
+        # any other repeat of a key is answered by the unique index below.
+        existing = find_by_key(store, idempotency_key)
+        if existing is not None:
+            return existing
         raise CheckoutError(_l("Your cart is empty."))
     for line in lines:
         if line.problem == "unavailable":
@@ -453,10 +466,17 @@ def place_order(store, customer, cart, checkout: Checkout, idempotency_key: str 
     adjustment = sum(a.amount_fen for a in adjustments)
     total = max(goods + option.fee_fen + adjustment, 0)
     kind = option.details.get("kind") or ("ship" if option.code == DELIVERY else "pickup")
+    pay_minutes = int(deadline_values(store)["pay_minutes"])
     try:
-        with unit_of_work():
+        # Everything written here is known to the ORM (the number is set on both sides),
+        # so the page can use the order after the commit without reloading it.
+        with unit_of_work(expire_on_commit=False):
+            # The hot rows every order of the store shares (the day's number counter and
+            # the listings' stock) are touched last, so their locks are held only from
+            # there to the commit. Until then the order carries a placeholder number.
             order = Order(
-                chain_id=store.chain_id, store_id=store.id, number=next_order_number(store),
+                chain_id=store.chain_id, store_id=store.id,
+                number=f"~{secrets.token_hex(12)}",
                 customer_id=getattr(customer, "id", None), state=S.PENDING_PAYMENT,
                 currency=store.chain.currency, goods_fen=goods, delivery_fen=option.fee_fen,
                 adjustment_fen=total - goods - option.fee_fen, total_fen=total,
@@ -472,12 +492,6 @@ def place_order(store, customer, cart, checkout: Checkout, idempotency_key: str 
             # Written first: a second submission with the same key stops here.
             db.session.flush()
             for line in lines:
-                try:
-                    stock.reserve(store.id, line.variant.id, line.quantity)
-                except stock.OutOfStock:
-                    raise SoldOut(
-                        _l("Sorry, %(title)s just sold out.", title=line.title)
-                    ) from None
                 db.session.add(OrderLine(
                     chain_id=store.chain_id, store_id=store.id, order_id=order.id,
                     variant_id=line.variant.id, title=line.title,
@@ -490,12 +504,30 @@ def place_order(store, customer, cart, checkout: Checkout, idempotency_key: str 
                 provider=provider.code, token=secrets.token_urlsafe(24), amount_fen=total,
             ))
             _record(order, customer, "placed", None, S.PENDING_PAYMENT)
-            _enter_state(order, S.PENDING_PAYMENT)
+            db.session.add(Deadline(
+                chain_id=store.chain_id, store_id=store.id, order_id=order.id, kind="pay",
+                due_at=clock.now() + timedelta(minutes=pay_minutes),
+            ))
             if cart is not None and cart.id is not None:
                 cart_service.clear_variants(cart, [line.variant.id for line in lines])
             call_money_hook("shopbuilder_checkout_placed", store, order=order,
                             checkout=checkout.as_dict())
-            _after_commit("shopbuilder_order_created", order)
+            db.session.flush()
+            number = next_order_number(store)
+            db.session.execute(
+                update(Order).where(Order.id == order.id).values(number=number)
+                .execution_options(synchronize_session=False)
+            )
+            order.number = number
+            db.session.flush()
+            for line in lines:
+                try:
+                    stock.reserve(store.id, line.variant.id, line.quantity)
+                except stock.OutOfStock:
+                    raise SoldOut(
+                        _l("Sorry, %(title)s just sold out.", title=line.title)
+                    ) from None
+            _after_commit("shopbuilder_order_created", order, store=store)
     except IntegrityError:
         db.session.rollback()
         existing = find_by_key(store, idempotency_key)

@@ -163,19 +163,11 @@ def checkout():
             flash(CART_ERRORS.get(str(exc), CART_ERRORS["unknown"])(), "error")
             return redirect(url_for("shop_orders.cart"))
     cart_row = buy_now or current_cart()
-    lines = cart_service.priced_lines(g.store, cart_row)
-    if not lines and request.method == "GET":
-        flash(_("Your cart is empty."), "error")
-        return redirect(url_for("shop_orders.cart"))
     errors: list[str] = []
     form = request.form
-    try:
-        options = orders.fulfilment_options(g.store, cart_row)
-        adjustments = orders.price_adjustments(g.store, cart_row)
-    except orders.OrderError as exc:
-        options, adjustments, errors = [], [], [str(exc)]
-    providers = providers_for(g.store)
-    if request.method == "POST" and not errors:
+    if request.method == "POST":
+        # Placing prices the lines and asks the plugins itself; the page is built only
+        # when something has to be shown again.
         key = (form.get("idempotency_key") or "")[:64] or None
         chosen = orders.Checkout(
             fulfilment_code=form.get("fulfilment", ""),
@@ -193,9 +185,21 @@ def checkout():
             try:
                 order = orders.place_order(g.store, current_user, cart_row, chosen, key)
             except orders.OrderError as exc:
+                db.session.rollback()
                 errors.extend(getattr(exc, "messages", None) or [str(exc)])
             else:
                 return redirect(url_for("shop_orders.pay", number=order.number))
+    lines = cart_service.priced_lines(g.store, cart_row)
+    if not lines and request.method == "GET":
+        flash(_("Your cart is empty."), "error")
+        return redirect(url_for("shop_orders.cart"))
+    try:
+        options = orders.fulfilment_options(g.store, cart_row)
+        adjustments = orders.price_adjustments(g.store, cart_row)
+    except orders.OrderError as exc:
+        options, adjustments = [], []
+        errors.append(str(exc))
+    providers = providers_for(g.store)
     delivery_fee = {o.code: o.fee_fen for o in options}
     goods = cart_service.goods_total(lines)
     return render_template(

@@ -16,6 +16,9 @@ from shopbuilder.testing import in_app
 
 T0 = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 
+#: These run on both databases (the PostgreSQL half needs a reachable server).
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+
 
 def run_tick(app, at):
     with app.app_context():

@@ -139,3 +139,31 @@ def test_buy_now_places_an_order_without_touching_the_cart(app, client, store, c
     with in_app(app):
         cart = db.session.scalar(db.select(Cart).where(Cart.customer_id == customer.id))
         assert [line.quantity for line in cart.lines] == [1]
+
+
+def test_order_pages_speak_chinese_in_a_chinese_store(app, client, store, customer, variant_id):
+    login(client, customer, store=store)
+    client.post(f"/s/{store.slug}/cart/add", data={"variant_id": variant_id})
+    page = client.get(f"/s/{store.slug}/cart?lang=zh_CN").get_data(as_text=True)
+    assert "购物车" in page and "去结算" in page
+    client.post(f"/s/{store.slug}/checkout", data=checkout_form())
+    _, number = only_order(app)
+    detail = client.get(f"/s/{store.slug}/orders/{number}?lang=zh_CN").get_data(as_text=True)
+    assert "待付款" in detail and "订单动态" in detail
+
+
+def test_console_filters_orders_by_state_and_paginates(app, store, customer, clerk, chain):
+    from order_helpers import make_listing, place
+
+    variant = make_listing(app, chain, store, stock=100, sku="MANY")
+    ids = [place(app, store, customer, variant) for _ in range(27)]
+    staff = app.test_client()
+    login(staff, clerk, store=store)
+    base = f"/s/{store.slug}/manage/orders/"
+    first = staff.get(base).get_data(as_text=True)
+    assert "1 / 2" in first and "(27)" in first
+    assert "(0)" in staff.get(base + "?state=paid").get_data(as_text=True)
+    second = staff.get(base + "?page=2").get_data(as_text=True)
+    assert second.count("/manage/orders/") >= 2 and len(ids) == 27
+    bad = staff.get(base + "?from=yesterday&page=x")
+    assert bad.status_code == 200

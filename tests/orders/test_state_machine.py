@@ -12,6 +12,9 @@ from shopbuilder.plugins import PluginMeta, get_host
 from shopbuilder.services import ledger, orders
 from shopbuilder.testing import in_app, set_plugin_enabled
 
+#: These run on both databases (the PostgreSQL half needs a reachable server).
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+
 
 def events(app, order_id):
     with in_app(app):
@@ -45,7 +48,7 @@ def test_invalid_transition_is_refused_with_a_clear_message(app, store, customer
     order_id = place(app, store, customer, variant_id)
     with pytest.raises(orders.InvalidTransition) as caught:
         act(order_id, lambda o: orders.ship(o, "staff:1", "SF1"))
-    with app.test_request_context():
+    with app.test_request_context("/?lang=en"):
         assert "Awaiting payment" in str(caught.value) and "cannot be shipped" in str(caught.value)
     act(order_id, lambda o: orders.mark_paid(o, "staff:1"))
     with pytest.raises(orders.InvalidTransition):
