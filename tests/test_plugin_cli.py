@@ -59,7 +59,8 @@ def test_enable_refuses_a_forbidden_plugin_with_a_clear_line(app, runner, chain,
 
 
 def test_unknown_plugin_or_store_is_one_clear_line(app, runner, store):
-    assert "no plugin 'nope' is installed" in run(runner, "enable", "nope", "--store", "north").output
+    missing = run(runner, "enable", "nope", "--store", "north").output
+    assert "no plugin 'nope' is installed" in missing
     assert "no store 'nowhere'" in run(runner, "enable", "tidy", "--store", "nowhere").output
     assert "was refused at start-up" in run(runner, "enable", "ancient", "--store", "north").output
 
@@ -82,7 +83,8 @@ def test_new_scaffolds_a_package_whose_own_tests_pass(app, runner, tmp_path):
     assert "loyalty_stamp = shopbuilder_loyalty_stamp" in (root / "setup.cfg").read_text()
     assert (root / "shopbuilder_loyalty_stamp/migrations/loyalty_stamp_0001_initial.py").exists()
     assert "already exists" in run(runner, "new", "loyalty_stamp", "--dir", str(tmp_path)).output
-    assert "not a valid plugin name" in run(runner, "new", "Bad-Name", "--dir", str(tmp_path)).output
+    bad = run(runner, "new", "Bad-Name", "--dir", str(tmp_path)).output
+    assert "not a valid plugin name" in bad
     tests = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root / "tests")],
         cwd=root, capture_output=True, text=True, timeout=300,

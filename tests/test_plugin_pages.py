@@ -45,6 +45,14 @@ def app_config():
     return {"EXTRA_PLUGINS": [wrapping]}
 
 
+@pytest.fixture
+def client(app):
+    """Pages in English (the chain's own language is Chinese) so messages read plainly."""
+    test_client = app.test_client()
+    test_client.set_cookie("lang", "en")
+    return test_client
+
+
 # email-validator refuses the reserved ``.test`` domain of the kit's staff fixtures.
 @pytest.fixture
 def hq_user(app, chain):
@@ -177,3 +185,10 @@ def test_enabling_writes_one_row_and_copies_no_settings(app, store):
         rows = db.session.scalars(db.select(StorePlugin)).all()
         assert [(r.plugin, r.enabled) for r in rows] == [("wrapping", True)]
         assert "plugin:wrapping" not in (db.session.get(Store, store.id).settings or {})
+
+
+def test_store_plugin_page_speaks_the_chains_chinese(app, store, manager):
+    client = app.test_client()
+    login(client, manager, store=store)
+    page = client.get(f"/s/{store.slug}/manage/plugins/").get_data(as_text=True)
+    assert "插件" in page and "启用" in page

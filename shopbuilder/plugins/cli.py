@@ -15,7 +15,6 @@ from .enablement import set_policy, set_store_plugin
 from .hookspecs import HOOK_API_VERSION
 from .policy import POLICIES, PolicyRefused, count_enabled
 
-
 # AppGroup: its commands run inside the app context (and the parent's unscoped tenancy).
 plugins_group = AppGroup("plugins", help="List, enable, disable and create plugins.")
 

@@ -2,8 +2,9 @@
 
 HQ's policy per plugin lives in ``chain.settings["plugins"][name]``:
 ``{"policy": "forbidden" | "allowed" | "forced", "default": bool}``; a plugin
-HQ never mentioned is allowed, and off unless its ``meta.default_on`` says on. A chain has few plugins and is loaded
-with every store, so its JSON costs nothing per request.
+HQ never mentioned is allowed, and off unless its ``meta.default_on`` says on.
+A chain has few plugins and is loaded with every store, so its JSON costs
+nothing per request.
 
 A store's own choice is a :class:`~shopbuilder.models.StorePlugin` row and
 only counts when HQ allows the plugin; a store with no row follows the chain's
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from flask import g, has_app_context, has_request_context
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Store, StorePlugin
@@ -71,9 +73,11 @@ def store_choices(store) -> dict[str, bool]:
 
 
 def forget_choices(store) -> None:
+    from . import forget_enablement
+
     if has_request_context():
         g.setdefault("_plugin_choices", {}).pop(store.id, None)
-        g.setdefault("_enabled_plugins", {}).pop(store.id, None)
+        forget_enablement(store)
 
 
 def decide(rule: dict, choice: bool | None) -> bool:
@@ -106,10 +110,19 @@ def set_store_choice(store, name: str, enabled: bool) -> None:
         db.select(StorePlugin).where(StorePlugin.store_id == store.id, StorePlugin.plugin == name)
     )
     if row is None:
-        db.session.add(
-            StorePlugin(chain_id=store.chain_id, store_id=store.id, plugin=name, enabled=enabled)
-        )
-    else:
+        try:
+            # A savepoint: two managers saving at once must not fail the request.
+            with db.session.begin_nested():
+                db.session.add(StorePlugin(
+                    chain_id=store.chain_id, store_id=store.id, plugin=name, enabled=enabled
+                ))
+        except IntegrityError:
+            row = db.session.scalar(
+                db.select(StorePlugin).where(
+                    StorePlugin.store_id == store.id, StorePlugin.plugin == name
+                )
+            )
+    if row is not None:
         row.enabled = bool(enabled)
     db.session.flush()
     forget_choices(store)

@@ -183,8 +183,12 @@ def upgrade():
         sa.Column("chain_id", sa.Integer(), nullable=False),
         sa.Column("store_id", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["chain_id"], ["chain.id"], name="fk_${name}_record_chain_id_chain"),
-        sa.ForeignKeyConstraint(["store_id"], ["store.id"], name="fk_${name}_record_store_id_store"),
+        sa.ForeignKeyConstraint(
+            ["chain_id"], ["chain.id"], name="fk_${name}_record_chain_id_chain"
+        ),
+        sa.ForeignKeyConstraint(
+            ["store_id"], ["store.id"], name="fk_${name}_record_store_id_store"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_${name}_record"),
     )
     op.create_index("ix_${name}_record_chain_id", "${name}_record", ["chain_id"])

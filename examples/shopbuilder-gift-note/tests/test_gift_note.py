@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
+from shopbuilder_gift_note.models import GiftNote
 
 from shopbuilder import create_app, tenancy
 from shopbuilder.extensions import db
@@ -22,7 +23,6 @@ from shopbuilder.testing import (
     run_cli,
     set_plugin_settings,
 )
-from shopbuilder_gift_note.models import GiftNote
 
 
 @pytest.fixture
@@ -30,25 +30,15 @@ def manager(app, chain, store):
     return make_staff(app, "manager@north.example.com", chain, store, "manager")
 
 
-def in_store(app, store):
-    """A request context for ``store`` (as a page of that store would have)."""
-    ctx = app.test_request_context()
-    ctx.push()
-    scope = tenancy.store_scope(store)
-    scope.__enter__()
-    row = db.session.get(Store, store.id)
-    return ctx, scope, row
-
-
 def slot(app, store, name, **context) -> str:
-    with app.test_request_context(), tenancy.store_scope(store):
+    with app.test_request_context("/?lang=en"), tenancy.store_scope(store):
         return str(render_slot(name, store=db.session.get(Store, store.id), **context))
 
 
 def place(app, store, order_id: int, note: str):
     """What the order service does at checkout: validate, then write in the order's transaction."""
     checkout = {"fulfilment": "pickup", "data": {"gift_note": note}}
-    with app.test_request_context(), tenancy.store_scope(store):
+    with app.test_request_context("/?lang=en"), tenancy.store_scope(store):
         row = db.session.get(Store, store.id)
         problems = call_money_hook("shopbuilder_checkout_validate", row, cart=None,
                                    checkout=checkout)
@@ -144,3 +134,21 @@ def test_flask_db_upgrade_creates_the_plugin_table(tmp_path, monkeypatch):
     inspector = sa.inspect(sa.create_engine(url))
     assert {"store", "gift_note"} <= set(inspector.get_table_names())
     assert {c["name"] for c in inspector.get_columns("gift_note")} >= {"order_id", "text"}
+
+
+def test_hint_speaks_chinese_in_a_chinese_shop(app, store, enable_plugin):
+    enable_plugin("gift_note", store)
+    with app.test_request_context("/?lang=zh_CN"), tenancy.store_scope(store):
+        html = str(render_slot("product_below_price", store=db.session.get(Store, store.id)))
+    assert "结账时填写，最多 120 个字" in html
+
+
+def test_product_hint_lets_the_page_stay_cached_but_the_order_note_does_not(
+    app, store, enable_plugin
+):
+    enable_plugin("gift_note", store)
+    place(app, store, 9, "For Lin")
+    with app.test_request_context("/?lang=en"), tenancy.store_scope(store):
+        row = db.session.get(Store, store.id)
+        assert render_slot("product_below_price", store=row).cacheable
+        assert not render_slot("order_detail", store=row, order=SimpleNamespace(id=9)).cacheable
