@@ -202,3 +202,20 @@ def test_hq_creates_a_campaign_for_all_stores_and_it_shows_in_each(app, chain, s
     set_plugin_enabled(app, store, "groupbuy")
     for slug in (store.slug, other_store.slug):
         assert app.test_client().get(f"/s/{slug}/groups/c/{campaign_id}").status_code == 200
+
+
+def test_order_page_slot_links_the_group_only_for_group_orders(app, chain, store, shop):
+    from shopbuilder import tenancy
+    from shopbuilder.models import Store
+    from shopbuilder.plugins import render_slot
+
+    (a,) = make_customers(app, chain, 1)
+    order_id = start(app, store, a, shop["campaign_id"])
+    pay(app, order_id)
+    group_id = group_of(app, order_id)
+    with app.test_request_context("/?lang=en"), tenancy.unscoped():
+        row = db.session.get(Store, store.id)
+        html = render_slot("order_detail", store=row, order=db.session.get(Order, order_id))
+        other = render_slot("order_detail", store=row, order=None)
+    assert f"/groups/{group_id}" in html and "2 more needed" in html
+    assert str(other) == ""
