@@ -29,6 +29,9 @@ database: setup
 
 run: database
 	@echo "Serving the demo shop at http://$(HOST):$(PORT)/s/west-lake/"
+	@# The deadline worker runs beside gunicorn and stops when gunicorn stops.
+	$(FLASK) shopbuilder worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 test: setup

@@ -154,6 +154,16 @@ def _register_blueprints(app) -> None:
 
     for bp in (platform_bp, admin_bp, hq_bp, manage_bp, storefront_bp, api_bp):
         app.register_blueprint(bp)
+    _register_order_blueprints(app)
+
+
+def _register_order_blueprints(app) -> None:
+    from .hq.orders import bp as hq_orders_bp
+    from .manage.orders import bp as manage_orders_bp
+    from .storefront.orders import bp as shop_orders_bp
+
+    for bp in (shop_orders_bp, manage_orders_bp, hq_orders_bp):
+        app.register_blueprint(bp)
 
     from . import ledger_views
 

@@ -6,9 +6,35 @@ from .accounts import Customer, StaffRole, User
 from .base import ChainOwned, StoreOptional, StoreOwned, UTCDateTime
 from .catalogue import Category, Product, Publication, StoreListing, Variant
 from .ledger import LedgerEntry, LedgerHead, LedgerTransaction
+from .orders import (
+    AfterSaleRequest,
+    Cart,
+    CartLine,
+    Deadline,
+    Order,
+    OrderCounter,
+    OrderEvent,
+    OrderLine,
+    OrderState,
+    Payment,
+    PaymentNotice,
+    Refund,
+)
 from .tenancy import SLUG_PATTERN, Chain, Store
 
 __all__ = [
+    "AfterSaleRequest",
+    "Cart",
+    "CartLine",
+    "Deadline",
+    "Order",
+    "OrderCounter",
+    "OrderEvent",
+    "OrderLine",
+    "OrderState",
+    "Payment",
+    "PaymentNotice",
+    "Refund",
     "SLUG_PATTERN",
     "Category",
     "Chain",

@@ -1,1 +1,1 @@
-"""Domain services: the functions that pages, the CLI and the API share."""
+"""Domain services: the only code that changes orders, stock and money."""

@@ -1,0 +1,261 @@
+"""Carts: one per customer per store, or an anonymous one found by a signed cookie.
+
+The anonymous cart's token lives in the ``cart`` cookie, signed with the app's
+secret so a visitor cannot guess another visitor's cart. At sign-in the
+anonymous cart is merged into the customer's own (quantities add up) and
+deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+
+from .. import clock
+from ..extensions import db
+from ..models import Cart, CartLine, Product, Publication, StoreListing, Variant
+
+log = logging.getLogger(__name__)
+
+COOKIE_NAME = "cart"
+MAX_QUANTITY = 99
+
+
+class CartError(ValueError):
+    """A cart change that cannot be made; the message is shown to the customer."""
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="shopbuilder.cart")
+
+
+def sign_token(token: str) -> str:
+    return _serializer().dumps(token)
+
+
+def read_token(cookie_value: str | None) -> str | None:
+    if not cookie_value:
+        return None
+    try:
+        token = _serializer().loads(cookie_value)
+    except BadSignature:
+        return None
+    return token if isinstance(token, str) and 16 <= len(token) <= 64 else None
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def find_cart(store, customer_id: int | None = None, token: str | None = None) -> Cart | None:
+    if customer_id is not None:
+        stmt = select(Cart).where(Cart.store_id == store.id, Cart.customer_id == customer_id)
+    elif token:
+        stmt = select(Cart).where(Cart.store_id == store.id, Cart.token == token)
+    else:
+        return None
+    return db.session.scalar(stmt)
+
+
+def get_or_create_cart(store, customer_id: int | None = None, token: str | None = None) -> Cart:
+    cart = find_cart(store, customer_id, token)
+    if cart is not None:
+        return cart
+    cart = Cart(
+        chain_id=store.chain_id, store_id=store.id, customer_id=customer_id,
+        token=None if customer_id is not None else token,
+    )
+    db.session.add(cart)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # Two first requests of one visitor raced; the other one's cart wins.
+        db.session.rollback()
+        cart = find_cart(store, customer_id, token)
+        if cart is None:
+            raise
+    return cart
+
+
+def listing_for(store, variant_id: int) -> StoreListing | None:
+    return db.session.scalar(
+        select(StoreListing).where(
+            StoreListing.store_id == store.id, StoreListing.variant_id == variant_id
+        )
+    )
+
+
+def publication_price(store, product_id: int) -> tuple[bool, int | None]:
+    """Whether ``product_id`` reaches ``store`` through a publication, and its price there."""
+    rows = db.session.scalars(
+        select(Publication).where(
+            Publication.product_id == product_id,
+            or_(
+                Publication.target == "all",
+                (Publication.target == "city") & (Publication.city == store.city),
+                (Publication.target == "store") & (Publication.store_id == store.id),
+            ),
+        )
+    ).all()
+    if not rows:
+        return False, None
+    # The most specific publication sets the price: store, then city, then all.
+    rank = {"store": 0, "city": 1, "all": 2}
+    best = min(rows, key=lambda p: rank.get(p.target, 3))
+    return True, best.price_fen
+
+
+@dataclass
+class PricedLine:
+    variant: Variant
+    quantity: int
+    unit_price_fen: int
+    available: int
+    sellable: bool
+
+    @property
+    def line_total_fen(self) -> int:
+        return self.unit_price_fen * self.quantity
+
+    @property
+    def title(self) -> str:
+        return self.variant.product.title
+
+    @property
+    def problem(self) -> str | None:
+        if not self.sellable:
+            return "unavailable"
+        if self.available < self.quantity:
+            return "short"
+        return None
+
+
+def price_variant(store, variant: Variant) -> PricedLine:
+    """The price and availability of one variant in ``store`` (listing > publication > chain)."""
+    product: Product = variant.product
+    listing = listing_for(store, variant.id)
+    if product.store_id is not None:
+        reaches, pub_price = product.store_id == store.id, None
+    else:
+        reaches, pub_price = publication_price(store, product.id)
+    sellable = (
+        reaches and product.status == "active"
+        and listing is not None and listing.listed is not False
+    )
+    price = variant.price_fen
+    if pub_price is not None:
+        price = pub_price
+    if listing is not None and listing.price_fen is not None:
+        price = listing.price_fen
+    available = listing.available if listing is not None else 0
+    return PricedLine(variant, 0, price, available, bool(sellable))
+
+
+def priced_lines(store, cart: Cart | None) -> list[PricedLine]:
+    if cart is None:
+        return []
+    priced = []
+    for line in cart.lines:
+        item = price_variant(store, line.variant)
+        item.quantity = line.quantity
+        priced.append(item)
+    return priced
+
+
+def goods_total(lines: list[PricedLine]) -> int:
+    return sum(line.line_total_fen for line in lines)
+
+
+@dataclass
+class BuyNowLine:
+    variant: Variant
+    quantity: int
+
+    @property
+    def variant_id(self) -> int:
+        return self.variant.id
+
+
+@dataclass
+class BuyNow:
+    """A one-product checkout (立即购买) that skips the cart; hooks see it as a cart."""
+
+    store_id: int
+    customer_id: int | None
+    lines: list[BuyNowLine]
+    id: None = None
+
+
+def buy_now(store, customer_id: int | None, variant_id: int, quantity: int) -> BuyNow:
+    if quantity < 1 or quantity > MAX_QUANTITY:
+        raise CartError("quantity")
+    variant = db.session.get(Variant, variant_id)
+    if variant is None:
+        raise CartError("unknown")
+    return BuyNow(store.id, customer_id, [BuyNowLine(variant, quantity)])
+
+
+def _touch(cart: Cart) -> None:
+    cart.updated_at = clock.now()
+
+
+def add(store, cart: Cart, variant_id: int, quantity: int = 1) -> CartLine:
+    """Put ``quantity`` more of a variant in the cart (checked against what the store sells)."""
+    if quantity < 1 or quantity > MAX_QUANTITY:
+        raise CartError("quantity")
+    variant = db.session.get(Variant, variant_id)
+    if variant is None:
+        raise CartError("unknown")
+    item = price_variant(store, variant)
+    if not item.sellable:
+        raise CartError("unavailable")
+    line = next((ln for ln in cart.lines if ln.variant_id == variant_id), None)
+    if line is None:
+        line = CartLine(chain_id=cart.chain_id, store_id=cart.store_id, variant_id=variant_id,
+                        quantity=0)
+        cart.lines.append(line)
+    line.quantity = min(line.quantity + quantity, MAX_QUANTITY)
+    _touch(cart)
+    return line
+
+
+def set_quantity(cart: Cart, variant_id: int, quantity: int) -> None:
+    line = next((ln for ln in cart.lines if ln.variant_id == variant_id), None)
+    if line is None:
+        return
+    if quantity <= 0:
+        cart.lines.remove(line)
+    else:
+        line.quantity = min(quantity, MAX_QUANTITY)
+    _touch(cart)
+
+
+def clear_variants(cart: Cart, variant_ids) -> None:
+    wanted = set(variant_ids)
+    for line in [ln for ln in cart.lines if ln.variant_id in wanted]:
+        cart.lines.remove(line)
+    _touch(cart)
+
+
+def merge_anonymous(store, customer_id: int, token: str | None) -> Cart | None:
+    """Move the anonymous cart ``token`` into the customer's cart (quantities add up)."""
+    anonymous = find_cart(store, token=token) if token else None
+    if anonymous is None or anonymous.customer_id is not None:
+        return None
+    own = get_or_create_cart(store, customer_id=customer_id)
+    for line in list(anonymous.lines):
+        mine = next((ln for ln in own.lines if ln.variant_id == line.variant_id), None)
+        if mine is None:
+            own.lines.append(CartLine(chain_id=own.chain_id, store_id=own.store_id,
+                                      variant_id=line.variant_id, quantity=line.quantity))
+        else:
+            mine.quantity = min(mine.quantity + line.quantity, MAX_QUANTITY)
+    db.session.delete(anonymous)
+    _touch(own)
+    return own

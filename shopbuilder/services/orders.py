@@ -1,0 +1,827 @@
+"""The order state machine: placing orders and every change of state, nothing else.
+
+::
+
+    pending_payment -> paid -> [awaiting_group] -> ready_for_pickup | shipped -> completed
+            |            |            |                     |              |          |
+            +-> cancelled +------------+---------- refunded -+--------------+----------+
+
+Every transition is one public function (:func:`mark_paid`, :func:`hold`,
+:func:`release_hold`, :func:`mark_ready`, :func:`ship`, :func:`complete`,
+:func:`cancel`, :func:`refund`). Each one
+
+* changes the row with a conditional UPDATE (``... WHERE state = :seen``), so
+  of two racing callers exactly one applies it;
+* records an :class:`~shopbuilder.models.OrderEvent` (actor, time, from, to, reason);
+* is idempotent: asking for the state the order is already in returns it unchanged;
+* refuses anything else with :class:`InvalidTransition`;
+* commits, then fires the ``shopbuilder_order_*`` hooks (never before the commit,
+  so a plugin never reacts to a change that was rolled back).
+
+Called inside another transition (or inside :func:`unit_of_work`), a function
+joins the outer transaction instead of committing. Stock, deadlines and ledger
+postings change in the same transaction as the state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import case, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from .. import clock, settings
+from ..extensions import db
+from ..models import (
+    AfterSaleRequest,
+    Deadline,
+    Order,
+    OrderCounter,
+    OrderEvent,
+    OrderLine,
+    OrderState,
+    Payment,
+    Refund,
+)
+from ..plugins import FulfilmentOption, PriceAdjustment, store_hook
+from . import cart as cart_service
+from . import stock
+
+log = logging.getLogger(__name__)
+
+
+def N_(message: str) -> str:
+    """Mark a system reason for translation; it is stored in English, shown translated."""
+    return message
+
+
+S = OrderState
+DELIVERY = "delivery"
+NUMBER_TIMEZONE = ZoneInfo("Asia/Shanghai")
+
+#: Deadline defaults; HQ sets chain values (and locks) in the ``deadlines`` settings namespace.
+DEADLINE_DEFAULTS = {
+    "pay_minutes": 30,
+    "fulfil_days": 7,
+    "pickup_days": 7,
+    "confirm_days": 20,
+    "after_sale_days": 7,
+}
+
+#: The deadline that runs while an order is in a state: (kind, setting, unit).
+DEADLINE_FOR_STATE = {
+    S.PENDING_PAYMENT: ("pay", "pay_minutes", "minutes"),
+    S.PAID: ("fulfil", "fulfil_days", "days"),
+    S.READY_FOR_PICKUP: ("pickup", "pickup_days", "days"),
+    S.SHIPPED: ("confirm", "confirm_days", "days"),
+    S.COMPLETED: ("after_sale", "after_sale_days", "days"),
+}
+
+#: action -> (states it starts from, state it leads to). The console offers what fits.
+TRANSITIONS = {
+    "pay": ((S.PENDING_PAYMENT,), S.PAID),
+    "hold": ((S.PAID,), S.AWAITING_GROUP),
+    "release_hold": ((S.AWAITING_GROUP,), S.PAID),
+    "mark_ready": ((S.PAID,), S.READY_FOR_PICKUP),
+    "ship": ((S.PAID,), S.SHIPPED),
+    "complete": ((S.READY_FOR_PICKUP, S.SHIPPED), S.COMPLETED),
+    "cancel": ((S.PENDING_PAYMENT,), S.CANCELLED),
+    "refund": (S.PAID_STATES, S.REFUNDED),
+}
+
+STATE_LABELS = {
+    S.PENDING_PAYMENT: _l("Awaiting payment"),
+    S.PAID: _l("Paid"),
+    S.AWAITING_GROUP: _l("Waiting for the group"),
+    S.READY_FOR_PICKUP: _l("Ready for pickup"),
+    S.SHIPPED: _l("Shipped"),
+    S.COMPLETED: _l("Completed"),
+    S.CANCELLED: _l("Cancelled"),
+    S.REFUNDED: _l("Refunded"),
+}
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+class OrderError(Exception):
+    """Something the person asking should be told, in words (``str(error)``)."""
+
+
+class InvalidTransition(OrderError):
+    def __init__(self, order: Order, action: str, state: str | None = None):
+        self.order = order
+        self.action = action
+        self.state = state or order.state
+        super().__init__(
+            _l(
+                "Order %(number)s is %(state)s, so it cannot be %(action)s.",
+                number=order.number,
+                state=STATE_LABELS.get(self.state, self.state),
+                action=ACTION_LABELS.get(action, action),
+            )
+        )
+
+
+class CheckoutError(OrderError):
+    """The order cannot be placed; ``messages`` says why (one line each)."""
+
+    def __init__(self, *messages):
+        # Kept lazy: they are translated when shown, in the customer's language.
+        self.messages = list(messages)
+        super().__init__(*messages)
+
+    def __str__(self) -> str:
+        return " ".join(str(m) for m in self.messages)
+
+
+class SoldOut(CheckoutError):
+    """A line's stock ran out while the order was being placed."""
+
+
+#: Timeline words for events that do not change the state.
+EVENT_LABELS = {
+    "placed": _l("Placed"),
+    "refund": _l("Partly refunded"),
+    "late_payment_refunded": _l("Late payment refunded"),
+    "after_sale_requested": _l("After-sale requested"),
+    "after_sale_rejected": _l("After-sale rejected"),
+    "settled": _l("Settled"),
+}
+
+ACTION_LABELS = {
+    "pay": _l("marked paid"),
+    "hold": _l("held"),
+    "release_hold": _l("released"),
+    "mark_ready": _l("made ready for pickup"),
+    "ship": _l("shipped"),
+    "complete": _l("completed"),
+    "cancel": _l("cancelled"),
+    "refund": _l("refunded"),
+}
+
+
+# -- transactions and after-commit hooks ---------------------------------------------------------
+
+
+@contextlib.contextmanager
+def unit_of_work(expire_on_commit: bool = True):
+    """One transaction for a group of order changes; hooks fire after its commit.
+
+    Nested units join the outermost one. Plugins that change several orders at
+    once (a group-buy completing) wrap their calls in one unit.
+    ``expire_on_commit=False`` keeps loaded objects usable after the commit
+    without reloading them; only for units that wrote nothing behind the ORM's back.
+    """
+    info = db.session.info
+    depth = info.get("orders_depth", 0)
+    if depth == 0:
+        info["orders_after_commit"] = []
+    info["orders_depth"] = depth + 1
+    try:
+        yield
+        if depth == 0:
+            session = db.session()
+            previous = session.expire_on_commit
+            session.expire_on_commit = expire_on_commit
+            try:
+                session.commit()
+            finally:
+                session.expire_on_commit = previous
+    except BaseException:
+        if depth == 0:
+            db.session.rollback()
+            info["orders_after_commit"] = []
+        raise
+    finally:
+        info["orders_depth"] = depth
+    if depth == 0:
+        for name, store, kwargs in info.pop("orders_after_commit", []):
+            _fire(name, store, **kwargs)
+
+
+def _after_commit(name: str, order: Order, store=None, **kwargs) -> None:
+    db.session.info.setdefault("orders_after_commit", []).append(
+        (name, store if store is not None else order.store, {"order": order, **kwargs})
+    )
+
+
+def _fire(name: str, store, **kwargs) -> None:
+    """Order-event hooks react to what is already committed: a failure is only logged."""
+    try:
+        store_hook(name, store)(**kwargs)
+    except Exception:
+        log.exception("plugin hook %s failed for store %s", name, store.slug)
+
+
+class PluginFailure(OrderError):
+    pass
+
+
+try:  # the plugin host's helper, when it has one (it names the failing plugin)
+    from ..plugins import call_money_hook as _host_call_money_hook
+except ImportError:  # pragma: no cover - older plugin host
+    _host_call_money_hook = None
+
+
+def call_money_hook(name: str, store, **kwargs):
+    """Call a hook that changes money: a plugin exception aborts the operation cleanly."""
+    host_call = _host_call_money_hook
+    try:
+        if host_call is not None:
+            return host_call(name, store, **kwargs)
+        return store_hook(name, store)(store=store, **kwargs)
+    except Exception as exc:
+        log.exception("plugin hook %s failed in store %s", name, store.slug)
+        raise PluginFailure(_l("A shop extension failed; nothing was changed.")) from exc
+
+
+def _ledger(function: str, *args, key: str = "") -> None:
+    """Post to the settlement ledger inside the order's transaction (it never commits)."""
+    from . import ledger
+
+    getattr(ledger, function)(*args, key=key)
+
+
+def actor_of(account) -> str:
+    """``staff:7``, ``customer:3`` or ``system`` for the OrderEvent's ``actor``."""
+    if account is None:
+        return "system"
+    if isinstance(account, str):
+        return account
+    kind = getattr(account, "kind", None)
+    if kind in ("staff", "customer"):
+        return f"{kind}:{account.id}"
+    return "system"
+
+
+# -- the transition primitive ---------------------------------------------------------------------
+
+
+def _record(order: Order, actor: str, kind: str, from_state, to_state, reason="", **data):
+    db.session.add(
+        OrderEvent(
+            chain_id=order.chain_id, store_id=order.store_id, order_id=order.id,
+            at=clock.now(), actor=actor_of(actor), from_state=from_state, to_state=to_state,
+            kind=kind, reason=str(reason or ""), data=data,
+        )
+    )
+
+
+def _apply(order: Order, action: str, actor, reason="", values=None, **data) -> bool:
+    """Move ``order`` along ``action``; False when it already is where ``action`` leads."""
+    allowed, target = TRANSITIONS[action]
+    for _attempt in range(5):
+        db.session.refresh(order, ["state"])
+        seen = order.state
+        if seen == target:
+            return False
+        if seen not in allowed:
+            raise InvalidTransition(order, action, seen)
+        now = clock.now()
+        stmt = (
+            update(Order)
+            .where(Order.id == order.id, Order.state == seen)
+            .values(state=target, updated_at=now, **(values or {}))
+            .execution_options(synchronize_session=False)
+        )
+        if db.session.execute(stmt).rowcount == 1:
+            db.session.expire(order)
+            _record(order, actor, action, seen, target, reason, **data)
+            _enter_state(order, target)
+            return True
+    raise OrderError(_l("The order is changing too fast; try again."))
+
+
+# -- deadlines ------------------------------------------------------------------------------------
+
+
+def deadline_values(store) -> dict:
+    return settings.values(store, "deadlines", DEADLINE_DEFAULTS)
+
+
+def _enter_state(order: Order, state: str) -> None:
+    """Void the deadlines of the state left behind and start the new state's one."""
+    spec = DEADLINE_FOR_STATE.get(state)
+    keep = spec[0] if spec else None
+    db.session.execute(
+        update(Deadline)
+        .where(Deadline.order_id == order.id, Deadline.state == "open", Deadline.kind != keep)
+        .values(state="void", done_at=clock.now(), outcome=f"left for {state}")
+        .execution_options(synchronize_session=False)
+    )
+    if spec is None:
+        return
+    kind, key, unit = spec
+    amount = int(deadline_values(order.store)[key])
+    due = clock.now() + timedelta(**{unit: amount})
+    schedule(order, kind, due)
+
+
+def schedule(order: Order, kind: str, due_at) -> Deadline:
+    """Start (or restart) the ``kind`` deadline of ``order`` at ``due_at``."""
+    row = db.session.scalar(
+        select(Deadline).where(Deadline.order_id == order.id, Deadline.kind == kind)
+    )
+    if row is None:
+        row = Deadline(chain_id=order.chain_id, store_id=order.store_id, order_id=order.id,
+                       kind=kind, due_at=due_at)
+        db.session.add(row)
+    else:
+        row.due_at, row.state, row.done_at, row.outcome = due_at, "open", None, ""
+    db.session.flush()
+    return row
+
+
+# -- checkout -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Checkout:
+    """What the customer chose at checkout (a dict of it goes to ``shopbuilder_checkout_*``)."""
+
+    fulfilment_code: str
+    payment_provider: str
+    fulfilment_data: dict = field(default_factory=dict)
+    contact_name: str = ""
+    contact_phone: str = ""
+    address: str = ""
+    note: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "fulfilment": self.fulfilment_code, "data": dict(self.fulfilment_data),
+            "address": self.address, "contact_name": self.contact_name,
+            "contact_phone": self.contact_phone, "payment_provider": self.payment_provider,
+            "note": self.note,
+        }
+
+
+def delivery_option(store) -> FulfilmentOption:
+    fee = int((store.settings or {}).get("orders", {}).get("delivery_fee_fen", 0))
+    return FulfilmentOption(code=DELIVERY, label=_l("Delivery to an address"), fee_fen=fee,
+                            details={"kind": "ship", "needs_address": True})
+
+
+def fulfilment_options(store, cart) -> list[FulfilmentOption]:
+    """Core delivery, then what enabled plugins offer (pickup...)."""
+    options = [delivery_option(store)]
+    for result in call_money_hook("shopbuilder_checkout_fulfilment_options", store, cart=cart):
+        for option in result or ():
+            if isinstance(option, FulfilmentOption) and option.code != DELIVERY:
+                options.append(option)
+    return options
+
+
+def price_adjustments(store, cart) -> list[PriceAdjustment]:
+    found = []
+    for result in call_money_hook("shopbuilder_checkout_price_adjustments", store, cart=cart):
+        found.extend(a for a in (result or ()) if isinstance(a, PriceAdjustment))
+    return found
+
+
+def order_number_prefix(store) -> str:
+    """``west-lake`` -> ``WL``; a store may set its own in ``settings["orders"]["prefix"]``."""
+    custom = (store.settings or {}).get("orders", {}).get("prefix")
+    if custom:
+        return str(custom)[:8]
+    letters = "".join(part[:1] for part in store.slug.split("-") if part).upper()
+    return letters[:4] or f"S{store.id}"
+
+
+def next_order_number(store) -> str:
+    """The store's next number for today, ``WL-20261127-0001`` (an atomic upsert)."""
+    day = clock.now().astimezone(NUMBER_TIMEZONE).strftime("%Y%m%d")
+    table = OrderCounter.__table__
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(table)
+        .values(chain_id=store.chain_id, store_id=store.id, day=day, value=1)
+        .on_conflict_do_update(index_elements=["store_id", "day"],
+                               set_={"value": table.c.value + 1})
+        .returning(table.c.value)
+    )
+    value = db.session.execute(stmt).scalar_one()
+    return f"{order_number_prefix(store)}-{day}-{value:04d}"
+
+
+def find_by_key(store, key: str | None) -> Order | None:
+    if not key:
+        return None
+    return db.session.scalar(
+        select(Order).where(Order.store_id == store.id, Order.idempotency_key == key)
+    )
+
+
+def place_order(store, customer, cart, checkout: Checkout, idempotency_key: str | None = None):
+    """Turn the cart into a pending order, reserving its stock in the same transaction.
+
+    The same ``idempotency_key`` (a hidden field of the checkout form) always
+    gives the same order: a double click or a resubmitted form places one.
+    Raises :class:`CheckoutError` with the reasons when it cannot be placed.
+    """
+    from ..payments import get_provider
+
+    # A resubmission usually finds its order here (its cart is empty by now); one that
+    # races the first submission is answered by the unique index below.
+    existing = find_by_key(store, idempotency_key)
+    if existing is not None:
+        return existing
+    lines = cart_service.priced_lines(store, cart)
+    if not lines:
+        raise CheckoutError(_l("Your cart is empty."))
+    for line in lines:
+        if line.problem == "unavailable":
+            raise CheckoutError(_l("%(title)s is no longer sold here.", title=line.title))
+        if line.problem == "short":
+            raise SoldOut(_l("Only %(n)s of %(title)s left.", n=max(line.available, 0),
+                                   title=line.title))
+    options = {o.code: o for o in fulfilment_options(store, cart)}
+    option = options.get(checkout.fulfilment_code)
+    if option is None:
+        raise CheckoutError(_l("Choose how to get your order."))
+    if option.details.get("needs_address") and not checkout.address.strip():
+        raise CheckoutError(_l("Enter the delivery address."))
+    provider = get_provider(checkout.payment_provider, store)
+    if provider is None:
+        raise CheckoutError(_l("Choose a way to pay."))
+    adjustments = price_adjustments(store, cart)
+    problems = [
+        message
+        for result in call_money_hook("shopbuilder_checkout_validate", store, cart=cart,
+                                      checkout=checkout.as_dict())
+        for message in (result or ())
+    ]
+    if problems:
+        raise CheckoutError(*problems)
+    goods = cart_service.goods_total(lines)
+    adjustment = sum(a.amount_fen for a in adjustments)
+    total = max(goods + option.fee_fen + adjustment, 0)
+    kind = option.details.get("kind") or ("ship" if option.code == DELIVERY else "pickup")
+    pay_minutes = int(deadline_values(store)["pay_minutes"])
+    try:
+        # Everything written here is known to the ORM (the number is set on both sides),
+        # so the page can use the order after the commit without reloading it.
+        with unit_of_work(expire_on_commit=False):
+            # The hot rows every order of the store shares (the day's number counter and
+            # the listings' stock) are touched last, so their locks are held only from
+            # there to the commit. Until then the order carries a placeholder number.
+            order = Order(
+                chain_id=store.chain_id, store_id=store.id,
+                number=f"~{secrets.token_hex(12)}",
+                customer_id=getattr(customer, "id", None), state=S.PENDING_PAYMENT,
+                currency=store.chain.currency, goods_fen=goods, delivery_fen=option.fee_fen,
+                adjustment_fen=total - goods - option.fee_fen, total_fen=total,
+                adjustments=[{"code": a.code, "label": str(a.label), "amount_fen": a.amount_fen}
+                             for a in adjustments],
+                fulfilment_code=option.code,
+                fulfilment_data={**checkout.fulfilment_data, "kind": kind},
+                payment_provider=provider.code, contact_name=checkout.contact_name.strip(),
+                contact_phone=checkout.contact_phone.strip(), address=checkout.address.strip(),
+                note=checkout.note.strip(), idempotency_key=idempotency_key,
+            )
+            db.session.add(order)
+            # Written first: a second submission with the same key stops here.
+            db.session.flush()
+            for line in lines:
+                db.session.add(OrderLine(
+                    chain_id=store.chain_id, store_id=store.id, order_id=order.id,
+                    variant_id=line.variant.id, title=line.title,
+                    variant_label=line.variant.label, sku=line.variant.sku,
+                    unit_price_fen=line.unit_price_fen, quantity=line.quantity,
+                    line_total_fen=line.line_total_fen,
+                ))
+            db.session.add(Payment(
+                chain_id=store.chain_id, store_id=store.id, order_id=order.id,
+                provider=provider.code, token=secrets.token_urlsafe(24), amount_fen=total,
+            ))
+            _record(order, customer, "placed", None, S.PENDING_PAYMENT)
+            db.session.add(Deadline(
+                chain_id=store.chain_id, store_id=store.id, order_id=order.id, kind="pay",
+                due_at=clock.now() + timedelta(minutes=pay_minutes),
+            ))
+            if cart is not None and cart.id is not None:
+                cart_service.clear_variants(cart, [line.variant.id for line in lines])
+            call_money_hook("shopbuilder_checkout_placed", store, order=order,
+                            checkout=checkout.as_dict())
+            db.session.flush()
+            number = next_order_number(store)
+            db.session.execute(
+                update(Order).where(Order.id == order.id).values(number=number)
+                .execution_options(synchronize_session=False)
+            )
+            order.number = number
+            db.session.flush()
+            for line in lines:
+                try:
+                    stock.reserve(store.id, line.variant.id, line.quantity)
+                except stock.OutOfStock:
+                    raise SoldOut(
+                        _l("Sorry, %(title)s just sold out.", title=line.title)
+                    ) from None
+            _after_commit("shopbuilder_order_created", order, store=store)
+    except IntegrityError:
+        db.session.rollback()
+        existing = find_by_key(store, idempotency_key)
+        if existing is None:
+            raise
+        return existing
+    return order
+
+
+# -- transitions ----------------------------------------------------------------------------------
+
+
+def pending_payment(order: Order) -> Payment | None:
+    return db.session.scalar(
+        select(Payment).where(Payment.order_id == order.id, Payment.state == "pending")
+        .order_by(Payment.id.desc())
+    )
+
+
+def confirm_payment(payment: Payment, amount_fen: int, provider_ref: str, actor=None) -> Order:
+    """A provider (or a clerk) says ``payment`` succeeded. Idempotent per payment.
+
+    The amount must match. When the order was cancelled meanwhile, the money
+    goes straight back (never a paid order whose stock was released).
+    """
+    order = payment.order
+    if amount_fen != payment.amount_fen:
+        raise OrderError(_l("The amount paid does not match the order."))
+    actor = actor or f"provider:{payment.provider}"
+    with unit_of_work():
+        now = clock.now()
+        claimed = db.session.execute(
+            update(Payment)
+            .where(Payment.id == payment.id, Payment.state.in_(("pending", "failed")))
+            .values(state="succeeded", provider_ref=provider_ref, paid_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if claimed != 1:
+            return order  # this payment was already confirmed: change nothing
+        db.session.expire(payment)
+        try:
+            applied = _apply(order, "pay", actor, values={
+                "paid_fen": Order.paid_fen + amount_fen, "paid_at": now,
+            }, payment=payment.token, amount_fen=amount_fen)
+        except InvalidTransition:
+            applied = None
+        if applied:
+            _ledger("record_payment", order, amount_fen, key=payment.token)
+            _after_commit("shopbuilder_order_paid", order)
+            _maybe_hold(order)
+        else:
+            _refund_stray_payment(order, payment, amount_fen, actor)
+    return order
+
+
+def _refund_stray_payment(order: Order, payment: Payment, amount_fen: int, actor) -> None:
+    """Money for an order that cannot take it (cancelled, or paid twice) goes back at once."""
+    from ..payments import get_provider
+
+    provider = get_provider(payment.provider, order.store, include_disabled=True)
+    ref = provider.refund(payment, amount_fen, "order not payable") if provider else None
+    db.session.execute(
+        update(Payment).where(Payment.id == payment.id)
+        .values(refunded_fen=Payment.refunded_fen + amount_fen)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.add(Refund(
+        chain_id=order.chain_id, store_id=order.store_id, order_id=order.id,
+        payment_id=payment.id, amount_fen=amount_fen, reason="late payment", actor="system",
+        provider_ref=ref,
+    ))
+    db.session.refresh(order, ["state"])
+    _record(order, actor, "late_payment_refunded", order.state, order.state,
+            N_("Payment arrived after the order was closed; refunded automatically."),
+            amount_fen=amount_fen, payment=payment.token)
+    _ledger("record_payment", order, amount_fen, key=payment.token)
+    _ledger("record_refund", order, amount_fen, key=f"late-{payment.token}")
+
+
+def mark_paid(order: Order, actor, reference: str = "") -> Order:
+    """A clerk took the money at the counter (the ``offline`` provider)."""
+    payment = pending_payment(order)
+    if payment is None:
+        db.session.refresh(order, ["state"])
+        if order.state == S.PENDING_PAYMENT:
+            raise OrderError(_l("This order has no open payment."))
+        if order.state in S.PAID_STATES or order.state == S.REFUNDED:
+            return order
+        raise InvalidTransition(order, "pay")
+    ref = reference or f"{payment.provider}-{payment.token[:12]}"
+    return confirm_payment(payment, payment.amount_fen, ref, actor=actor)
+
+
+def _maybe_hold(order: Order) -> None:
+    try:
+        reason = store_hook("shopbuilder_order_hold_after_payment", order.store)(order=order)
+    except Exception:
+        log.exception("hold hook failed for order %s; not held", order.number)
+        reason = None
+    if reason:
+        hold(order, reason=str(reason), actor="system")
+
+
+def hold(order: Order, reason: str, actor="system") -> Order:
+    """Keep a paid order from fulfilment (``awaiting_group``) until :func:`release_hold`."""
+    with unit_of_work():
+        _apply(order, "hold", actor, reason, values={"hold_reason": str(reason)[:255]})
+    return order
+
+
+def release_hold(order: Order, actor="system", reason: str = "") -> Order:
+    """The hold is over (the group filled): the order goes back to ``paid`` for fulfilment."""
+    with unit_of_work():
+        _apply(order, "release_hold", actor, reason, values={"hold_reason": None})
+    return order
+
+
+def mark_ready(order: Order, actor, reason: str = "") -> Order:
+    """The goods are set aside at the counter for pickup."""
+    with unit_of_work():
+        if _apply(order, "mark_ready", actor, reason, values={"fulfilled_at": clock.now()}):
+            _after_commit("shopbuilder_order_fulfilled", order)
+    return order
+
+
+def ship(order: Order, actor, tracking_number: str) -> Order:
+    """The parcel left the store; the goods' stock is taken off for good."""
+    tracking_number = (tracking_number or "").strip()
+    if not tracking_number:
+        raise OrderError(_l("Enter the tracking number."))
+    with unit_of_work():
+        if _apply(order, "ship", actor, values={
+            "fulfilled_at": clock.now(), "tracking_number": tracking_number[:64],
+        }, tracking_number=tracking_number):
+            _commit_stock(order)
+            _after_commit("shopbuilder_order_fulfilled", order)
+    return order
+
+
+def complete(order: Order, actor, reason: str = "") -> Order:
+    """Collected at the counter (核销) or receipt confirmed (by the customer or the clock)."""
+    with unit_of_work():
+        if _apply(order, "complete", actor, reason, values={"completed_at": clock.now()}):
+            _commit_stock(order)
+            _after_commit("shopbuilder_order_completed", order)
+    return order
+
+
+def cancel(order: Order, actor, reason: str = "") -> Order:
+    """Cancel an unpaid order and give its stock back."""
+    with unit_of_work():
+        if _apply(order, "cancel", actor, reason, values={"closed_at": clock.now()}):
+            _release_stock(order)
+            _after_commit("shopbuilder_order_cancelled", order)
+    return order
+
+
+def _set_stock_state(order: Order, wanted_from: str, to: str) -> bool:
+    return db.session.execute(
+        update(Order).where(Order.id == order.id, Order.stock_state == wanted_from)
+        .values(stock_state=to).execution_options(synchronize_session=False)
+    ).rowcount == 1
+
+
+def _release_stock(order: Order) -> None:
+    if _set_stock_state(order, "reserved", "released"):
+        stock.release_order(order)
+
+
+def _commit_stock(order: Order) -> None:
+    if _set_stock_state(order, "reserved", "committed"):
+        stock.commit_order(order)
+
+
+def refund(order: Order, actor, amount_fen: int | None = None, reason: str = "",
+           restock: bool = False, after_sale: AfterSaleRequest | None = None) -> Order:
+    """Give money back through the payment's provider, in full (default) or in part.
+
+    A full refund ends the order (``refunded``) and gives back reserved stock;
+    ``restock`` puts goods that already left back on the shelf (a return).
+    Two racing refunds can never give back more than was paid.
+    """
+    from ..payments import get_provider
+
+    with unit_of_work():
+        db.session.refresh(order)
+        if order.state not in S.PAID_STATES:
+            if order.state == S.REFUNDED and amount_fen is None:
+                return order
+            raise InvalidTransition(order, "refund")
+        amount = order.refundable_fen if amount_fen is None else int(amount_fen)
+        if amount <= 0 or amount > order.refundable_fen:
+            raise OrderError(_l("Refund between ¥0.01 and the amount still paid."))
+        seen = order.state
+        full = amount == order.refundable_fen
+        changed = db.session.execute(
+            update(Order)
+            .where(Order.id == order.id, Order.state == seen,
+                   Order.refunded_fen + amount <= Order.paid_fen)
+            .values(
+                refunded_fen=Order.refunded_fen + amount,
+                state=case((Order.refunded_fen + amount == Order.paid_fen, S.REFUNDED),
+                           else_=Order.state),
+                updated_at=clock.now(),
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if changed != 1:
+            raise OrderError(_l("The order changed meanwhile; look again and retry."))
+        remaining = amount
+        payments = db.session.scalars(
+            select(Payment).where(Payment.order_id == order.id, Payment.state == "succeeded")
+            .order_by(Payment.id)
+        ).all()
+        for payment in payments:
+            take = min(remaining, payment.amount_fen - payment.refunded_fen)
+            if take <= 0:
+                continue
+            provider = get_provider(payment.provider, order.store, include_disabled=True)
+            if provider is None:
+                raise OrderError(_l("The payment provider is not installed."))
+            ref = provider.refund(payment, take, str(reason))
+            payment.refunded_fen += take
+            row = Refund(
+                chain_id=order.chain_id, store_id=order.store_id, order_id=order.id,
+                payment_id=payment.id, amount_fen=take, reason=str(reason),
+                actor=actor_of(actor), provider_ref=ref,
+                after_sale_id=after_sale.id if after_sale is not None else None,
+            )
+            db.session.add(row)
+            db.session.flush()
+            _ledger("record_refund", order, take, key=f"refund-{row.id}")
+            remaining -= take
+        if remaining:
+            raise OrderError(_l("No payment left to refund."))
+        db.session.expire(order)
+        to_state = S.REFUNDED if full else seen
+        _record(order, actor, "refund", seen, to_state, reason, amount_fen=amount,
+                restock=restock)
+        if full:
+            db.session.execute(
+                update(Order).where(Order.id == order.id)
+                .values(closed_at=clock.now()).execution_options(synchronize_session=False)
+            )
+            _enter_state(order, S.REFUNDED)
+            _release_stock(order)
+        if restock:
+            _restock(order)
+        _after_commit("shopbuilder_order_refunded", order, amount_fen=amount)
+    return order
+
+
+def _restock(order: Order) -> None:
+    if _set_stock_state(order, "committed", "released"):
+        for line in order.lines:
+            stock.restock(order.store_id, line.variant_id, line.quantity - line.restocked)
+            line.restocked = line.quantity
+
+
+def settle(order: Order, actor="system") -> bool:
+    """The after-sale window closed: the money is the store's now (ledger settlement)."""
+    with unit_of_work():
+        done = db.session.execute(
+            update(Order)
+            .where(Order.id == order.id, Order.state == S.COMPLETED, Order.settled_at.is_(None))
+            .values(settled_at=clock.now())
+            .execution_options(synchronize_session=False)
+        ).rowcount == 1
+        if done:
+            db.session.expire(order)
+            _record(order, actor, "settled", S.COMPLETED, S.COMPLETED)
+            _ledger("record_settlement", order, key="")
+    return done
+
+
+# -- what the consoles may offer ------------------------------------------------------------------
+
+
+def allowed_actions(order: Order) -> list[str]:
+    """The transitions a person may start from the order's current state."""
+    kind = (order.fulfilment_data or {}).get("kind", "ship")
+    actions = []
+    if order.state == S.PENDING_PAYMENT:
+        actions += ["pay", "cancel"]
+    if order.state == S.PAID:
+        actions.append("ship" if kind == "ship" else "mark_ready")
+    if order.state in (S.READY_FOR_PICKUP, S.SHIPPED):
+        actions.append("complete")
+    if order.state in S.PAID_STATES and order.refundable_fen > 0:
+        actions.append("refund")
+    return actions
+
+
+def timeline(order: Order) -> list[OrderEvent]:
+    return list(db.session.scalars(
+        select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id)
+    ))

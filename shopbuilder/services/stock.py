@@ -1,0 +1,95 @@
+"""Stock reservations that can never oversell, on SQLite and PostgreSQL alike.
+
+Every change is one conditional UPDATE on the store's listing row
+(``... WHERE stock_on_hand - reserved >= :q``): the database checks and
+changes in one step, so concurrent buyers cannot both take the last unit, and
+no ``SELECT ... FOR UPDATE`` is needed (SQLite ignores it). The caller owns the
+transaction: a reservation and the order that needs it commit together.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, update
+
+from ..extensions import db
+from ..models import StoreListing
+
+
+class OutOfStock(Exception):
+    """Not enough stock for a line; ``variant_id`` names it."""
+
+    def __init__(self, variant_id: int, quantity: int):
+        super().__init__(f"variant {variant_id}: fewer than {quantity} available")
+        self.variant_id = variant_id
+        self.quantity = quantity
+
+
+def _execute(stmt) -> int:
+    result = db.session.execute(stmt.execution_options(synchronize_session=False))
+    return result.rowcount
+
+
+def _listing(store_id: int, variant_id: int):
+    return update(StoreListing).where(
+        StoreListing.store_id == store_id, StoreListing.variant_id == variant_id
+    )
+
+
+def reserve(store_id: int, variant_id: int, quantity: int) -> None:
+    """Hold ``quantity`` units for an order, or raise :class:`OutOfStock`."""
+    if quantity <= 0:
+        raise ValueError("quantity must be positive")
+    stmt = (
+        _listing(store_id, variant_id)
+        .where(
+            StoreListing.stock_on_hand - StoreListing.reserved >= quantity,
+            or_(StoreListing.listed.is_(None), StoreListing.listed.is_(True)),
+        )
+        .values(reserved=StoreListing.reserved + quantity)
+    )
+    if _execute(stmt) != 1:
+        raise OutOfStock(variant_id, quantity)
+
+
+def release(store_id: int, variant_id: int, quantity: int) -> None:
+    """Give reserved units back (cancelled or refunded before the goods left)."""
+    stmt = (
+        _listing(store_id, variant_id)
+        .where(StoreListing.reserved >= quantity)
+        .values(reserved=StoreListing.reserved - quantity)
+    )
+    if _execute(stmt) != 1:
+        raise RuntimeError(f"cannot release {quantity} of variant {variant_id}: not reserved")
+
+
+def commit(store_id: int, variant_id: int, quantity: int) -> None:
+    """The goods left the store: take reserved units off the shelf for good."""
+    stmt = (
+        _listing(store_id, variant_id)
+        .where(StoreListing.reserved >= quantity, StoreListing.stock_on_hand >= quantity)
+        .values(
+            reserved=StoreListing.reserved - quantity,
+            stock_on_hand=StoreListing.stock_on_hand - quantity,
+        )
+    )
+    if _execute(stmt) != 1:
+        raise RuntimeError(f"cannot commit {quantity} of variant {variant_id}: not reserved")
+
+
+def restock(store_id: int, variant_id: int, quantity: int) -> None:
+    """Returned goods go back on the shelf."""
+    stmt = _listing(store_id, variant_id).values(
+        stock_on_hand=StoreListing.stock_on_hand + quantity
+    )
+    if _execute(stmt) != 1:
+        raise RuntimeError(f"no listing of variant {variant_id} to restock")
+
+
+def release_order(order) -> None:
+    for line in order.lines:
+        release(order.store_id, line.variant_id, line.quantity)
+
+
+def commit_order(order) -> None:
+    for line in order.lines:
+        commit(order.store_id, line.variant_id, line.quantity)

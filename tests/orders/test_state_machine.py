@@ -1,0 +1,135 @@
+"""Every transition is checked, recorded, idempotent, and refuses what does not fit."""
+
+from __future__ import annotations
+
+import pytest
+from order_helpers import load, place, stock_of
+
+from shopbuilder import hookimpl
+from shopbuilder.extensions import db
+from shopbuilder.models import Order, OrderEvent
+from shopbuilder.plugins import PluginMeta, get_host
+from shopbuilder.services import ledger, orders
+from shopbuilder.testing import in_app, set_plugin_enabled
+
+#: These run on both databases (the PostgreSQL half needs a reachable server).
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+
+
+def events(app, order_id):
+    with in_app(app):
+        return [(e.kind, e.from_state, e.to_state, e.actor) for e in db.session.scalars(
+            db.select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id))]
+
+
+def test_each_transition_records_who_when_from_and_to(app, store, customer, variant_id, act):
+    order_id = place(app, store, customer, variant_id)
+    act(order_id, lambda o: orders.mark_paid(o, "staff:9"))
+    act(order_id, lambda o: orders.ship(o, "staff:9", "SF1"))
+    act(order_id, lambda o: orders.complete(o, "customer:1"))
+    assert events(app, order_id) == [
+        ("placed", None, "pending_payment", f"customer:{customer.id}"),
+        ("pay", "pending_payment", "paid", "staff:9"),
+        ("ship", "paid", "shipped", "staff:9"),
+        ("complete", "shipped", "completed", "customer:1"),
+    ]
+
+
+def test_repeating_a_transition_changes_nothing(app, store, customer, variant_id, act):
+    order_id = place(app, store, customer, variant_id, 2)
+    act(order_id, lambda o: orders.cancel(o, "system", "changed my mind"))
+    act(order_id, lambda o: orders.cancel(o, "system", "again"))
+    assert [e[0] for e in events(app, order_id)] == ["placed", "cancel"]
+    assert stock_of(app, store, variant_id) == (10, 0)
+
+
+def test_invalid_transition_is_refused_with_a_clear_message(app, store, customer, variant_id,
+                                                            act):
+    order_id = place(app, store, customer, variant_id)
+    with pytest.raises(orders.InvalidTransition) as caught:
+        act(order_id, lambda o: orders.ship(o, "staff:1", "SF1"))
+    with app.test_request_context("/?lang=en"):
+        assert "Awaiting payment" in str(caught.value) and "cannot be shipped" in str(caught.value)
+    act(order_id, lambda o: orders.mark_paid(o, "staff:1"))
+    with pytest.raises(orders.InvalidTransition):
+        act(order_id, lambda o: orders.cancel(o, "staff:1"))
+    assert load(app, order_id)[0] == "paid"
+
+
+def test_order_numbers_count_per_store_and_day(app, store, other_store, customer, chain):
+    from order_helpers import make_listing
+
+    north = make_listing(app, chain, store, sku="A")
+    south = make_listing(app, chain, other_store, sku="B")
+    numbers = []
+    for target, variant in ((store, north), (store, north), (other_store, south)):
+        order_id = place(app, target, customer, variant)
+        with in_app(app):
+            numbers.append(db.session.get(Order, order_id).number)
+    assert numbers[0].endswith("-0001") and numbers[1].endswith("-0002")
+    assert numbers[2].startswith("S-") and numbers[2].endswith("-0001")
+
+
+def test_same_idempotency_key_gives_the_same_order(app, store, customer, variant_id):
+    first = place(app, store, customer, variant_id, key="abc")
+    second = place(app, store, customer, variant_id, key="abc")
+    assert first == second
+    assert stock_of(app, store, variant_id) == (10, 1)
+
+
+def test_partial_then_full_refund_posts_to_the_ledger(app, store, customer, variant_id, act):
+    order_id = place(app, store, customer, variant_id, 2)
+    act(order_id, lambda o: orders.mark_paid(o, "staff:1"))
+    act(order_id, lambda o: orders.refund(o, "staff:1", 560, "broken box"))
+    assert load(app, order_id) == ("paid", 2560, 560, "reserved")
+    with pytest.raises(orders.OrderError):
+        act(order_id, lambda o: orders.refund(o, "staff:1", 5000))
+    act(order_id, lambda o: orders.refund(o, "staff:1"))
+    assert load(app, order_id) == ("refunded", 2560, 2560, "released")
+    assert stock_of(app, store, variant_id) == (10, 0)
+    with in_app(app):
+        balances = ledger.balances(store.chain_id, store.id)
+    assert balances.get(ledger.ESCROW, 0) == 0
+    assert balances.get(ledger.CUSTOMER_REFUNDS) == 2560
+
+
+class GroupBuy:
+    """A stand-in for the group-buy plugin: holds every paid order."""
+
+    meta = PluginMeta(name="holdtest", title="Hold", version="1.0")
+    seen: list = []
+
+    @hookimpl
+    def shopbuilder_order_hold_after_payment(self, order):
+        return "waiting for 2 more people"
+
+    @hookimpl
+    def shopbuilder_order_paid(self, order):
+        GroupBuy.seen.append(("paid", order.number))
+
+
+@pytest.fixture
+def app_config():
+    return {"EXTRA_PLUGINS": [GroupBuy()]}
+
+
+def test_hold_keeps_a_paid_order_until_released(app, store, other_store, customer, chain,
+                                                variant_id, act):
+    assert "holdtest" in get_host(app).names
+    set_plugin_enabled(app, store, "holdtest")
+    order_id = place(app, store, customer, variant_id)
+    act(order_id, lambda o: orders.mark_paid(o, "staff:1"))
+    assert load(app, order_id)[0] == "awaiting_group"
+    assert GroupBuy.seen[-1][0] == "paid"
+    with pytest.raises(orders.InvalidTransition):
+        act(order_id, lambda o: orders.ship(o, "staff:1", "SF"))
+    act(order_id, lambda o: orders.release_hold(o, "plugin:holdtest"))
+    act(order_id, lambda o: orders.ship(o, "staff:1", "SF"))
+    assert load(app, order_id)[0] == "shipped"
+    # The plugin is off in the other store: its orders are not held.
+    from order_helpers import make_listing
+
+    south = make_listing(app, chain, other_store, sku="S1")
+    other_id = place(app, other_store, customer, south)
+    act(other_id, lambda o: orders.mark_paid(o, "staff:1"))
+    assert load(app, other_id)[0] == "paid"

@@ -1,0 +1,62 @@
+"""The worker's CLI, the cart cookie, and tenant walls around order rows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from order_helpers import load, place
+
+from shopbuilder import clock, tenancy
+from shopbuilder.extensions import db
+from shopbuilder.models import (
+    AfterSaleRequest,
+    Cart,
+    Deadline,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Payment,
+    Refund,
+    Store,
+)
+from shopbuilder.services import orders
+from shopbuilder.testing import in_app
+
+
+def test_tick_command_applies_what_is_due(app, store, customer, variant_id):
+    with clock.frozen(clock.now() - timedelta(hours=1)):
+        order_id = place(app, store, customer, variant_id)
+    # ``flask`` pushes an app context for every command; the test runner does not.
+    with app.app_context():
+        result = app.test_cli_runner().invoke(args=["shopbuilder", "tick"])
+    assert result.exit_code == 0, result.output
+    assert "pay=1" in result.output
+    assert load(app, order_id)[0] == "cancelled"
+    with app.app_context():
+        again = app.test_cli_runner().invoke(args=["shopbuilder", "tick"])
+    assert "pay=" not in again.output
+
+
+def test_forged_cart_cookie_is_ignored(app, client, store, variant_id):
+    client.set_cookie("cart", "not-a-signed-token")
+    client.post(f"/s/{store.slug}/cart/add", data={"variant_id": variant_id})
+    with in_app(app):
+        carts = db.session.scalars(db.select(Cart)).all()
+        assert len(carts) == 1 and carts[0].token not in (None, "not-a-signed-token")
+
+
+def test_another_store_sees_none_of_the_order_rows(app, store, other_store, customer,
+                                                  variant_id, act):
+    order_id = place(app, store, customer, variant_id)
+    act(order_id, lambda o: orders.mark_paid(o, "staff:1"))
+    act(order_id, lambda o: orders.refund(o, "staff:1", 100))
+    with app.app_context():
+        other = db.session.get(Store, other_store.id)
+        with tenancy.store_scope(other):
+            for model in (Order, OrderLine, OrderEvent, Payment, Refund, Deadline,
+                          AfterSaleRequest, Cart):
+                assert db.session.scalars(db.select(model)).all() == [], model.__name__
+        mine = db.session.get(Store, store.id)
+        with tenancy.store_scope(mine):
+            assert len(db.session.scalars(db.select(Order)).all()) == 1
+        db.session.remove()
