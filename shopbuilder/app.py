@@ -60,12 +60,16 @@ def create_app(test_config=None):
     limiter.init_app(app)
     tenancy.init_app(app)
     _register_blueprints(app)
+    plugins.register_blueprints(app)
     _register_error_pages(app)
     _register_template_helpers(app)
 
     from .cli import register_cli
 
     register_cli(app)
+    from .plugins.migrations import upgrade_heads_by_default
+
+    upgrade_heads_by_default(app)
     return app
 
 
@@ -75,19 +79,17 @@ def _plugin_version_locations(alembic_config):
     from .plugins import get_host
 
     folders = [str(ROOT / "migrations" / "versions")]
-    for folder in get_host().app_hook("shopbuilder_app_migration_folder")():
-        if folder:
-            folders.append(str(folder))
-    alembic_config.set_main_option("version_locations", " ".join(folders))
+    folders.extend(get_host().migration_folders().values())
+    # os.pathsep, not spaces: a plugin installed under a path with a space still works.
+    alembic_config.set_main_option("path_separator", "os")
+    alembic_config.set_main_option("version_locations", os.pathsep.join(folders))
     return alembic_config
 
 
 def translation_folders(host) -> list[str]:
     """One catalogue folder per area of the core and per plugin; Flask-Babel merges them."""
     folders = sorted(str(p) for p in (ROOT / "translations").iterdir() if p.is_dir())
-    for folder in host.app_hook("shopbuilder_app_translation_folder")():
-        if folder:
-            folders.append(str(folder))
+    folders.extend(host.translation_folders().values())
     return folders
 
 

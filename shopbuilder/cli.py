@@ -214,7 +214,10 @@ def register_cli(app) -> None:
     group = TenantBlindGroup("shopbuilder", help="ShopBuilder administration.")
     for cmd in CORE_COMMANDS:
         group.add_command(cmd)
-    for result in get_host(app).app_hook("shopbuilder_app_commands")():
+    from .plugins.cli import plugins_group
+
+    group.add_command(plugins_group)
+    for result in get_host(app).app_results("shopbuilder_app_commands"):
         for cmd in result if isinstance(result, list | tuple) else [result]:
             group.add_command(cmd)
     app.cli.add_command(group)

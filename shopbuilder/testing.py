@@ -246,13 +246,89 @@ def login(client, account, store=None, chain=None):
 
 
 def set_plugin_enabled(app, store, name: str, enabled: bool = True) -> None:
-    """Turn plugin ``name`` on or off for ``store`` (as the store manager would)."""
-    from .plugins.policy import set_store_choice
+    """Turn plugin ``name`` on or off for ``store`` as its manager would (callbacks run).
+
+    HQ policy still applies: a forbidden plugin cannot be turned on.
+    """
+    from .plugins.enablement import set_store_plugin
+
+    with app.test_request_context(), tenancy.unscoped():
+        set_store_plugin(_db.session.get(Store, store.id), name, enabled)
+        _db.session.commit()
+        _db.session.remove()
+
+
+def set_plugin_policy(app, chain, name: str, policy: str, default: bool = False) -> None:
+    """Set HQ's policy for ``name`` in ``chain``: ``forbidden``, ``allowed`` or ``forced``."""
+    from .plugins.enablement import set_policy
+
+    with app.test_request_context(), tenancy.unscoped():
+        set_policy(_db.session.get(Chain, chain.id), name, policy, default)
+        _db.session.commit()
+        _db.session.remove()
+
+
+def set_plugin_settings(app, name: str, values: dict, chain=None, store=None, locked=None):
+    """Set a plugin's settings as HQ (``chain=``, optionally ``locked=``) or a store would."""
+    from . import settings
+    from .plugins import settings_namespace
 
     with in_app(app):
-        row = _db.session.get(Store, store.id)
-        set_store_choice(row, name, enabled)
+        if chain is not None:
+            row = _db.session.get(Chain, chain.id)
+            settings.set_chain_values(row, settings_namespace(name), values, locked=locked)
+        if store is not None:
+            settings.set_store_values(
+                _db.session.get(Store, store.id), settings_namespace(name), values
+            )
         _db.session.commit()
+
+
+def plugin_enabled_for(app, store, name: str) -> bool:
+    """Whether ``name`` is on for ``store`` right now (policy and choice together)."""
+    from .plugins import enabled_names
+
+    with app.test_request_context(), tenancy.unscoped():
+        return name in enabled_names(_db.session.get(Store, store.id))
+
+
+@pytest.fixture
+def enable_plugin(app, store):
+    """``enable_plugin(name, store=None)``: turn a plugin on (for ``store`` by default).
+
+    Plugins under test that are not pip-installed can be registered through
+    the ``app_config`` fixture: ``{"EXTRA_PLUGINS": [my_plugin_module]}``.
+    """
+
+    def enable(name: str, target=None, enabled: bool = True):
+        set_plugin_enabled(app, target if target is not None else store, name, enabled)
+
+    return enable
+
+
+@pytest.fixture
+def db(app):
+    """The database session inside an application context that sees every tenant."""
+    with in_app(app) as session:
+        yield session
+
+
+@pytest.fixture
+def runner(app):
+    """Flask's CLI runner: ``runner.invoke(args=["shopbuilder", "plugins", "list"])``.
+
+    Prefer :func:`run_cli`, which keeps an application context around the
+    whole command as ``flask`` itself does.
+    """
+    return app.test_cli_runner()
+
+
+def run_cli(app, *args):
+    """Run ``flask <args>`` against ``app``; returns click's result (``output``, ``exit_code``)."""
+    with app.app_context():
+        result = app.test_cli_runner().invoke(args=list(args))
+        _db.session.remove()
+    return result
 
 
 def csrf_token(client, url: str) -> str:

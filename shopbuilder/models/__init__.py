@@ -20,6 +20,7 @@ from .orders import (
     PaymentNotice,
     Refund,
 )
+from .plugins import StorePlugin
 from .tenancy import SLUG_PATTERN, Chain, Store
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "StoreListing",
     "StoreOptional",
     "StoreOwned",
+    "StorePlugin",
     "UTCDateTime",
     "User",
     "Variant",

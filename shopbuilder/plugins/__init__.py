@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from functools import lru_cache
 from importlib.metadata import entry_points
 
 import pluggy
-from flask import current_app, g
+from flask import abort, current_app, g, has_request_context, request, send_from_directory
+from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 from markupsafe import Markup, escape
 
 from . import hookspecs
@@ -39,6 +42,9 @@ class PluginMeta:
     #: Supported HOOK_API_VERSION majors, inclusive: (min, max) as "1.0" strings.
     api_min: str = "1.0"
     api_max: str = "1.99"
+    #: On in stores whose HQ set no policy for it and which did not choose (payment
+    #: providers that every shop needs). HQ's own default, once set, wins.
+    default_on: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,15 @@ class PriceAdjustment:
     amount_fen: int
 
 
+def jsonable(value):
+    """Settings are stored as JSON: decimals become text, dates ISO strings."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value
+
+
 def _version_tuple(text: str) -> tuple[int, int]:
     major, _, minor = text.partition(".")
     return int(major), int(minor or 0)
@@ -83,7 +98,13 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.meta: dict[str, PluginMeta] = {}
         self.refused: dict[str, str] = {}
-        self._subset = lru_cache(maxsize=256)(self._make_subset)
+        #: blueprint name -> plugin name, for the 404 guard of disabled plugins.
+        self.blueprint_owner: dict[str, str] = {}
+        # Bounded: (hook name, disabled set) pairs; a few sets exist however many stores.
+        self._subset = lru_cache(maxsize=1024)(self._make_subset)
+        self._ordered = lru_cache(maxsize=1024)(self._make_ordered)
+        self._folders: dict[str, dict[str, str]] = {}
+        self._defaults: dict[str, dict] = {}
 
     # -- loading ---------------------------------------------------------------
 
@@ -101,6 +122,13 @@ class PluginHost:
     def add(self, plugin, name: str | None = None) -> bool:
         meta = getattr(plugin, "meta", None)
         name = name or getattr(meta, "name", None) or getattr(plugin, "__name__", repr(plugin))
+        if name in self.meta:
+            # The same plugin installed and also passed in EXTRA_PLUGINS (a plugin's own
+            # tests): keep the one already registered.
+            if self.pm.get_plugin(name) is plugin:
+                return True
+            self.refuse(f"{name} (duplicate)", "another plugin with this name is registered")
+            return False
         try:
             self._check(plugin, name, meta)
             self.pm.register(plugin, name=name)
@@ -112,6 +140,7 @@ class PluginHost:
             return False
         self.meta[name] = meta
         self._subset.cache_clear()
+        self._ordered.cache_clear()
         return True
 
     def refuse(self, name: str, reason: str) -> None:
@@ -133,7 +162,9 @@ class PluginHost:
         for attr in dir(plugin):
             impl = getattr(getattr(plugin, attr, None), "shopbuilder_impl", None)
             if isinstance(impl, dict) and impl.get("specname") not in (None, attr):
-                raise PluginRefused(f"{attr} uses specname=, which per-store enablement cannot filter")
+                raise PluginRefused(
+                    f"{attr} uses specname=, which per-store enablement cannot filter"
+                )
 
     # -- dispatch ----------------------------------------------------------------
 
@@ -151,16 +182,98 @@ class PluginHost:
         return self.pm.subset_hook_caller(name, remove_plugins=plugins)
 
     def hook_for(self, name: str, enabled: frozenset[str]):
-        disabled = frozenset(self.meta) - enabled
+        return self._subset(name, self.disabled_from(enabled))
+
+    def subset(self, name: str, disabled: frozenset[str]):
+        """``pm.subset_hook_caller(name, remove_plugins=disabled)``, cached by the set."""
         return self._subset(name, disabled)
 
+    def cache_info(self) -> dict:
+        """Sizes of the caches keyed by disabled sets (bounded whatever the store count)."""
+        return {"subset_callers": self._subset.cache_info()._asdict(),
+                "ordered_impls": self._ordered.cache_info()._asdict()}
+
+    def disabled_from(self, enabled: frozenset[str]) -> frozenset[str]:
+        return frozenset(self.meta) - enabled
+
+    def _make_ordered(self, name: str, disabled: frozenset[str]) -> tuple:
+        # pluggy calls the last registered implementation first.
+        return tuple(reversed(self._subset(name, disabled).get_hookimpls()))
+
+    def ordered_impls(self, name: str, disabled: frozenset[str]) -> tuple:
+        """The implementations a store with ``disabled`` reaches, in pluggy's call order."""
+        return self._ordered(name, disabled)
+
+    def plugin_impls(self, plugin_name: str, hook_name: str) -> list:
+        return [
+            impl
+            for impl in getattr(self.pm.hook, hook_name).get_hookimpls()
+            if impl.plugin_name == plugin_name
+        ]
+
     def call_plugin(self, plugin_name: str, hook_name: str, **kwargs):
-        """Call one hook of one plugin only (settings forms, life-cycle callbacks)."""
-        plugin = self.pm.get_plugin(plugin_name)
-        impl = getattr(plugin, hook_name, None)
-        if impl is None:
-            return None
-        return impl(**kwargs)
+        """Call one hook of one plugin only (settings forms, life-cycle callbacks).
+
+        Returns the implementation's result (None when the plugin lacks it).
+        """
+        result = None
+        for impl in self.plugin_impls(plugin_name, hook_name):
+            result = impl.function(**_kwargs_for(impl, kwargs))
+        return result
+
+    def _folder_hook(self, hook_name: str) -> dict[str, str]:
+        if hook_name not in self._folders:
+            found = {}
+            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+                try:
+                    folder = impl.function()
+                except Exception:
+                    log.exception("plugin %s failed in %s", impl.plugin_name, hook_name)
+                    continue
+                if folder:
+                    found[impl.plugin_name] = str(folder)
+            self._folders[hook_name] = found
+        return dict(self._folders[hook_name])
+
+    def template_folders(self) -> dict[str, str]:
+        """``{plugin name: folder}``; a theme loader mounts each under ``<plugin name>/``."""
+        return self._folder_hook("shopbuilder_app_template_folder")
+
+    def static_folders(self) -> dict[str, str]:
+        """``{plugin name: folder}`` served at ``/static/plugins/<plugin name>/``."""
+        return self._folder_hook("shopbuilder_app_static_folder")
+
+    def migration_folders(self) -> dict[str, str]:
+        """``{plugin name: folder}`` of each plugin's own Alembic branch."""
+        return self._folder_hook("shopbuilder_app_migration_folder")
+
+    def translation_folders(self) -> dict[str, str]:
+        return self._folder_hook("shopbuilder_app_translation_folder")
+
+    def app_results(self, hook_name: str, **kwargs) -> list:
+        """Call an app-setup hook of every plugin; a failing plugin is logged and skipped."""
+        results = []
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            try:
+                result = impl.function(**_kwargs_for(impl, kwargs))
+            except Exception:
+                log.exception("plugin %s failed in %s", impl.plugin_name, hook_name)
+                continue
+            if result is not None:
+                results.append(result)
+        return results
+
+    def settings_form(self, plugin_name: str):
+        """The plugin's settings form class (a ``wtforms.Form``), or None."""
+        return self.call_plugin(plugin_name, "shopbuilder_settings_form")
+
+    def settings_defaults(self, plugin_name: str) -> dict:
+        """Platform defaults of a plugin's settings: its form's field defaults."""
+        if plugin_name not in self._defaults:
+            form_cls = self.settings_form(plugin_name)
+            form = form_cls(meta={"csrf": False}) if form_cls is not None else ()
+            self._defaults[plugin_name] = {field.name: jsonable(field.data) for field in form}
+        return dict(self._defaults[plugin_name])
 
 
 def get_host(app=None) -> PluginHost:
@@ -168,16 +281,87 @@ def get_host(app=None) -> PluginHost:
 
 
 def enabled_names(store) -> frozenset[str]:
-    """The plugins on for ``store``: HQ policy first, then the store's own choice."""
+    """The plugins on for ``store``: HQ policy first, then the store's own choice.
+
+    Memoised per request, so a page with twenty slots reads the store's
+    choices once.
+    """
+    return _enablement(store)[0]
+
+
+def _enablement(store) -> tuple[frozenset[str], frozenset[str]]:
+    """``(enabled, disabled)`` for ``store``, memoised for the request."""
     from .policy import enabled_plugins
 
-    return enabled_plugins(store, get_host().names)
+    memo = g.setdefault("_enabled_plugins", {}) if has_request_context() else None
+    if memo is not None:
+        found = memo.get(store.id)
+        if found is not None:
+            return found
+    host = get_host()
+    enabled = enabled_plugins(store, host.names)
+    found = (enabled, host.disabled_from(enabled))
+    if memo is not None:
+        memo[store.id] = found
+    return found
 
 
 def store_hook(name: str, store=None):
-    """The hook ``name`` restricted to the plugins enabled for ``store`` (default ``g.store``)."""
+    """The hook ``name`` restricted to the plugins enabled for ``store`` (default ``g.store``).
+
+    A ``pm.subset_hook_caller`` shared by every store with the same disabled set.
+    """
     store = store if store is not None else g.store
-    return get_host().hook_for(name, enabled_names(store))
+    return get_host().subset(name, _enablement(store)[1])
+
+
+def chain_hook(name: str, chain=None):
+    """The hook ``name`` restricted to the plugins ``chain`` has not forbidden (HQ menus)."""
+    from .policy import chain_policy
+
+    chain = chain if chain is not None else g.chain
+    host = get_host()
+    allowed = frozenset(
+        n for n in host.names if chain_policy(chain, n)["policy"] != "forbidden"
+    )
+    return host.hook_for(name, allowed)
+
+
+def stores_enabling(name: str, chain_id: int | None = None):
+    """A select of the ids of stores that have ``name`` on (for the worker and reports)."""
+    from ..extensions import db
+    from ..models import Chain, Store, StorePlugin
+    from .policy import chain_policy
+
+    clauses = []
+    for chain in db.session.scalars(db.select(Chain)):
+        if chain_id is not None and chain.id != chain_id:
+            continue
+        rule = chain_policy(chain, name)
+        chosen = db.select(StorePlugin.store_id).where(
+            StorePlugin.plugin == name, StorePlugin.chain_id == chain.id
+        )
+        if rule["policy"] == "forced":
+            clauses.append(Store.chain_id == chain.id)
+        elif rule["policy"] == "allowed" and rule["default"]:
+            off = chosen.where(StorePlugin.enabled.is_(False))
+            clauses.append((Store.chain_id == chain.id) & Store.id.not_in(off))
+        elif rule["policy"] == "allowed":
+            on = chosen.where(StorePlugin.enabled.is_(True))
+            clauses.append((Store.chain_id == chain.id) & Store.id.in_(on))
+    if not clauses:
+        return db.select(Store.id).where(db.false())
+    return db.select(Store.id).where(db.or_(*clauses))
+
+
+def _impls(name: str, store):
+    """The implementations of a store-scoped hook in the order pluggy would call them."""
+    return get_host().ordered_impls(name, _enablement(store)[1])
+
+
+def _kwargs_for(impl, kwargs: dict) -> dict:
+    # pluggy passes each implementation only the arguments it names; so do we.
+    return {key: kwargs[key] for key in impl.argnames if key in kwargs}
 
 
 def render_slot(slot: str, store=None, **context) -> Markup:
@@ -185,18 +369,162 @@ def render_slot(slot: str, store=None, **context) -> Markup:
     store = store if store is not None else g.get("store")
     if store is None:
         return Markup("")
-    host = get_host()
     parts = []
-    caller = host.hook_for("shopbuilder_slot", enabled_names(store))
-    for impl in reversed(caller.get_hookimpls()):
+    kwargs = {"slot": slot, "store": store, "context": context}
+    for impl in _impls("shopbuilder_slot", store):
         try:
-            html = impl.function(slot=slot, store=store, context=context)
+            html = impl.function(**_kwargs_for(impl, kwargs))
         except Exception:
             log.exception("plugin %s failed in slot %s", impl.plugin_name, slot)
             continue
         if html:
             parts.append(html if isinstance(html, Markup) else escape(html))
     return Markup("").join(parts)
+
+
+def slot_template(template_name: str, **context) -> Markup:
+    """Render a plugin template for a slot: HTML that :func:`render_slot` keeps as is.
+
+    Flask's ``render_template`` returns ``str``, which a slot escapes (plain
+    text is never trusted as HTML); the template itself autoescapes its values.
+    """
+    from flask import render_template
+
+    return Markup(render_template(template_name, **context))
+
+
+def call_display_hook(name: str, store=None, **kwargs) -> list:
+    """Call a display hook (menus, notices) for ``store``; a failing plugin is logged, skipped."""
+    store = store if store is not None else g.store
+    results = []
+    for impl in _impls(name, store):
+        try:
+            result = impl.function(**_kwargs_for(impl, {"store": store, **kwargs}))
+        except Exception:
+            log.exception("plugin %s failed in %s", impl.plugin_name, name)
+            continue
+        if result is not None:
+            results.append(result)
+    return results
+
+
+class PluginError(Exception):
+    """A plugin failed in a hook that changes money or state: the operation must abort.
+
+    ``str(error)`` is a sentence a manager or customer may read; the original
+    exception is chained (``__cause__``) and logged with the plugin's name.
+    """
+
+    def __init__(self, plugin_name: str, message: str):
+        super().__init__(f"{plugin_name}: {message}")
+        self.plugin_name = plugin_name
+        self.message = message
+
+
+def call_money_hook(name: str, store=None, **kwargs) -> list:
+    """Call a money/state hook (``shopbuilder_checkout_*``) for ``store`` and collect results.
+
+    Every implementation of the store's enabled plugins runs in pluggy's order;
+    ``None`` results are dropped. An exception becomes :class:`PluginError`
+    naming the plugin, so the caller can roll back and show a clear message.
+    """
+    store = store if store is not None else g.store
+    results = []
+    for impl in _impls(name, store):
+        try:
+            result = impl.function(**_kwargs_for(impl, {"store": store, **kwargs}))
+        except PluginError:
+            raise
+        except Exception as exc:
+            log.exception("plugin %s failed in %s", impl.plugin_name, name)
+            raise PluginError(impl.plugin_name, str(exc) or type(exc).__name__) from exc
+        if result is not None:
+            results.append(result)
+    return results
+
+
+def plugin_static(name: str, filename: str):
+    folder = get_host().static_folders().get(name)
+    if folder is None:
+        abort(404)
+    return send_from_directory(folder, filename)
+
+
+def _plugin_guard():
+    """A plugin's store pages answer 404 in stores that have not enabled it."""
+    store = g.get("store")
+    if store is None or request.blueprint is None:
+        return None
+    plugin_name = get_host().blueprint_owner.get(request.blueprint.split(".")[0])
+    if plugin_name is not None and plugin_name not in enabled_names(store):
+        abort(404)
+    return None
+
+
+def register_blueprints(app) -> None:
+    """Register every plugin's blueprints, guarded, plus the plugin consoles and static files."""
+    from .views import hq_bp, manage_bp
+
+    host = get_host(app)
+    app.register_blueprint(hq_bp)
+    app.register_blueprint(manage_bp)
+    app.add_url_rule(
+        "/static/plugins/<name>/<path:filename>", "plugin_static", plugin_static
+    )
+    for hook_name, prefix in (
+        ("shopbuilder_app_blueprints", None),
+        ("shopbuilder_app_api_blueprints", "/api/v1"),
+    ):
+        for impl in host.app_hook(hook_name).get_hookimpls():
+            try:
+                result = impl.function(**_kwargs_for(impl, {"app": app}))
+                for bp in _as_list(result):
+                    host.blueprint_owner[bp.name] = impl.plugin_name
+                    options = {}
+                    if prefix and not (bp.url_prefix or "").startswith(prefix):
+                        options["url_prefix"] = prefix + (bp.url_prefix or "")
+                    app.register_blueprint(bp, **options)
+            except Exception as exc:
+                log.exception("plugin %s: blueprints not registered", impl.plugin_name)
+                host.refused.setdefault(impl.plugin_name, f"blueprints failed: {exc!r}")
+    # Whole-app guard: runs after the URL's <store> was resolved (url_value_preprocessor).
+    app.before_request(_plugin_guard)
+    _add_template_loader(app, host)
+    from .migrations import configure_autogenerate
+
+    configure_autogenerate(app)
+
+
+def _as_list(result) -> list:
+    if result is None:
+        return []
+    return list(result) if isinstance(result, list | tuple) else [result]
+
+
+def _add_template_loader(app, host) -> None:
+    """Make ``<plugin>/<file>`` templates reachable from core pages (consoles, plugin pages).
+
+    The storefront's theme loader builds its own chain from
+    :meth:`PluginHost.template_folders`; this only serves the base environment.
+    """
+    folders = host.template_folders()
+    if not folders:
+        return
+    prefixed = PrefixLoader({name: FileSystemLoader(path) for name, path in folders.items()})
+    app.jinja_env.loader = ChoiceLoader([app.jinja_env.loader, prefixed])
+
+
+def settings_namespace(plugin_name: str) -> str:
+    return f"plugin:{plugin_name}"
+
+
+def plugin_settings(plugin_name: str, store=None) -> dict:
+    """The effective settings of ``plugin_name`` for ``store``: default → chain → store, locks."""
+    from .. import settings
+
+    store = store if store is not None else g.store
+    defaults = get_host().settings_defaults(plugin_name)
+    return settings.values(store, settings_namespace(plugin_name), defaults)
 
 
 def init_app(app) -> PluginHost:
@@ -211,6 +539,12 @@ def init_app(app) -> PluginHost:
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "PluginError",
+    "call_display_hook",
+    "chain_hook",
+    "stores_enabling",
+    "call_money_hook",
+    "plugin_settings",
     "FulfilmentOption",
     "HOOK_API_VERSION",
     "PluginHost",
@@ -220,5 +554,6 @@ __all__ = [
     "get_host",
     "hookimpl",
     "render_slot",
+    "slot_template",
     "store_hook",
 ]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import pluggy
 
-HOOK_API_VERSION = "1.0"
+HOOK_API_VERSION = "1.1"
 
 hookspec = pluggy.HookspecMarker("shopbuilder")
 
@@ -74,12 +74,17 @@ def shopbuilder_app_api_blueprints(app):
 
 @hookspec
 def shopbuilder_store_enabled(store):
-    """Called when ``store`` turns the plugin on (or HQ forces it on)."""
+    """Called for this plugin only when ``store`` turns it on (or HQ forces it on).
+
+    Runs inside the transaction that records the change; raising aborts it.
+    Create what the store needs lazily rather than here when you can: a policy
+    change at HQ calls this once per store that changes state.
+    """
 
 
 @hookspec
 def shopbuilder_store_disabled(store):
-    """Called when ``store`` turns the plugin off. Keep the data: it may come back."""
+    """Called for this plugin only when ``store`` turns it off. Keep the data: it may come back."""
 
 
 @hookspec(firstresult=True)
@@ -128,7 +133,11 @@ def shopbuilder_checkout_validate(store, cart, checkout):
 
 @hookspec
 def shopbuilder_checkout_placed(store, order, checkout):
-    """Called inside the order's transaction after it is written; raise to abort it."""
+    """Called inside the order's transaction after it is written; raise to abort it.
+
+    Write the plugin's own rows for the order here (they commit or roll back
+    with it). An exception becomes a ``PluginError`` and the order is not placed.
+    """
 
 
 # -- order events: after the state change is committed -------------------------------------
@@ -184,7 +193,11 @@ def shopbuilder_notify(store, customer, event, context):
 
 @hookspec
 def shopbuilder_settlement_splits(order, amount_fen):
-    """Return ``(account, amount_fen, memo)`` postings taken from the store's share at settlement."""
+    """Return ``(account, amount_fen, memo)`` postings taken from the store's share.
+
+    Called when ``amount_fen`` of ``order`` is settled to its store (money
+    hook: an exception aborts the settlement).
+    """
 
 
 # -- the worker and consoles --------------------------------------------------------------------
@@ -203,3 +216,50 @@ def shopbuilder_store_menu(store):
 @hookspec
 def shopbuilder_hq_menu(chain):
     """Return ``(label, url)`` entries for the HQ console's menu."""
+
+
+# -- how each hook is dispatched ---------------------------------------------------------------
+
+#: Called once per process for every installed plugin (``host.app_hook(name)``).
+APP_HOOKS = frozenset({
+    "shopbuilder_app_blueprints",
+    "shopbuilder_app_template_folder",
+    "shopbuilder_app_static_folder",
+    "shopbuilder_app_translation_folder",
+    "shopbuilder_app_commands",
+    "shopbuilder_app_migration_folder",
+    "shopbuilder_app_api_blueprints",
+})
+#: Called by the host for one named plugin (life cycle, settings form).
+PER_PLUGIN_HOOKS = frozenset({
+    "shopbuilder_store_enabled",
+    "shopbuilder_store_disabled",
+    "shopbuilder_settings_form",
+})
+#: Called for a chain: reaches the plugins HQ has not forbidden (``chain_hook``).
+CHAIN_HOOKS = frozenset({"shopbuilder_hq_menu"})
+#: Called once per tick for every installed plugin; the plugin finds its stores itself
+#: (``shopbuilder.plugins.stores_enabling(name)``).
+GLOBAL_HOOKS = frozenset({"shopbuilder_worker_tick"})
+#: Change money or state: called through ``call_money_hook``; an exception aborts.
+MONEY_HOOKS = frozenset({
+    "shopbuilder_checkout_fulfilment_options",
+    "shopbuilder_checkout_price_adjustments",
+    "shopbuilder_checkout_validate",
+    "shopbuilder_checkout_placed",
+    "shopbuilder_settlement_splits",
+})
+
+
+def all_hook_names() -> list[str]:
+    return sorted(name for name in globals() if name.startswith("shopbuilder_"))
+
+
+def store_scoped_hook_names() -> list[str]:
+    """Every hook that reaches only the plugins enabled for one store: all the others.
+
+    A new hook is store-scoped unless listed above, so it is covered by the
+    generated on/off test pair in ``tests/test_plugin_hooks.py`` at once.
+    """
+    others = APP_HOOKS | PER_PLUGIN_HOOKS | CHAIN_HOOKS | GLOBAL_HOOKS
+    return [name for name in all_hook_names() if name not in others]
