@@ -64,12 +64,23 @@ def create_app(test_config=None):
     _register_error_pages(app)
     _register_template_helpers(app)
 
+    from . import themes
+
+    # After the error pages: a store's 404/500 pages take the store's look.
+    themes.init_app(app)
+
     from .cli import register_cli
 
     register_cli(app)
     from .plugins.migrations import upgrade_heads_by_default
 
     upgrade_heads_by_default(app)
+
+    from .media import bp as media_bp
+
+    # Product photos are served by the media route; whoever registered it first wins.
+    if media_bp.name not in app.blueprints:
+        app.register_blueprint(media_bp)
     return app
 
 
@@ -147,16 +158,17 @@ def app_default_locale() -> str:
 
 
 def _register_blueprints(app) -> None:
+    from . import api
     from .admin import bp as admin_bp
-    from .api import bp as api_bp
     from .hq import bp as hq_bp
     from .manage import bp as manage_bp
     from .platform import bp as platform_bp
     from .storefront import bp as storefront_bp
 
-    for bp in (platform_bp, admin_bp, hq_bp, manage_bp, storefront_bp, api_bp):
+    for bp in (platform_bp, admin_bp, hq_bp, manage_bp, storefront_bp):
         app.register_blueprint(bp)
     _register_order_blueprints(app)
+    api.init_app(app)
 
 
 def _register_order_blueprints(app) -> None:

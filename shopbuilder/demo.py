@@ -70,7 +70,7 @@ def load_demo(echo=print) -> Chain:
     """Create the demo chain, stores, catalogue and accounts (caller chooses the scope)."""
     chain = Chain(
         slug="mingcha", name="茗茶 Mingcha Tea", locale="zh_CN", royalty_bp=500,
-        settings={"theme": {"default": "classic", "stores_may_choose": True}},
+        settings={"theme": {"values": {"name": "classic"}, "locked": []}},
     )
     db.session.add(chain)
     db.session.flush()

@@ -56,4 +56,5 @@ def index():
     return render_template("hq/index.html")
 
 
-from . import store_import, stores  # noqa: E402,F401  (routes register on bp)
+# Imported last: these modules add their routes to ``bp``.
+from . import products, store_import, stores  # noqa: E402,F401

@@ -32,4 +32,5 @@ def index():
     return render_template("manage/index.html")
 
 
-from . import staff  # noqa: E402,F401  (routes register on bp)
+# Imported last: these modules add their routes to ``bp``.
+from . import listings, staff  # noqa: E402,F401

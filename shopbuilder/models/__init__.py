@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 from .accounts import Customer, StaffRole, User
+from .api import ApiIdempotencyKey, ApiToken
 from .base import ChainOwned, StoreOptional, StoreOwned, UTCDateTime
-from .catalogue import Category, Product, Publication, StoreListing, Variant
+from .catalogue import (
+    Category,
+    Product,
+    ProductImage,
+    Publication,
+    StockSyncRequest,
+    StoreApiKey,
+    StoreListing,
+    Variant,
+)
 from .ledger import LedgerEntry, LedgerHead, LedgerTransaction
 from .orders import (
     AfterSaleRequest,
@@ -24,6 +34,8 @@ from .plugins import StorePlugin
 from .tenancy import SLUG_PATTERN, Chain, Store
 
 __all__ = [
+    "ApiIdempotencyKey",
+    "ApiToken",
     "AfterSaleRequest",
     "Cart",
     "CartLine",
@@ -45,9 +57,12 @@ __all__ = [
     "LedgerHead",
     "LedgerTransaction",
     "Product",
+    "ProductImage",
     "Publication",
     "StaffRole",
     "Store",
+    "StockSyncRequest",
+    "StoreApiKey",
     "StoreListing",
     "StoreOptional",
     "StoreOwned",

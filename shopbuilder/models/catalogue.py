@@ -9,20 +9,26 @@ price comes from the variant (or the publication's default), and a
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import (
+    DDL,
     JSON,
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    event,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..extensions import db
-from .base import ChainOwned, StoreOptional, StoreOwned, Timestamped
+from ..textsearch import index_text
+from .base import ChainOwned, StoreOptional, StoreOwned, Timestamped, UTCDateTime
 
 
 class Category(ChainOwned, db.Model):
@@ -49,10 +55,17 @@ class Product(StoreOptional, Timestamped, db.Model):
     status: Mapped[str] = mapped_column(String(16), default="active", nullable=False)
     #: Path of the main image under the media folder, if any.
     image: Mapped[str | None] = mapped_column(String(255))
+    #: Title, description and SKUs as search tokens (CJK bigrams, lower-case words), kept
+    #: in sync by :mod:`shopbuilder.services.search` on every flush; full-text indexed.
+    search_text: Mapped[str] = mapped_column(Text, default="", nullable=False)
 
     category: Mapped[Category | None] = relationship(lazy="select")
     variants: Mapped[list[Variant]] = relationship(
         back_populates="product", order_by="Variant.position", lazy="selectin"
+    )
+    images: Mapped[list[ProductImage]] = relationship(
+        back_populates="product", order_by="ProductImage.position", lazy="selectin",
+        cascade="all, delete-orphan",
     )
 
 
@@ -89,6 +102,9 @@ class Publication(ChainOwned, Timestamped, db.Model):
     """
 
     TARGETS = ("all", "city", "store")
+    # Every query filters by chain (the tenant guard) and product: without this index
+    # SQLite picks ix_publication_chain_id and scans the whole chain for each product.
+    __table_args__ = (Index("ix_publication_chain_product", "chain_id", "product_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("product.id"), index=True, nullable=False)
@@ -129,3 +145,132 @@ class StoreListing(StoreOwned, db.Model):
     @property
     def available(self) -> int:
         return self.stock_on_hand - self.reserved
+
+
+class ProductImage(ChainOwned, Timestamped, db.Model):
+    """One picture of a product, re-encoded by us and named by its content hash.
+
+    The file name is the SHA-256 of the stored bytes, so a URL never changes
+    meaning and can be cached for a year.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id"), index=True, nullable=False)
+    position: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    #: Paths under MEDIA_FOLDER.
+    path: Mapped[str] = mapped_column(String(255), nullable=False)
+    thumb_path: Mapped[str] = mapped_column(String(255), nullable=False)
+    width: Mapped[int] = mapped_column(Integer, nullable=False)
+    height: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    product: Mapped[Product] = relationship(back_populates="images")
+
+
+class StoreApiKey(StoreOwned, Timestamped, db.Model):
+    """A key a store's till or ERP uses for the stock sync API.
+
+    Only the SHA-256 of the key is stored: keys are 32 random bytes, so a fast
+    hash is as safe as a slow one (nobody can brute-force 256 bits) and lets a
+    request find its key by an indexed lookup.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), nullable=False)
+    #: The first characters of the key, shown so people can tell keys apart.
+    prefix: Mapped[str] = mapped_column(String(16), nullable=False)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class StockSyncRequest(StoreOwned, Timestamped, db.Model):
+    """The answer given to one stock sync ``request_id``, replayed on a retry."""
+
+    __table_args__ = (UniqueConstraint("store_id", "request_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(100), nullable=False)
+    #: SHA-256 of the canonical request body: same id with another body is a 409.
+    body_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[int] = mapped_column(Integer, nullable=False)
+    response: Mapped[dict] = mapped_column(JSON, nullable=False)
+
+
+# -- full-text search index -------------------------------------------------------------------
+# SQLite: an FTS5 table mirroring product.search_text, kept in step by triggers so every
+# writer (ORM, bulk insert, raw SQL) updates it. PostgreSQL: a GIN index over the tsvector of
+# the same text. ``search_text`` is already tokenised (CJK bigrams), so both engines only
+# split on spaces.
+_SQLITE_FTS = [
+    "CREATE VIRTUAL TABLE IF NOT EXISTS product_fts USING fts5("
+    "search_text, content='product', content_rowid='id', tokenize='unicode61')",
+    "CREATE TRIGGER IF NOT EXISTS product_fts_ai AFTER INSERT ON product BEGIN "
+    "INSERT INTO product_fts(rowid, search_text) VALUES (new.id, new.search_text); END",
+    "CREATE TRIGGER IF NOT EXISTS product_fts_ad AFTER DELETE ON product BEGIN "
+    "INSERT INTO product_fts(product_fts, rowid, search_text) "
+    "VALUES ('delete', old.id, old.search_text); END",
+    "CREATE TRIGGER IF NOT EXISTS product_fts_au AFTER UPDATE OF search_text ON product BEGIN "
+    "INSERT INTO product_fts(product_fts, rowid, search_text) "
+    "VALUES ('delete', old.id, old.search_text); "
+    "INSERT INTO product_fts(rowid, search_text) VALUES (new.id, new.search_text); END",
+]
+_POSTGRES_FTS = [
+    "CREATE INDEX IF NOT EXISTS ix_product_search_tsv ON product "
+    "USING gin (to_tsvector('simple', search_text))",
+]
+
+for _statement in _SQLITE_FTS:
+    event.listen(
+        Product.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite")
+    )
+for _statement in _POSTGRES_FTS:
+    event.listen(
+        Product.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql")
+    )
+event.listen(
+    Product.__table__, "before_drop",
+    DDL("DROP TABLE IF EXISTS product_fts").execute_if(dialect="sqlite"),
+)
+
+
+def refresh_search_text(product: Product) -> None:
+    product.search_text = index_text(
+        product.title or "", product.description or "", [v.sku for v in product.variants if v.sku]
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _keep_search_text_in_sync(session, flush_context, instances) -> None:
+    """Recompute a product's tokens whenever it or one of its variants changes."""
+    touched: list[Product] = []
+    with session.no_autoflush:
+        for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+            product = None
+            if isinstance(obj, Product):
+                product = obj if obj not in session.deleted else None
+            elif isinstance(obj, Variant):
+                product = obj.__dict__.get("product")
+                if product is None and obj.product_id is not None:
+                    product = session.get(Product, obj.product_id)
+            if product is not None and product not in session.deleted and product not in touched:
+                touched.append(product)
+        for product in touched:
+            _refresh_product_tokens(session, product)
+
+
+def _refresh_product_tokens(session, product: Product) -> None:
+    variants = [v for v in product.variants if v not in session.deleted]
+    for obj in session.new:
+        if isinstance(obj, Variant) and obj not in variants and (
+            obj.__dict__.get("product") is product
+            or (obj.product_id is not None and obj.product_id == product.id)
+        ):
+            variants.append(obj)
+    product.search_text = index_text(
+        product.title or "", product.description or "", [v.sku for v in variants if v.sku]
+    )

@@ -480,6 +480,8 @@ def register_blueprints(app) -> None:
                 result = impl.function(**_kwargs_for(impl, {"app": app}))
                 for bp in _as_list(result):
                     host.blueprint_owner[bp.name] = impl.plugin_name
+                    if app.blueprints.get(bp.name) is bp:
+                        continue  # the API registered its plugin blueprints itself
                     options = {}
                     if prefix and not (bp.url_prefix or "").startswith(prefix):
                         options["url_prefix"] = prefix + (bp.url_prefix or "")

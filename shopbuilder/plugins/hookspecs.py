@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import pluggy
 
-HOOK_API_VERSION = "1.1"
+HOOK_API_VERSION = "1.2"
 
 hookspec = pluggy.HookspecMarker("shopbuilder")
 
@@ -176,6 +176,15 @@ def shopbuilder_order_refunded(order, amount_fen):
 @hookspec(firstresult=True)
 def shopbuilder_order_hold_after_payment(order):
     """Return a reason to keep a paid order from fulfilment (e.g. an unfilled group)."""
+
+
+@hookspec(firstresult=True)
+def shopbuilder_order_commission_allowed(order):
+    """Return False when ``order`` must earn no distribution commission (None: no opinion).
+
+    Asked by distribution plugins before they pay commission on an order; the
+    group-buy plugin answers False for group orders of campaigns that exclude it.
+    """
 
 
 # -- payments, notifications, money ------------------------------------------------------------

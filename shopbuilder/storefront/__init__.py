@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
 
 from ..auth import LoginForm, RegisterForm, rate_limited_login, safe_next, sign_out
 from ..extensions import db
 from ..models import Customer
+from ..themes import render_store_template
 
 bp = Blueprint("storefront", __name__, url_prefix="/s/<store>")
-
-
-@bp.get("/")
-def home():
-    return render_template("storefront/home.html")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -29,7 +25,7 @@ def login():
             login_user(customer)
             return redirect(safe_next(url_for("storefront.home")))
         flash(_l("Wrong email or password."), "error")
-    return render_template("storefront/login.html", form=form)
+    return render_store_template("storefront/login.html", form=form)
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -51,7 +47,7 @@ def register():
             db.session.commit()
             login_user(customer)
             return redirect(safe_next(url_for("storefront.home")))
-    return render_template("storefront/register.html", form=form)
+    return render_store_template("storefront/register.html", form=form)
 
 
 @bp.post("/logout")
@@ -64,4 +60,9 @@ def logout():
 def account():
     if getattr(current_user, "kind", None) != "customer":
         return redirect(url_for("storefront.login", next=request.path))
-    return render_template("storefront/account.html")
+    return render_store_template("storefront/account.html")
+
+
+# The browse pages (home, categories, products, store information) register on ``bp``.
+from . import browse  # noqa: E402,F401
+from . import search  # noqa: E402,F401

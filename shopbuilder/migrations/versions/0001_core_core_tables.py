@@ -5,10 +5,10 @@ Revises:
 Create Date: 2026-11-27 00:07:01.367729
 
 """
-from alembic import op
 import sqlalchemy as sa
-import shopbuilder.models.base
+from alembic import op
 
+import shopbuilder.models.base
 
 # revision identifiers, used by Alembic.
 revision = '0001_core'

@@ -1,0 +1,152 @@
+"""Group-buy JSON API for mini-program clients, under ``/api/v1/stores/<store>/groupbuy``.
+
+Follows ``docs/api.md``: bearer-token customers, problem+json errors, ids of
+another store answer 404, starting and joining take an ``Idempotency-Key``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import g, request
+from marshmallow import Schema, fields, validate
+
+from shopbuilder.api import api_blueprint, current_customer, operation, problem
+from shopbuilder.extensions import db
+from shopbuilder.services import orders
+
+from . import service
+from .models import Group, GroupState
+
+bp = api_blueprint("groupbuy_api", __name__, url_prefix="/stores/<store>/groupbuy")
+
+
+class BuyBody(Schema):
+    quantity = fields.Integer(load_default=1, validate=validate.Range(min=1, max=99))
+    fulfilment = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    fulfilment_data = fields.Dict(keys=fields.String(), values=fields.String(),
+                                  load_default=dict)
+    payment_provider = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    contact_name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    contact_phone = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    address = fields.String(load_default="", validate=validate.Length(max=500))
+    note = fields.String(load_default="", validate=validate.Length(max=500))
+    ref = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
+
+
+def campaign_view(campaign) -> dict:
+    return {
+        "id": campaign.id, "title": campaign.title, "product_id": campaign.product_id,
+        "variant_id": campaign.variant_id, "group_price_fen": campaign.group_price_fen,
+        "leader_price_fen": campaign.leader_price_fen,
+        "single_price_fen": service.single_price(g.store, campaign),
+        "group_size": campaign.group_size, "fill_hours": campaign.fill_hours,
+        "starts_at": campaign.starts_at.isoformat(), "ends_at": campaign.ends_at.isoformat(),
+        "per_customer_limit": campaign.per_customer_limit,
+        "per_order_limit": campaign.per_order_limit,
+        "virtual_percent": campaign.virtual_percent,
+    }
+
+
+def group_view(group) -> dict:
+    return {
+        "id": group.id, "campaign_id": group.campaign_id, "state": group.state,
+        "size": group.size, "members_paid": group.paid_count,
+        "seats_left": max(0, group.size - group.seats_taken),
+        "expires_at": group.expires_at.isoformat() if group.expires_at else None,
+        "seconds_left": service.seconds_left(group),
+        "members": [{"initial": m.initial, "leader": m.is_leader}
+                    for m in service.shown_members(group)],
+    }
+
+
+def _campaign(campaign_id: int):
+    campaign = service.get_campaign(g.store, campaign_id)
+    if campaign is None:
+        raise problem("not_found")
+    return campaign
+
+
+def _group(group_id: int) -> Group:
+    group = service.get_group(g.store, group_id)
+    if group is None or group.state == GroupState.PENDING:
+        raise problem("not_found")
+    return group
+
+
+@bp.get("/products/<int:product_id>/campaigns")
+@operation("Group-buy campaigns running now for a product", tags=["groupbuy"])
+def product_campaigns(product_id):
+    return {"items": [campaign_view(c) for c in service.live_campaigns(g.store, product_id)]}
+
+
+@bp.get("/campaigns/<int:campaign_id>/groups")
+@operation("Open groups of a campaign that can be joined", tags=["groupbuy"])
+def open_groups(campaign_id):
+    campaign = _campaign(campaign_id)
+    customer = current_customer()
+    groups = service.joinable_groups(g.store, campaign, getattr(customer, "id", None), limit=20)
+    return {"items": [group_view(gr) for gr in groups]}
+
+
+@bp.get("/groups/<int:group_id>")
+@operation("One group: state, members' initials, time left", tags=["groupbuy"])
+def view_group(group_id):
+    return group_view(_group(group_id))
+
+
+def _key(customer, action: str) -> str:
+    key = request.headers.get("Idempotency-Key", "")
+    if not 1 <= len(key) <= 255 or not key.isascii() or not key.isprintable():
+        raise problem("validation_failed", errors=[{
+            "field": "Idempotency-Key", "in": "header",
+            "message": "Send 1-255 visible ASCII characters, new for each order."}])
+    return "gb:" + hashlib.sha256(f"{customer.id}:{action}:{key}".encode()).hexdigest()[:56]
+
+
+def _checkout(body) -> orders.Checkout:
+    return orders.Checkout(
+        fulfilment_code=body["fulfilment"], payment_provider=body["payment_provider"],
+        fulfilment_data=body["fulfilment_data"], contact_name=body["contact_name"],
+        contact_phone=body["contact_phone"], address=body["address"], note=body["note"])
+
+
+def _order_answer(order) -> dict:
+    member = service.member_for_order(order.id)
+    return {"order": {"id": order.id, "number": order.number, "state": order.state,
+                      "total_fen": order.total_fen},
+            "group_id": member.group_id if member else None}
+
+
+@bp.post("/campaigns/<int:campaign_id>/groups")
+@operation("Start a group: places the leader's order (pay it to open the group)",
+           tags=["groupbuy"], auth=True, body=BuyBody, status=201,
+           responses={409: "Refused before paying (`checkout_refused`): sold out, limits."})
+def start_group(campaign_id, body):
+    campaign = _campaign(campaign_id)
+    customer = current_customer()
+    try:
+        order = service.start_group(g.store, customer, campaign, _checkout(body),
+                                    body["quantity"], _key(customer, f"start{campaign.id}"),
+                                    body["ref"])
+    except service.GroupError as exc:
+        db.session.rollback()
+        raise problem("checkout_refused", str(exc)) from exc
+    return _order_answer(order), 201
+
+
+@bp.post("/groups/<int:group_id>/members")
+@operation("Join a group: takes a seat and places the order (pay it within the hold)",
+           tags=["groupbuy"], auth=True, body=BuyBody, status=201,
+           responses={409: "Refused before paying (`checkout_refused`): full, closed, "
+                           "already a member, limits."})
+def join_group(group_id, body):
+    group = _group(group_id)
+    customer = current_customer()
+    try:
+        order = service.join_group(g.store, customer, group, _checkout(body), body["quantity"],
+                                   _key(customer, f"join{group.id}"), body["ref"])
+    except service.GroupError as exc:
+        db.session.rollback()
+        raise problem("checkout_refused", str(exc)) from exc
+    return _order_answer(order), 201

@@ -1,0 +1,56 @@
+"""50 customers race for a size-5 group in many processes, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import Counter
+
+import gb_workers
+import pytest
+from conftest import (
+    T0,
+    group_of,
+    make_campaign,
+    make_customers,
+    make_variant,
+    pay,
+    start,
+)
+from shopbuilder_groupbuy.models import Group, GroupMember
+
+from shopbuilder.extensions import db
+from shopbuilder.models import Order, Payment, Refund
+from shopbuilder.testing import in_app, set_plugin_enabled
+
+BOTH = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+
+
+@BOTH
+def test_50_customers_joining_a_size_5_group_make_exactly_5_members(app, chain, store,
+                                                                    tmp_path):
+    set_plugin_enabled(app, store, "groupbuy")
+    variant_id = make_variant(app, chain, [store], stock=100)
+    campaign_id = make_campaign(app, chain, store, variant_id, group_size=5, unit_cap=100)
+    leader, *others = make_customers(app, chain, 51)
+    leader_order = start(app, store, leader, campaign_id)
+    pay(app, leader_order)
+    group_id = group_of(app, leader_order)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(10, initializer=gb_workers.init,
+                      initargs=(app.config["SQLALCHEMY_DATABASE_URI"],
+                                str(tmp_path / "instance"))) as pool:
+        results = pool.map(gb_workers.join_and_pay,
+                           [(store.id, c, group_id, T0) for c in others], chunksize=1)
+    outcomes = Counter(r if r in ("joined", "refused") else "other" for r in results)
+    assert outcomes == {"joined": 4, "refused": 46}, Counter(results).most_common(3)
+    with in_app(app):
+        group = db.session.get(Group, group_id)
+        assert (group.state, group.paid_count, group.seats_taken) == ("succeeded", 5, 5)
+        members = db.session.scalars(db.select(GroupMember)).all()
+        assert sorted(m.state for m in members) == ["succeeded"] * 5
+        # Nobody was charged without a place or a refund.
+        paid = db.session.scalars(db.select(Payment).where(Payment.state == "succeeded")).all()
+        refunded = {r.payment_id for r in db.session.scalars(db.select(Refund))}
+        placed = {m.order_id for m in members}
+        assert all(p.order_id in placed or p.id in refunded for p in paid)
+        assert db.session.scalar(db.select(db.func.count(Order.id))) == 5

@@ -1,0 +1,423 @@
+"""What a store sells, read side: visible products, their price and stock at this store.
+
+A master product reaches a store through a ``Publication`` (all stores, the
+store's city, or the store itself); a store's own local products are visible
+to it alone. A product shows when it is ``active`` and has at least one
+variant the store has not unlisted. A variant's price at a store is, first
+found: the store's ``StoreListing.price_fen``, the most specific publication's
+``price_fen`` (store, then city, then all), the variant's ``price_fen``.
+Availability is ``stock_on_hand - reserved`` (no listing row: nothing in stock).
+
+Each function answers with one or two SQL statements whatever the number of
+products, variants or stores (aggregates and outer joins, no per-row loads),
+and caches plain data per store, never across stores. Nothing depends on the
+language (titles are not translated; prices are formatted by the templates),
+so one entry serves zh_CN and en. Cache keys carry two version tokens, one per
+chain (catalogue changes) and one per store (its listings), replaced after a
+commit that touched those rows, so a change shows on the next request of the
+process (everywhere at once with Redis; within ``CATALOGUE_CACHE_SECONDS``
+per process with the in-memory cache).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask import current_app, has_app_context
+from sqlalchemy import and_, case, event, func, or_, select
+from sqlalchemy.orm import Session
+
+from ..extensions import cache, db
+from ..models import Category, Product, Publication, StoreListing, Variant
+
+log = logging.getLogger(__name__)
+
+SORTS = ("default", "price_asc", "price_desc", "newest")
+PER_PAGE = 24
+
+
+@dataclass(frozen=True)
+class CategoryView:
+    id: int
+    slug: str
+    name: str
+    parent_id: int | None
+    position: int
+
+
+@dataclass(frozen=True)
+class ProductCard:
+    id: int
+    title: str
+    image: str | None
+    category_id: int | None
+    price_fen: int
+    max_price_fen: int
+    compare_at_fen: int | None
+    available: int
+    created_at: datetime | None
+
+    @property
+    def price_varies(self) -> bool:
+        return self.max_price_fen != self.price_fen
+
+    @property
+    def in_stock(self) -> bool:
+        return self.available > 0
+
+
+@dataclass(frozen=True)
+class VariantView:
+    id: int
+    sku: str
+    label: str
+    options: dict
+    price_fen: int
+    compare_at_fen: int | None
+    available: int
+
+    @property
+    def in_stock(self) -> bool:
+        return self.available > 0
+
+
+@dataclass(frozen=True)
+class ProductView:
+    id: int
+    title: str
+    description: str
+    image: str | None
+    category_id: int | None
+    created_at: datetime | None
+    variants: tuple[VariantView, ...] = field(default_factory=tuple)
+
+    @property
+    def price_fen(self) -> int:
+        return min(v.price_fen for v in self.variants)
+
+    @property
+    def max_price_fen(self) -> int:
+        return max(v.price_fen for v in self.variants)
+
+    @property
+    def available(self) -> int:
+        return sum(max(v.available, 0) for v in self.variants)
+
+
+@dataclass(frozen=True)
+class Page:
+    items: tuple[ProductCard, ...]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+# -- the SQL -------------------------------------------------------------------------------------
+
+
+def _publications(store):
+    """Per product: the publication price for this store by specificity (a subquery)."""
+    reaches = or_(
+        Publication.target == "all",
+        and_(Publication.target == "city", Publication.city == store.city),
+        and_(Publication.target == "store", Publication.store_id == store.id),
+    )
+
+    def price_for(target):
+        return func.min(case((Publication.target == target, Publication.price_fen)))
+
+    return (
+        select(
+            Publication.product_id.label("product_id"),
+            price_for("store").label("store_price"),
+            price_for("city").label("city_price"),
+            price_for("all").label("all_price"),
+        )
+        .where(Publication.chain_id == store.chain_id, reaches)
+        .group_by(Publication.product_id)
+        .subquery("pubs")
+    )
+
+
+def _sellable(store, pubs):
+    """Columns and conditions shared by every read: one row per sellable variant."""
+    listing_join = and_(StoreListing.variant_id == Variant.id, StoreListing.store_id == store.id)
+    price = func.coalesce(
+        StoreListing.price_fen, pubs.c.store_price, pubs.c.city_price, pubs.c.all_price,
+        Variant.price_fen,
+    )
+    compare_at = func.coalesce(StoreListing.compare_at_fen, Variant.compare_at_fen)
+    available = func.coalesce(StoreListing.stock_on_hand - StoreListing.reserved, 0)
+    conditions = (
+        Product.chain_id == store.chain_id,
+        Product.status == "active",
+        or_(
+            Product.store_id == store.id,
+            and_(Product.store_id.is_(None), pubs.c.product_id.is_not(None)),
+        ),
+        or_(StoreListing.listed.is_(None), StoreListing.listed.is_(True)),
+    )
+
+    def joined(stmt):
+        return (
+            stmt.select_from(Product)
+            .join(Variant, Variant.product_id == Product.id)
+            .outerjoin(pubs, pubs.c.product_id == Product.id)
+            .outerjoin(StoreListing, listing_join)
+            .where(*conditions)
+        )
+
+    return joined, price, compare_at, available
+
+
+def _query_listing(store, category_ids, sort, page, per_page) -> Page:
+    pubs = _publications(store)
+    joined, price, compare_at, available = _sellable(store, pubs)
+    min_price = func.min(price).label("price")
+    stmt = joined(select(
+        Product.id, Product.title, Product.image, Product.category_id, Product.created_at,
+        min_price, func.max(price).label("max_price"), func.min(compare_at).label("compare"),
+        func.sum(case((available > 0, available), else_=0)).label("available"),
+    ))
+    if category_ids is not None:
+        stmt = stmt.where(Product.category_id.in_(category_ids))
+    stmt = stmt.group_by(
+        Product.id, Product.title, Product.image, Product.category_id, Product.created_at
+    )
+    count = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    order = {
+        "price_asc": (min_price.asc(), Product.id.asc()),
+        "price_desc": (min_price.desc(), Product.id.asc()),
+        "newest": (Product.created_at.desc(), Product.id.desc()),
+    }.get(sort, (Product.id.asc(),))
+    rows = db.session.execute(
+        stmt.order_by(*order).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    items = tuple(
+        ProductCard(
+            id=r.id, title=r.title, image=r.image, category_id=r.category_id,
+            price_fen=int(r.price), max_price_fen=int(r.max_price),
+            compare_at_fen=r.compare if r.compare and r.compare > r.price else None,
+            available=int(r.available or 0), created_at=r.created_at,
+        )
+        for r in rows
+    )
+    return Page(items=items, total=int(count or 0), page=page, per_page=per_page)
+
+
+def _query_product(store, product_id: int) -> ProductView | None:
+    pubs = _publications(store)
+    joined, price, compare_at, available = _sellable(store, pubs)
+    rows = db.session.execute(
+        joined(select(
+            Product.id, Product.title, Product.description, Product.image, Product.category_id,
+            Product.created_at, Variant.id.label("variant_id"), Variant.sku, Variant.options,
+            price.label("price"), compare_at.label("compare"), available.label("available"),
+        ))
+        .where(Product.id == product_id)
+        .order_by(Variant.position, Variant.id)
+    ).all()
+    if not rows:
+        return None
+    first = rows[0]
+    variants = tuple(
+        VariantView(
+            id=r.variant_id, sku=r.sku, options=dict(r.options or {}),
+            label=" / ".join(str(v) for v in (r.options or {}).values()) or r.sku,
+            price_fen=int(r.price), compare_at_fen=r.compare if r.compare and r.compare > r.price
+            else None, available=int(r.available),
+        )
+        for r in rows
+    )
+    return ProductView(
+        id=first.id, title=first.title, description=first.description, image=first.image,
+        category_id=first.category_id, created_at=first.created_at, variants=variants,
+    )
+
+
+def _query_categories(store) -> tuple[CategoryView, ...]:
+    rows = db.session.execute(
+        select(Category.id, Category.slug, Category.name, Category.parent_id, Category.position)
+        .where(Category.chain_id == store.chain_id)
+        .order_by(Category.position, Category.id)
+    ).all()
+    return tuple(CategoryView(*r) for r in rows)
+
+
+# -- caching -------------------------------------------------------------------------------------
+
+
+def _chain_key(chain_id: int) -> str:
+    return f"sf:v:c:{chain_id}"
+
+
+def _store_key(store_id: int) -> str:
+    return f"sf:v:s:{store_id}"
+
+
+def version_tokens(store) -> str:
+    """The chain's and the store's catalogue version tokens: part of every cache key."""
+    keys = [_chain_key(store.chain_id), _store_key(store.id)]
+    found = cache.get_many(*keys)
+    missing = {k: uuid.uuid4().hex[:12] for k, v in zip(keys, found, strict=True) if not v}
+    if missing:
+        cache.set_many(missing, timeout=0)
+    values = [v or missing[k] for k, v in zip(keys, found, strict=True)]
+    return ".".join(values)
+
+
+def _cached(store, name: str, compute):
+    key = f"sf:{store.id}:{_g_versions(store)}:{name}"
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        timeout = current_app.config.get("CATALOGUE_CACHE_SECONDS", 60)
+        cache.set(key, value, timeout=timeout)
+    return value
+
+
+def _g_versions(store) -> str:
+    # Read once per request: a page asks for several cached pieces of the same store.
+    from flask import g, has_request_context
+
+    if not has_request_context():
+        return version_tokens(store)
+    memo = g.setdefault("_sf_versions", {})
+    if store.id not in memo:
+        memo[store.id] = version_tokens(store)
+    return memo[store.id]
+
+
+def invalidate_chain(chain_id: int) -> None:
+    """Every store of the chain reads the catalogue afresh (a product, price, category...)."""
+    cache.set(_chain_key(chain_id), uuid.uuid4().hex[:12], timeout=0)
+
+
+def invalidate_store(store_id: int) -> None:
+    """One store reads its listings afresh (its stock or overrides changed).
+
+    Call it after changing ``StoreListing`` rows with a Core ``update()`` on the
+    table; ORM changes and ORM bulk updates are noticed on their own.
+    """
+    cache.set(_store_key(store_id), uuid.uuid4().hex[:12], timeout=0)
+
+
+# -- the public functions ------------------------------------------------------------------------
+
+
+def categories(store) -> tuple[CategoryView, ...]:
+    return _cached(store, "categories", lambda: _query_categories(store))
+
+
+def category_by_slug(store, slug: str) -> CategoryView | None:
+    return next((c for c in categories(store) if c.slug == slug), None)
+
+
+def descendant_ids(store, category_id: int) -> list[int]:
+    """The category and every category below it (the tree is small: HQ keeps a few dozen)."""
+    children: dict[int | None, list[int]] = {}
+    for c in categories(store):
+        children.setdefault(c.parent_id, []).append(c.id)
+    found, todo = [], [category_id]
+    while todo:
+        current = todo.pop()
+        if current in found:
+            continue
+        found.append(current)
+        todo.extend(children.get(current, ()))
+    return found
+
+
+def listing(store, category_id: int | None = None, sort: str = "default", page: int = 1,
+            per_page: int = PER_PAGE) -> Page:
+    """One page of the products the store sells, optionally in a category and its children."""
+    sort = sort if sort in SORTS else "default"
+    page = max(1, int(page))
+    ids = descendant_ids(store, category_id) if category_id is not None else None
+    name = f"list:{category_id}:{sort}:{page}:{per_page}"
+    return _cached(store, name, lambda: _query_listing(store, ids, sort, page, per_page))
+
+
+def featured(store, limit: int = 8) -> tuple[ProductCard, ...]:
+    return listing(store, sort="default", per_page=limit).items
+
+
+def newest(store, limit: int = 8) -> tuple[ProductCard, ...]:
+    return listing(store, sort="newest", per_page=limit).items
+
+
+def product(store, product_id: int) -> ProductView | None:
+    """The product as this store sells it, or None when the store does not sell it."""
+    found = _cached(store, f"product:{product_id}", lambda: _query_product(store, product_id) or 0)
+    return found or None
+
+
+# -- invalidation ----------------------------------------------------------------------------------
+
+_CHAIN_WIDE = (Product, Variant, Publication, Category)
+
+
+def _note(session, chains: set, stores: set, obj) -> None:
+    if isinstance(obj, StoreListing):
+        stores.add(obj.store_id)
+    elif isinstance(obj, _CHAIN_WIDE):
+        chains.add(obj.chain_id)
+
+
+@event.listens_for(Session, "after_flush")
+def _collect_changes(session, flush_context):
+    chains = session.info.setdefault("sf_chains", set())
+    stores = session.info.setdefault("sf_stores", set())
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        _note(session, chains, stores, obj)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _collect_bulk_changes(state):
+    if not (state.is_update or state.is_delete):
+        return
+    from ..tenancy import current_scope
+
+    scope = current_scope()
+    for mapper in state.all_mappers:
+        if mapper.class_ is StoreListing and scope and scope.store_id:
+            state.session.info.setdefault("sf_stores", set()).add(scope.store_id)
+        elif mapper.class_ in (StoreListing, *_CHAIN_WIDE) and scope and scope.chain_id:
+            state.session.info.setdefault("sf_chains", set()).add(scope.chain_id)
+
+
+@event.listens_for(Session, "after_commit")
+def _apply_changes(session):
+    chains = session.info.pop("sf_chains", set())
+    stores = session.info.pop("sf_stores", set())
+    if not (chains or stores) or not has_app_context():
+        return
+    try:
+        for chain_id in chains:
+            invalidate_chain(chain_id)
+        for store_id in stores:
+            invalidate_store(store_id)
+    except Exception:  # a cache outage must not fail a committed change
+        log.exception("could not invalidate the storefront catalogue cache")
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_changes(session):
+    session.info.pop("sf_chains", None)
+    session.info.pop("sf_stores", None)

@@ -1,0 +1,145 @@
+"""HTTP behaviour: problem+json errors, ETags, CORS per store, rate limits, cursors, docs."""
+
+from __future__ import annotations
+
+import pytest
+from api_support import DEMO_CHAIN, DEMO_STORE
+
+from shopbuilder import settings
+from shopbuilder.extensions import db
+from shopbuilder.models import Store
+from shopbuilder.testing import in_app
+
+
+def test_validation_error_names_each_field_and_why(client, demo):
+    response = client.post(f"/api/v1/stores/{DEMO_STORE}/auth/token",
+                           json={"email": "not-an-email", "extra": 1})
+    assert response.status_code == 422
+    body = response.get_json()
+    assert response.mimetype == "application/problem+json"
+    assert body["code"] == "validation_failed"
+    fields = {e["field"]: e["message"] for e in body["errors"]}
+    assert set(fields) == {"email", "password", "extra"}
+    assert "email" in fields["email"].lower()
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/stores/no-such-store",
+    "/api/v1/stores/no-such-store/products/1",
+    f"/api/v1/stores/{DEMO_STORE}/products/2147483648",
+    "/api/v1/no/such/route",
+])
+def test_unknown_things_are_problem_404_never_html(client, demo, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["code"] == "not_found"
+
+
+def test_wrong_method_is_problem_405_with_allow(client, demo):
+    response = client.put(f"/api/v1/stores/{DEMO_STORE}/products")
+    assert response.status_code == 405
+    assert response.get_json()["code"] == "method_not_allowed"
+    assert "GET" in response.headers["Allow"]
+
+
+def test_suspended_store_is_problem_503(app, client, demo):
+    with in_app(app):
+        db.session.scalar(db.select(Store).where(Store.slug == DEMO_STORE)).status = "suspended"
+        db.session.commit()
+    response = client.get(f"/api/v1/stores/{DEMO_STORE}")
+    assert response.status_code == 503
+    assert response.get_json()["code"] == "store_closed"
+
+
+def test_catalogue_reads_answer_304_to_a_matching_etag(client, demo):
+    path = f"/api/v1/stores/{DEMO_STORE}/products/1"
+    first = client.get(path)
+    etag = first.headers["ETag"]
+    again = client.get(path, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and not again.data
+    # Old town has less stock of it: another body, another tag.
+    other_store = client.get("/api/v1/stores/old-town/products/1", headers={"If-None-Match": etag})
+    assert other_store.status_code == 200
+
+
+def test_tampered_cursor_is_a_422_on_the_cursor_field(client, demo):
+    response = client.get(f"/api/v1/stores/{DEMO_STORE}/products?cursor=abc.def")
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["field"] == "cursor"
+
+
+def test_cursor_of_one_store_is_refused_by_another(client, demo):
+    cursor = client.get(f"/api/v1/stores/{DEMO_STORE}/products?limit=1").get_json()["next_cursor"]
+    response = client.get(f"/api/v1/stores/old-town/products?limit=1&cursor={cursor}")
+    assert response.status_code == 422
+
+
+def _allow_origin(app, slug, origins):
+    with in_app(app):
+        store = db.session.scalar(db.select(Store).where(Store.slug == slug))
+        settings.set_store_values(store, "api", {"cors_origins": origins})
+        db.session.commit()
+
+
+def test_cors_allows_only_the_stores_configured_origins(app, client, demo):
+    _allow_origin(app, DEMO_STORE, ["https://mini.example"])
+    allowed = client.get(f"/api/v1/stores/{DEMO_STORE}", headers={"Origin": "https://mini.example"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://mini.example"
+    other = client.get(f"/api/v1/stores/{DEMO_STORE}", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    elsewhere = client.get("/api/v1/stores/old-town", headers={"Origin": "https://mini.example"})
+    assert "Access-Control-Allow-Origin" not in elsewhere.headers
+
+
+def test_cors_preflight_lists_methods_and_headers(app, client, demo):
+    _allow_origin(app, DEMO_STORE, ["https://mini.example"])
+    response = client.options(f"/api/v1/stores/{DEMO_STORE}/auth/token", headers={
+        "Origin": "https://mini.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type"})
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == "https://mini.example"
+    assert "POST" in response.headers["Access-Control-Allow-Methods"]
+    assert "Authorization" in response.headers["Access-Control-Allow-Headers"]
+
+
+def test_chain_cors_setting_reaches_the_store_finder(app, client, demo):
+    from shopbuilder.models import Chain
+
+    with in_app(app):
+        chain = db.session.scalar(db.select(Chain).where(Chain.slug == DEMO_CHAIN))
+        settings.set_chain_values(chain, "api", {"cors_origins": ["https://mini.example"]})
+        db.session.commit()
+    response = client.get(f"/api/v1/chains/{DEMO_CHAIN}/stores",
+                          headers={"Origin": "https://mini.example"})
+    assert response.headers["Access-Control-Allow-Origin"] == "https://mini.example"
+
+
+class TestRateLimits:
+    @pytest.fixture
+    def app_config(self):
+        return {"RATELIMIT_ENABLED": True, "API_TOKEN_RATE_LIMIT": "3 per minute",
+                "API_ADDRESS_RATE_LIMIT": "6 per minute", "LOGIN_RATE_LIMIT": "100 per minute"}
+
+    def test_a_token_over_its_limit_gets_429_with_retry_after(self, client, auth):
+        statuses = [client.get(f"/api/v1/stores/{DEMO_STORE}/me", headers=auth).status_code
+                    for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        response = client.get(f"/api/v1/stores/{DEMO_STORE}/me", headers=auth)
+        assert response.get_json()["code"] == "rate_limited"
+        assert int(response.headers["Retry-After"]) >= 1
+
+    def test_an_address_over_its_limit_gets_429(self, client, demo):
+        statuses = [client.get(f"/api/v1/stores/{DEMO_STORE}").status_code for _ in range(7)]
+        assert statuses[:6] == [200] * 6 and statuses[6] == 429
+        other = client.get(f"/api/v1/stores/{DEMO_STORE}",
+                           environ_base={"REMOTE_ADDR": "10.0.0.9"})
+        assert other.status_code == 200
+
+
+def test_description_is_openapi_31_and_the_docs_page_is_self_hosted(client, spec):
+    assert spec["openapi"] == "3.1.0"
+    assert "/api/v1/stores/{store}/products" in spec["paths"]
+    page = client.get("/api/v1/docs").get_data(as_text=True)
+    assert "/api/v1/openapi.json" in page
+    assert "http://" not in page and "https://" not in page  # nothing from a CDN

@@ -1,0 +1,144 @@
+"""What a store sells: visibility, price at this store, stock at this store, and the cache."""
+
+from __future__ import annotations
+
+import pytest
+
+from shopbuilder import tenancy
+from shopbuilder.extensions import db
+from shopbuilder.models import Category, Product, Publication, Store, StoreListing, Variant
+from shopbuilder.services import storefront_catalogue as catalogue
+from shopbuilder.testing import in_app, make_store
+
+
+def product(session, chain, title, price=1000, store=None, status="active", publish=None,
+            category=None):
+    item = Product(chain_id=chain.id, title=title, status=status,
+                   store_id=store.id if store else None,
+                   category_id=category.id if category else None)
+    session.add(item)
+    session.flush()
+    variant = Variant(chain_id=chain.id, product_id=item.id, sku=f"sku-{item.id}", price_fen=price)
+    session.add(variant)
+    for target, extra in publish or ():
+        session.add(Publication(chain_id=chain.id, product_id=item.id, target=target, **extra))
+    session.flush()
+    return item, variant
+
+
+@pytest.fixture
+def shop(app, chain):
+    """Two stores in Hangzhou and one in Suzhou, and products published in every way."""
+    north = make_store(app, chain, "north", city="杭州")
+    south = make_store(app, chain, "south", city="杭州")
+    far = make_store(app, chain, "far", city="苏州")
+    with in_app(app) as session:
+        tea = Category(chain_id=chain.id, slug="tea", name="Tea")
+        session.add(tea)
+        session.flush()
+        ids = {}
+        ids["all"], v_all = product(session, chain, "For all", 1000, publish=[("all", {})],
+                                    category=tea)
+        ids["city"], _ = product(session, chain, "Hangzhou only", 2000,
+                                 publish=[("city", {"city": "杭州"})])
+        ids["north"], _ = product(session, chain, "North only", 3000,
+                                  publish=[("store", {"store_id": north.id})])
+        ids["unpublished"], _ = product(session, chain, "Not published", 4000)
+        ids["draft"], _ = product(session, chain, "Draft", 5000, status="draft",
+                                  publish=[("all", {})])
+        ids["local"], _ = product(session, chain, "North's own cake", 600, store=north)
+        ids["priced"], _ = product(session, chain, "Repriced", 1000, publish=[
+            ("all", {"price_fen": 900}), ("city", {"city": "杭州", "price_fen": 800}),
+            ("store", {"store_id": north.id, "price_fen": 700})])
+        session.add(StoreListing(chain_id=chain.id, store_id=north.id, variant_id=v_all.id,
+                                 stock_on_hand=10, reserved=3, price_fen=1200))
+        session.commit()
+        ids = {k: v.id for k, v in ids.items()}
+    return {"north": north, "south": south, "far": far, "ids": ids}
+
+
+def titles(app, store):
+    with app.test_request_context(), tenancy.store_scope(store):
+        db_store = db.session.get(Store, store.id)
+        return {p.title for p in catalogue.listing(db_store, per_page=100).items}
+
+
+def test_store_sees_products_published_to_all_its_city_itself_and_its_own(app, shop):
+    assert titles(app, shop["north"]) == {
+        "For all", "Hangzhou only", "North only", "North's own cake", "Repriced"}
+    assert titles(app, shop["south"]) == {"For all", "Hangzhou only", "Repriced"}
+    assert titles(app, shop["far"]) == {"For all", "Repriced"}
+
+
+def view(app, store, product_id):
+    with app.test_request_context(), tenancy.store_scope(store):
+        return catalogue.product(db.session.get(Store, store.id), product_id)
+
+
+def test_price_comes_from_listing_then_most_specific_publication_then_variant(app, shop):
+    ids = shop["ids"]
+    assert view(app, shop["north"], ids["all"]).price_fen == 1200  # the store's override
+    assert view(app, shop["south"], ids["all"]).price_fen == 1000  # the variant's price
+    assert view(app, shop["north"], ids["priced"]).price_fen == 700  # store publication
+    assert view(app, shop["south"], ids["priced"]).price_fen == 800  # city publication
+    assert view(app, shop["far"], ids["priced"]).price_fen == 900  # all-stores publication
+
+
+def test_stock_is_on_hand_minus_reserved_at_this_store_only(app, shop):
+    ids = shop["ids"]
+    assert view(app, shop["north"], ids["all"]).available == 7
+    assert view(app, shop["south"], ids["all"]).available == 0
+
+
+def test_other_stores_local_and_unpublished_and_draft_products_are_not_found(app, shop):
+    ids = shop["ids"]
+    assert view(app, shop["south"], ids["local"]) is None
+    assert view(app, shop["north"], ids["unpublished"]) is None
+    assert view(app, shop["north"], ids["draft"]) is None
+
+
+def test_unlisting_a_variant_hides_the_product_at_that_store_only(app, shop):
+    ids = shop["ids"]
+    assert view(app, shop["south"], ids["city"]) is not None  # warm the cache first
+    with in_app(app) as session:
+        variant = session.scalar(db.select(Variant).where(Variant.product_id == ids["city"]))
+        session.add(StoreListing(chain_id=variant.chain_id, store_id=shop["south"].id,
+                                 variant_id=variant.id, listed=False))
+        session.commit()
+    assert view(app, shop["south"], ids["city"]) is None
+    assert view(app, shop["north"], ids["city"]) is not None
+
+
+def test_a_price_change_by_hq_shows_at_once_despite_the_cache(app, shop):
+    ids = shop["ids"]
+    assert view(app, shop["south"], ids["all"]).price_fen == 1000
+    with in_app(app) as session:
+        variant = session.scalar(db.select(Variant).where(Variant.product_id == ids["all"]))
+        variant.price_fen = 1500
+        session.commit()
+    assert view(app, shop["south"], ids["all"]).price_fen == 1500
+
+
+def test_a_stock_change_through_a_bulk_update_shows_at_once(app, shop):
+    ids = shop["ids"]
+    assert view(app, shop["north"], ids["all"]).available == 7
+    with app.app_context(), tenancy.store_scope(shop["north"]):
+        db.session.execute(db.update(StoreListing).values(reserved=StoreListing.stock_on_hand))
+        db.session.commit()
+    assert view(app, shop["north"], ids["all"]).available == 0
+
+
+def test_listing_sorts_by_price_and_paginates(app, chain, store):
+    with in_app(app) as session:
+        for i, price in enumerate([500, 300, 900, 100, 700]):
+            product(session, chain, f"P{i}", price, publish=[("all", {})])
+        session.commit()
+    with app.test_request_context(), tenancy.store_scope(store):
+        row = db.session.get(Store, store.id)
+        cheap_first = catalogue.listing(row, sort="price_asc", per_page=2)
+        assert [p.price_fen for p in cheap_first.items] == [100, 300]
+        assert (cheap_first.total, cheap_first.pages, cheap_first.has_next) == (5, 3, True)
+        last = catalogue.listing(row, sort="price_asc", page=3, per_page=2)
+        assert [p.price_fen for p in last.items] == [900]
+        dear_first = catalogue.listing(row, sort="price_desc", per_page=2)
+        assert [p.price_fen for p in dear_first.items] == [900, 700]

@@ -1,0 +1,64 @@
+"""White-label: a customer never sees the platform's name, only the store's."""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+
+from shopbuilder.demo import STORES, load_demo
+from shopbuilder.testing import in_app
+
+PLATFORM = re.compile("shop ?builder", re.IGNORECASE)
+HREF = re.compile(r'(?:href|src|action)="([^"]+)"')
+
+
+@pytest.fixture
+def demo(app):
+    with in_app(app):
+        load_demo(echo=lambda *args: None)
+
+
+def crawl(client, slug: str, limit: int = 400):
+    """Every page of the store reachable from its home page by links, in both languages."""
+    start = [f"/s/{slug}/", f"/s/{slug}/?lang=en", f"/s/{slug}/no-such-page",
+             f"/s/{slug}/p/999999"]
+    seen, todo, pages = set(start), deque(start), []
+    while todo and len(pages) < limit:
+        url = todo.popleft()
+        response = client.get(url)
+        pages.append((url, response))
+        if response.mimetype != "text/html":
+            continue
+        for link in HREF.findall(response.get_data(as_text=True)):
+            target = urljoin(url, link.replace("&amp;", "&"))
+            parts = urlsplit(target)
+            if parts.netloc and parts.netloc != "localhost":
+                continue
+            path = parts.path + (f"?{parts.query}" if parts.query else "")
+            wanted = path.startswith((f"/s/{slug}/", "/theme-static/", "/media/"))
+            if wanted and "/manage" not in path and path not in seen:
+                seen.add(path)
+                todo.append(path)
+    return pages
+
+
+@pytest.mark.parametrize("spec", STORES, ids=[s["slug"] for s in STORES])
+def test_no_storefront_page_of_a_demo_store_names_the_platform(app, client, demo, spec):
+    pages = crawl(client, spec["slug"])
+    html_pages = [(u, r) for u, r in pages if r.mimetype == "text/html"]
+    # Home, category listings, products, store information, sign-in, register, 404s.
+    assert len(html_pages) >= 15
+    for url, response in pages:
+        textual = response.mimetype.startswith(("text/", "image/svg"))
+        body = response.get_data(as_text=True) if textual else ""
+        assert response.status_code in (200, 404), url
+        assert not PLATFORM.search(body), f"platform name on {url}"
+        assert not PLATFORM.search(str(response.headers)), f"platform name in headers of {url}"
+    for url, response in html_pages:
+        assert spec["name"] in response.get_data(as_text=True), f"store name missing on {url}"
+    visited = {u for u, _r in html_pages}
+    assert any("/p/" in u for u in visited) and any("/c/" in u for u in visited)
+    assert f"/s/{spec['slug']}/info" in visited
