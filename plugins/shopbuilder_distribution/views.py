@@ -32,7 +32,7 @@ from shopbuilder.auth import customer_required, hq_required, manager_required
 from shopbuilder.extensions import db
 from shopbuilder.models import Product
 from shopbuilder.money import parse_yuan
-from shopbuilder.plugins import enabled_names
+from shopbuilder.plugins import enabled_names, slot_template
 from shopbuilder.themes import render_store_template
 
 from . import poster, service
@@ -157,8 +157,8 @@ def share_slot(slot, store, context):
         poster_url = url_for("distribution.store_poster", store=store.slug)
     else:
         return None
-    return Markup(render_template("distribution/share_bar.html", link=link,
-                                  poster_url=poster_url, code=distributor.code))
+    return slot_template("distribution/share_bar.html", link=link, poster_url=poster_url,
+                         code=distributor.code)
 
 
 def _png(data: bytes):
