@@ -109,7 +109,7 @@ def test_commission_never_crosses_chains(app, chain, store, other_chain, other_c
     assert commissions(app, order_id) == {}
 
 
-# -- joining ------------------------------------------------------------------------------------------
+# -- joining ---------------------------------------------------------------------------------
 
 
 def _apply(app, chain, store, customer):
