@@ -227,3 +227,10 @@ def test_api_gives_the_share_code_and_the_centre_summary(app, chain, store, othe
     assert off.status_code == 404
     set_plugin_enabled(app, store, "distribution", False)
     assert client.get(f"{base}/centre", headers=token(me)).status_code == 404
+
+
+def test_the_centre_speaks_chinese(app, chain, store, shop, client):
+    _d, _code, me = distributor(app, chain, store)
+    login(client, me, store=store)
+    page = client.get(f"/s/{store.slug}/distribution/?lang=zh_CN")
+    assert "分销中心" in page.text and "可提现" in page.text
