@@ -46,6 +46,10 @@ def index():
         stmt = stmt.where(Order.created_at >= start)
     if end:
         stmt = stmt.where(Order.created_at < end + timedelta(days=1))
+    if args.get("after_sale") == "open":
+        stmt = stmt.where(Order.id.in_(
+            select(AfterSaleRequest.order_id).where(AfterSaleRequest.state == "open")
+        ))
     query = (args.get("q") or "").strip()
     if query:
         stmt = stmt.where(Order.number.contains(query[:40]))

@@ -53,11 +53,23 @@ def all_providers() -> dict[str, tuple[str, object]]:
     return found
 
 
+def _store_choice(store, plugin_name: str):
+    """The store's own on/off choice for a plugin, or None when it made none."""
+    from ..plugins import policy
+
+    choices = getattr(policy, "store_choices", None)
+    if choices is not None:  # the plugin host keeps choices in their own table
+        return choices(store).get(plugin_name)
+    return (store.settings or {}).get("plugins", {}).get(plugin_name)
+
+
 def _on_for(store, plugin_name: str) -> bool:
+    """Built-in providers are on unless HQ forbids them or the store turned them off."""
     if plugin_name in BUILTIN:
-        if chain_policy(store.chain, plugin_name)["policy"] == "forbidden":
-            return False
-        return (store.settings or {}).get("plugins", {}).get(plugin_name) is not False
+        rule = chain_policy(store.chain, plugin_name)["policy"]
+        if rule in ("forbidden", "forced"):
+            return rule == "forced"
+        return _store_choice(store, plugin_name) is not False
     return is_enabled(store, plugin_name)
 
 

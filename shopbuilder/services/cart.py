@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import or_, select
+from sqlalchemy import case, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import clock
@@ -111,6 +111,32 @@ def publication_price(store, product_id: int) -> tuple[bool, int | None]:
     return True, best.price_fen
 
 
+def _listing_and_publication(store, variant: Variant):
+    """The store's listing and the publications reaching the store, in one round trip."""
+    rank = case(
+        (Publication.target == "store", 0), (Publication.target == "city", 1), else_=2
+    )
+    reaching = or_(
+        Publication.target == "all",
+        (Publication.target == "city") & (Publication.city == store.city),
+        (Publication.target == "store") & (Publication.store_id == store.id),
+    )
+    best = (
+        select(Publication.price_fen, literal(1).label("found"))
+        .where(Publication.product_id == variant.product_id, reaching)
+        .order_by(rank).limit(1).subquery()
+    )
+    row = db.session.execute(
+        select(StoreListing, best.c.price_fen, best.c.found)
+        .select_from(best)
+        .outerjoin(StoreListing, (StoreListing.store_id == store.id)
+                   & (StoreListing.variant_id == variant.id))
+    ).first()
+    if row is None:
+        return listing_for(store, variant.id), False, None
+    return row[0], True, row[1]
+
+
 @dataclass
 class PricedLine:
     variant: Variant
@@ -139,11 +165,11 @@ class PricedLine:
 def price_variant(store, variant: Variant) -> PricedLine:
     """The price and availability of one variant in ``store`` (listing > publication > chain)."""
     product: Product = variant.product
-    listing = listing_for(store, variant.id)
     if product.store_id is not None:
+        listing = listing_for(store, variant.id)
         reaches, pub_price = product.store_id == store.id, None
     else:
-        reaches, pub_price = publication_price(store, product.id)
+        listing, reaches, pub_price = _listing_and_publication(store, variant)
     sellable = (
         reaches and product.status == "active"
         and listing is not None and listing.listed is not False

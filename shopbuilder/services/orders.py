@@ -430,13 +430,13 @@ def place_order(store, customer, cart, checkout: Checkout, idempotency_key: str 
     """
     from ..payments import get_provider
 
-    # A resubmission usually finds its order here (its cart is empty by now); one that
-    # races the first submission is answered by the unique index below.
-    existing = find_by_key(store, idempotency_key)
-    if existing is not None:
-        return existing
     lines = cart_service.priced_lines(store, cart)
     if not lines:
+        # A resubmitted cart checkout finds its cart emptied by the first submission;
+        # any other repeat of a key is answered by the unique index below.
+        existing = find_by_key(store, idempotency_key)
+        if existing is not None:
+            return existing
         raise CheckoutError(_l("Your cart is empty."))
     for line in lines:
         if line.problem == "unavailable":

@@ -150,3 +150,20 @@ def test_order_pages_speak_chinese_in_a_chinese_store(app, client, store, custom
     _, number = only_order(app)
     detail = client.get(f"/s/{store.slug}/orders/{number}?lang=zh_CN").get_data(as_text=True)
     assert "待付款" in detail and "订单动态" in detail
+
+
+def test_console_filters_orders_by_state_and_paginates(app, store, customer, clerk, chain):
+    from order_helpers import make_listing, place
+
+    variant = make_listing(app, chain, store, stock=100, sku="MANY")
+    ids = [place(app, store, customer, variant) for _ in range(27)]
+    staff = app.test_client()
+    login(staff, clerk, store=store)
+    base = f"/s/{store.slug}/manage/orders/"
+    first = staff.get(base).get_data(as_text=True)
+    assert "1 / 2" in first and "(27)" in first
+    assert "(0)" in staff.get(base + "?state=paid").get_data(as_text=True)
+    second = staff.get(base + "?page=2").get_data(as_text=True)
+    assert second.count("/manage/orders/") >= 2 and len(ids) == 27
+    bad = staff.get(base + "?from=yesterday&page=x")
+    assert bad.status_code == 200

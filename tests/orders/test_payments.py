@@ -114,3 +114,13 @@ def test_offline_order_is_paid_by_the_clerk_only(app, client, store, customer, v
     response = client.post(f"/s/{store.slug}/pay/sandbox/notify", data=body, headers=headers)
     assert response.status_code == 400
     assert load(app, order_id)[0] == "pending_payment"
+
+
+def test_store_that_turned_sandbox_off_cannot_check_out_with_it(app, store, other_store,
+                                                                customer, variant_id):
+    from shopbuilder.testing import set_plugin_enabled
+
+    set_plugin_enabled(app, store, "sandbox", False)
+    with pytest.raises(orders.CheckoutError):
+        place(app, store, customer, variant_id, provider="sandbox")
+    assert place(app, store, customer, variant_id, provider="offline")
