@@ -10,6 +10,10 @@ gunicorn (2 sync workers) and measured alternately with wrk, with the bare hello
 app as the harness's baseline. Target (issue #3): all plugins on costs at most 15% of the
 page's requests per second, i.e. ``ratio(all_on) / ratio(none_on) >= 0.85``.
 
+The storefront caches a whole anonymous page only when no plugin slot rendered anything,
+so a plugin that shows something on the product page also turns that cache off for it:
+``--no-page-cache`` compares the two shops with every request rendered.
+
 The page and the built-in plugins live on other branches (storefront, orders); when the
 page does not answer 200 here the script says so and writes no result.
 """
@@ -78,12 +82,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--note", default="", help="Recorded in the result's setup.")
+    parser.add_argument(
+        "--no-page-cache", action="store_true",
+        help="Turn the storefront's whole-page cache off in both shops (every request renders).",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="sb-plugins-page-") as tmp:
         on_dir, off_dir = Path(tmp) / "all_on", Path(tmp) / "none_on"
         product_id, plugins = build(on_dir, "forced")
         build(off_dir, "forbidden")
+        if args.no_page_cache:
+            for folder in (on_dir, off_dir):
+                with open(folder / "config.py", "a", encoding="utf-8") as config:
+                    config.write("\nSTOREFRONT_PAGE_CACHE_DISABLED = True\n")
         path = f"/s/{STORE}/p/{product_id}"
         with (
             harness.serve("wsgi:app", env={"SHOPBUILDER_INSTANCE_PATH": str(on_dir)}) as on,
@@ -118,10 +131,13 @@ def main() -> None:
         "workers": 2,
         "seconds": args.seconds,
         "connections": args.connections,
+        "note": args.note,
+        "page_cache": "off" if args.no_page_cache else "on (storefront default)",
     }
     result["all_on_vs_none_on"] = ratio
     result["target"] = "all_on_vs_none_on >= 0.85"
-    harness.write_result("product_page_plugins", result)
+    name = "product_page_plugins" + ("_no_page_cache" if args.no_page_cache else "")
+    harness.write_result(name, result)
 
 
 if __name__ == "__main__":

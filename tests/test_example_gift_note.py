@@ -55,4 +55,4 @@ def test_pip_installed_plugin_passes_its_own_tests(installed):
         cwd=EXAMPLE, capture_output=True, text=True, timeout=600, env=installed,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert "10 passed" in result.stdout
+    assert "11 passed" in result.stdout

@@ -37,6 +37,13 @@ def count(app, chain_id=None) -> int:
         return count_enabled("tally", chain_id)
 
 
+def enabling(app) -> set[int]:
+    from shopbuilder.plugins import stores_enabling
+
+    with in_app(app) as session:
+        return set(session.scalars(stores_enabling("tally")))
+
+
 @BOTH
 def test_count_follows_policy_defaults_and_choices(app, chain, other_chain, db_url):
     stores = [make_store(app, chain, f"s{i}") for i in range(5)]
@@ -49,9 +56,11 @@ def test_count_follows_policy_defaults_and_choices(app, chain, other_chain, db_u
     assert count(app, chain.id) == 4  # every store but the one that said no
     set_plugin_policy(app, other_chain, "tally", "forced")
     assert count(app) == 7
+    assert enabling(app) == {s.id for s in stores if s.slug != "s2"} | {r.id for r in rival}
     set_plugin_policy(app, chain, "tally", "forbidden")
     assert count(app) == 3 and not plugin_enabled_for(app, stores[0], "tally")
     assert plugin_enabled_for(app, rival[0], "tally")
+    assert enabling(app) == {r.id for r in rival}
 
 
 def _toggle(args):

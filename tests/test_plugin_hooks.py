@@ -348,3 +348,30 @@ def test_failing_app_setup_hooks_are_skipped_and_the_shop_starts(tmp_path, monke
     assert "clumsy" in get_host(app).meta
     assert "plugin clumsy failed in shopbuilder_app_commands" in caplog.text
     assert app.test_client().get("/static/plugins/clumsy/x.css").status_code == 404
+
+
+def test_slot_says_whether_a_page_cache_may_keep_it(app, store):
+    from markupsafe import Markup
+
+    from shopbuilder.plugins import SlotHTML
+
+    steady = types.ModuleType("steady")
+    steady.meta = PluginMeta(name="steady", title="Steady", version="1.0")
+
+    @hookimpl
+    def shopbuilder_slot(slot):
+        html = SlotHTML(Markup("<b>steady</b>"))
+        html.cacheable = True
+        return html
+
+    steady.shopbuilder_slot = shopbuilder_slot
+    get_host(app).add(steady)
+    set_plugin_enabled(app, store, "steady")
+    with app.test_request_context(), tenancy.unscoped():
+        row = db.session.get(Store, store.id)
+        html = render_slot("product_below_price", store=row)
+        assert str(html) == "<b>steady</b>" and html.cacheable
+    set_plugin_enabled(app, store, "beta")  # its slot returns plain text: live, not cacheable
+    with app.test_request_context(), tenancy.unscoped():
+        html = render_slot("product_below_price", store=db.session.get(Store, store.id))
+        assert "[beta]" in str(html) and not html.cacheable

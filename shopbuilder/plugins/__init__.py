@@ -289,21 +289,63 @@ def enabled_names(store) -> frozenset[str]:
     return _enablement(store)[0]
 
 
-def _enablement(store) -> tuple[frozenset[str], frozenset[str]]:
+class _RequestPlugins:
+    """What one request knows about plugins: the host and each store's (enabled, disabled).
+
+    Kept on the real ``g`` object so the hot path pays one context-proxy lookup
+    instead of several (``g.store``, ``current_app``, ``g.setdefault``...).
+    """
+
+    __slots__ = ("host", "g", "sets")
+
+    def __init__(self, host, real_g):
+        self.host = host
+        self.g = real_g
+        self.sets: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
+
+
+def _request_state() -> _RequestPlugins | None:
+    if not has_request_context():
+        return None
+    real_g = g._get_current_object()
+    state = getattr(real_g, "_sb_plugins", None)
+    if state is None:
+        state = real_g._sb_plugins = _RequestPlugins(get_host(), real_g)
+    return state
+
+
+def forget_enablement(store) -> None:
+    """Drop what this request memoised about ``store`` (after its choices changed)."""
+    state = _request_state()
+    if state is not None:
+        state.sets.pop(store.id, None)
+
+
+def _enablement(store, state=None) -> tuple[frozenset[str], frozenset[str]]:
     """``(enabled, disabled)`` for ``store``, memoised for the request."""
     from .policy import enabled_plugins
 
-    memo = g.setdefault("_enabled_plugins", {}) if has_request_context() else None
-    if memo is not None:
-        found = memo.get(store.id)
+    state = state if state is not None else _request_state()
+    if state is not None:
+        found = state.sets.get(store.id)
         if found is not None:
             return found
-    host = get_host()
+        host = state.host
+    else:
+        host = get_host()
     enabled = enabled_plugins(store, host.names)
     found = (enabled, host.disabled_from(enabled))
-    if memo is not None:
-        memo[store.id] = found
+    if state is not None:
+        state.sets[store.id] = found
     return found
+
+
+def _target(store):
+    """``(store, disabled set, host)``; ``store`` defaults to the request's store."""
+    state = _request_state()
+    if store is None:
+        store = state.g.store if state is not None else g.store
+    return store, _enablement(store, state)[1], (state.host if state else get_host())
 
 
 def store_hook(name: str, store=None):
@@ -311,8 +353,8 @@ def store_hook(name: str, store=None):
 
     A ``pm.subset_hook_caller`` shared by every store with the same disabled set.
     """
-    store = store if store is not None else g.store
-    return get_host().subset(name, _enablement(store)[1])
+    store, disabled, host = _target(store)
+    return host.subset(name, disabled)
 
 
 def chain_hook(name: str, chain=None):
@@ -355,8 +397,9 @@ def stores_enabling(name: str, chain_id: int | None = None):
 
 
 def _impls(name: str, store):
-    """The implementations of a store-scoped hook in the order pluggy would call them."""
-    return get_host().ordered_impls(name, _enablement(store)[1])
+    """``(store, implementations)``: the store-scoped hook's, in pluggy's call order."""
+    store, disabled, host = _target(store)
+    return store, host.ordered_impls(name, disabled)
 
 
 def _kwargs_for(impl, kwargs: dict) -> dict:
@@ -364,14 +407,17 @@ def _kwargs_for(impl, kwargs: dict) -> dict:
     return {key: kwargs[key] for key in impl.argnames if key in kwargs}
 
 
-def render_slot(slot: str, store=None, **context) -> Markup:
+def render_slot(slot: str, store=None, **context) -> SlotHTML:
     """Join what enabled plugins render into ``slot``; a failing plugin renders nothing."""
-    store = store if store is not None else g.get("store")
     if store is None:
-        return Markup("")
+        state = _request_state()
+        store = state.g.get("store") if state is not None else None
+        if store is None:
+            return SlotHTML("")
+    store, impls = _impls("shopbuilder_slot", store)
     parts = []
     kwargs = {"slot": slot, "store": store, "context": context}
-    for impl in _impls("shopbuilder_slot", store):
+    for impl in impls:
         try:
             html = impl.function(**_kwargs_for(impl, kwargs))
         except Exception:
@@ -379,25 +425,42 @@ def render_slot(slot: str, store=None, **context) -> Markup:
             continue
         if html:
             parts.append(html if isinstance(html, Markup) else escape(html))
-    return Markup("").join(parts)
+    joined = SlotHTML(Markup("").join(parts))
+    joined.cacheable = all(getattr(part, "cacheable", False) for part in parts)
+    return joined
 
 
-def slot_template(template_name: str, **context) -> Markup:
+class SlotHTML(Markup):
+    """What a slot rendered. ``cacheable``: every part may be kept in a whole-page cache.
+
+    A page cache (the storefront's) must not keep a page whose slots show something live
+    (a group's progress, a visitor's own data); it may keep one whose slots depend only on
+    the store, its settings, the page's context and the language.
+    """
+
+    cacheable = False
+
+
+def slot_template(template_name: str, cacheable: bool = False, **context) -> SlotHTML:
     """Render a plugin template for a slot: HTML that :func:`render_slot` keeps as is.
 
     Flask's ``render_template`` returns ``str``, which a slot escapes (plain
     text is never trusted as HTML); the template itself autoescapes its values.
+    Say ``cacheable=True`` when the HTML depends only on the store, its settings,
+    ``context`` and the language, never on the visitor or the time.
     """
     from flask import render_template
 
-    return Markup(render_template(template_name, **context))
+    html = SlotHTML(render_template(template_name, **context))
+    html.cacheable = cacheable
+    return html
 
 
 def call_display_hook(name: str, store=None, **kwargs) -> list:
     """Call a display hook (menus, notices) for ``store``; a failing plugin is logged, skipped."""
-    store = store if store is not None else g.store
+    store, impls = _impls(name, store)
     results = []
-    for impl in _impls(name, store):
+    for impl in impls:
         try:
             result = impl.function(**_kwargs_for(impl, {"store": store, **kwargs}))
         except Exception:
@@ -428,9 +491,9 @@ def call_money_hook(name: str, store=None, **kwargs) -> list:
     ``None`` results are dropped. An exception becomes :class:`PluginError`
     naming the plugin, so the caller can roll back and show a clear message.
     """
-    store = store if store is not None else g.store
+    store, impls = _impls(name, store)
     results = []
-    for impl in _impls(name, store):
+    for impl in impls:
         try:
             result = impl.function(**_kwargs_for(impl, {"store": store, **kwargs}))
         except PluginError:
@@ -556,6 +619,7 @@ __all__ = [
     "get_host",
     "hookimpl",
     "render_slot",
+    "SlotHTML",
     "slot_template",
     "store_hook",
 ]

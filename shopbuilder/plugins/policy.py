@@ -73,9 +73,11 @@ def store_choices(store) -> dict[str, bool]:
 
 
 def forget_choices(store) -> None:
+    from . import forget_enablement
+
     if has_request_context():
         g.setdefault("_plugin_choices", {}).pop(store.id, None)
-        g.setdefault("_enabled_plugins", {}).pop(store.id, None)
+        forget_enablement(store)
 
 
 def decide(rule: dict, choice: bool | None) -> bool:

@@ -88,7 +88,9 @@ def note_for(order) -> GiftNote | None:
 def shopbuilder_slot(slot, store, context):
     if slot == "product_below_price":
         return slot_template(
-            "gift_note/slot_product.html", settings=plugin_settings(NAME, store), store=store
+            "gift_note/slot_product.html", settings=plugin_settings(NAME, store), store=store,
+            # Depends on the store and its settings only: the page may stay cached.
+            cacheable=True,
         )
     if slot == "checkout_options":
         return slot_template(

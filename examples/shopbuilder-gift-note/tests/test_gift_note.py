@@ -141,3 +141,14 @@ def test_hint_speaks_chinese_in_a_chinese_shop(app, store, enable_plugin):
     with app.test_request_context("/?lang=zh_CN"), tenancy.store_scope(store):
         html = str(render_slot("product_below_price", store=db.session.get(Store, store.id)))
     assert "结账时填写，最多 120 个字" in html
+
+
+def test_product_hint_lets_the_page_stay_cached_but_the_order_note_does_not(
+    app, store, enable_plugin
+):
+    enable_plugin("gift_note", store)
+    place(app, store, 9, "For Lin")
+    with app.test_request_context("/?lang=en"), tenancy.store_scope(store):
+        row = db.session.get(Store, store.id)
+        assert render_slot("product_below_price", store=row).cacheable
+        assert not render_slot("order_detail", store=row, order=SimpleNamespace(id=9)).cacheable
