@@ -20,7 +20,7 @@ $(STAMP): setup.cfg pyproject.toml $(wildcard plugins/*/setup.cfg)
 	touch $(STAMP)
 
 translations: $(STAMP)
-	@for dir in $(wildcard shopbuilder/translations/*) $(wildcard plugins/*/*/translations) $(wildcard plugins/*/translations); do \
+	@for dir in $(wildcard shopbuilder/translations/*) $(wildcard plugins/*/translations) $(wildcard plugins/*/*/translations); do \
 	  [ -d $$dir ] && ls $$dir/*/LC_MESSAGES/*.po >/dev/null 2>&1 && $(BIN)/pybabel compile --use-fuzzy -d $$dir >/dev/null || true; \
 	done
 

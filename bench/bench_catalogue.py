@@ -196,7 +196,59 @@ def main() -> None:
         json.dump(report, handle, indent=2, ensure_ascii=False)
     print(json.dumps(report, indent=2, ensure_ascii=False))
     print(f"wrote {path}")
+    write_summary()
+
+
+LABELS = {
+    "publish_to_2000_chosen_stores": "publish one product to 2,000 chosen stores (2,000 rows)",
+    "republish_to_2000_chosen_stores": "publish it again to the same 2,000 stores (new price)",
+    "publish_to_all_stores": "publish one product to all stores (1 row)",
+    "publish_to_one_city": "publish one product to one city's stores",
+    "csv_dry_run_10000_rows": "CSV dry run, 10,000 rows",
+    "csv_import_10000_rows_new_listings": "CSV import, 10,000 rows, listings created",
+    "csv_import_10000_rows_existing_listings": "CSV import, 10,000 rows, listings updated",
+    "stock_sync_api_1000_rows": "stock sync API, 1,000 rows, absolute (HTTP via test client)",
+    "stock_sync_api_1000_rows_delta": "stock sync API, 1,000 rows, delta",
+    "baseline_executemany_10000_updates": "baseline: raw executemany of 10,000 UPDATEs",
+}
+
+
+def write_summary() -> None:
+    """``bench/results/catalogue.md`` from every ``catalogue_<database>.json`` present."""
+    reports = {}
+    for database in ("sqlite", "postgresql"):
+        path = os.path.join(HERE, "results", f"catalogue_{database}.json")
+        if os.path.exists(path):
+            with open(path) as handle:
+                reports[database] = json.load(handle)
+    if not reports:
+        return
+    lines = ["# Catalogue write paths: benchmark results", "",
+             "Written by `bench/bench_catalogue.py`; medians of 3 runs, seconds. Dataset: "
+             "`bench/catalogue_dataset.py`, 5,000 products x 3 variants, 2,000 stores, every "
+             "product published to all stores (one row each), no listing rows before the run.",
+             "", "| operation | " + " | ".join(reports) + " |",
+             "| --- | " + " | ".join("---:" for _ in reports) + " |"]
+    for key, label in LABELS.items():
+        cells = [f"{r['results'][key]['median_s']:.2f}" if key in r["results"] else "-"
+                 for r in reports.values()]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    cells = [f"{r['results']['baseline_cpu_sha256_64mb_s']:.2f}" for r in reports.values()]
+    lines.append("| baseline: SHA-256 of 64 MB (CPU speed) | " + " | ".join(cells) + " |")
+    lines += ["", "Targets (issue #5): publishing to 2,000 stores < 10 s; importing 10,000 "
+              "rows < 10 s.", "", "Runs:"]
+    for database, r in reports.items():
+        m = r["machine"]
+        load = ", ".join(f"{x:.1f}" for x in m["load_avg"])
+        lines.append(f"- {database}: {r['when']}, {m['platform']}, Python {m['python']}, "
+                     f"{m['cpus']} CPUs, load average {load}"
+                     " (a shared machine: other test suites ran at the same time)")
+    with open(os.path.join(HERE, "results", "catalogue.md"), "w") as handle:
+        handle.write("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--summary"]:
+        write_summary()
+    else:
+        main()

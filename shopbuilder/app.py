@@ -72,15 +72,15 @@ def create_app(test_config=None):
     from .cli import register_cli
 
     register_cli(app)
-    from .plugins.migrations import upgrade_heads_by_default
-
-    upgrade_heads_by_default(app)
 
     from .media import bp as media_bp
 
     # Product photos are served by the media route; whoever registered it first wins.
     if media_bp.name not in app.blueprints:
         app.register_blueprint(media_bp)
+    from .plugins.migrations import upgrade_heads_by_default
+
+    upgrade_heads_by_default(app)
     return app
 
 

@@ -132,6 +132,10 @@ def load_demo(echo=print) -> Chain:
     )
     customer.set_password(DEMO_PASSWORD)
     db.session.add(customer)
+
+    from .themes.demo import decorate_demo_stores
+
+    decorate_demo_stores(stores)
     db.session.commit()
 
     echo("Demo chain 'mingcha' created with stores: " + ", ".join(stores))

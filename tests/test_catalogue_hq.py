@@ -212,7 +212,7 @@ def test_unpublish_asks_first_then_hides_everywhere(app, hq, chain, store):
     hq.post(url, data={"confirm": "1"})
     with in_app(app) as session:
         assert session.scalar(db.select(db.func.count()).select_from(Publication)) == 0
-    page = app.test_client().get(f"/s/{store.slug}/search?q=tea").get_data(as_text=True)
+    page = app.test_client().get(f"/s/{store.slug}/search?q=tea&lang=en").get_data(as_text=True)
     assert "0 products" in page
 
 
@@ -228,3 +228,11 @@ def test_console_speaks_chinese_by_default(app, client, chain, hq_user):
     assert "下发到门店" in page and "规格" in page
     page = client.get(f"/hq/{chain.slug}/products").get_data(as_text=True)
     assert "总部商品库" in page
+
+
+def test_publish_page_finds_stores_by_name_or_city(app, hq, chain):
+    make_store(app, chain, "hz-lake", name="西湖店", city="杭州")
+    make_store(app, chain, "sz-garden", name="园林店", city="苏州")
+    pid = make_product(app, chain, "Tea", skus=[("A-1", "10")])
+    page = hq.get(f"/hq/{chain.slug}/products/{pid}/publish?store_q=苏州").get_data(as_text=True)
+    assert "园林店" in page and "西湖店" not in page

@@ -140,3 +140,20 @@ def test_search_page_handles_bad_filters_gracefully(client, store, shelf):
                           "&category=zz")
     assert response.status_code == 200
     assert "ShopBuilder" not in response.get_data(as_text=True)
+
+
+@both
+def test_new_and_removed_variants_update_the_index(app, chain, store, shelf):
+    ids, _ = shelf
+    with app.test_request_context(), tenancy.chain_scope(chain):
+        from shopbuilder.services import catalogue as service
+
+        product = db.session.get(Product, ids["oolong"])
+        service.save_product(
+            chain.id, title=product.title, description=product.description, category_id=None,
+            status="active", product=product,
+            variants=[service.VariantInput(sku="TGY-250", price="150")],
+        )
+        db.session.commit()
+    assert run(app, store, "TGY-250") == ["铁观音 Tieguanyin oolong"]
+    assert run(app, store, "TGY-100") == []

@@ -170,3 +170,14 @@ def test_another_stores_local_product_is_404(app, as_manager, chain, store, othe
 def test_manager_of_one_store_cannot_manage_another(app, as_manager, other_store):
     response = as_manager.get(f"/s/{other_store.slug}/manage/listings")
     assert response.status_code == 404
+
+
+def test_manager_sets_a_low_stock_threshold_per_listing(app, as_manager, store, tea):
+    vid = variant_id(app, "LJ-50")
+    as_manager.post(f"/s/{store.slug}/manage/listings/{vid}",
+                    data={"stock": "8", "low_stock": "10"})
+    page = as_manager.get(f"/s/{store.slug}/manage/listings?low=1").get_data(as_text=True)
+    assert "LJ-50" in page
+    as_manager.post(f"/s/{store.slug}/manage/listings/{vid}", data={"low_stock": "x"})
+    with in_app(app) as session:
+        assert session.scalar(db.select(StoreListing.low_stock_threshold)) == 10

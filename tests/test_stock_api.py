@@ -170,3 +170,17 @@ def test_hq_creates_and_revokes_a_stores_key(app, client, chain, store, hq_user,
         key_id = session.scalar(db.select(StoreApiKey.id))
     client.post(f"/hq/{chain.slug}/api-keys/{key_id}/revoke")
     assert put(api, store, plain, body("b", LJ_50=2)).status_code == 401
+
+
+def test_hq_cannot_revoke_or_create_keys_for_another_chains_store(app, client, chain, hq_user,
+                                                                   other_chain_store):
+    new_key(app, other_chain_store)
+    with in_app(app) as session:
+        other_id = session.scalar(db.select(StoreApiKey.id))
+    login(client, hq_user, chain=chain)
+    assert client.post(f"/hq/{chain.slug}/api-keys/{other_id}/revoke").status_code == 404
+    response = client.post(f"/hq/{chain.slug}/api-keys",
+                           data={"store_id": str(other_chain_store.id), "name": "x"})
+    assert response.status_code == 404
+    with in_app(app) as session:
+        assert session.scalar(db.select(db.func.count()).select_from(StoreApiKey)) == 1

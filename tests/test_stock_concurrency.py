@@ -104,3 +104,53 @@ def test_sync_and_reservations_never_lose_a_reservation(app, chain, store, tmp_p
         ), {"v": vid}).one()
     assert reserved == reserved_total
     assert 0 <= reserved <= on_hand
+
+
+def same_request_worker(url, instance, store_id, queue):
+    from shopbuilder import create_app, tenancy
+    from shopbuilder.extensions import db
+    from shopbuilder.models import Store
+    from shopbuilder.services import catalogue as service
+    from shopbuilder.testing import make_test_config
+
+    app = create_app(make_test_config(url, instance))
+    try:
+        with app.test_request_context():
+            with tenancy.unscoped():
+                store = db.session.get(Store, store_id)
+            with tenancy.store_scope(store):
+                status, body = service.sync_stock(store, {
+                    "request_id": "twice", "mode": "delta",
+                    "items": [{"sku": "HOT-1", "stock": 5}],
+                })
+        queue.put(("answer", status, body))
+    except Exception as exc:
+        queue.put(("error", repr(exc), None))
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+def test_the_same_request_sent_twice_at_once_changes_stock_once(app, chain, store, tmp_path):
+    make_product(app, chain, "Hot item", skus=[("HOT-1", "10")], publish="all")
+    set_listing(app, store, "HOT-1", stock_on_hand=10, reserved=0)
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=same_request_worker,
+                         args=(url, str(tmp_path / f"s{i}"), store.id, queue)) for i in range(3)]
+    for proc in procs:
+        proc.start()
+    answers = [queue.get(timeout=120) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=60)
+    assert not [a for a in answers if a[0] == "error"], answers
+    # A retry after a 503 replays the stored answer.
+    statuses = [a[1] for a in answers]
+    assert 200 in statuses and set(statuses) <= {200, 503}
+    bodies = [a[2] for a in answers if a[1] == 200]
+    assert all(body == bodies[0] for body in bodies)
+    with in_app(app) as session:
+        on_hand = session.execute(sa.text("SELECT stock_on_hand FROM store_listing")).scalar()
+    assert on_hand == 15

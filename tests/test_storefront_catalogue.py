@@ -10,6 +10,9 @@ from shopbuilder.models import Category, Product, Publication, Store, StoreListi
 from shopbuilder.services import storefront_catalogue as catalogue
 from shopbuilder.testing import in_app, make_store
 
+# The read service's SQL (grouped subqueries, window count) must hold on both databases.
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+
 
 def product(session, chain, title, price=1000, store=None, status="active", publish=None,
             category=None):

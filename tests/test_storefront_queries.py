@@ -19,6 +19,8 @@ from shopbuilder.testing import in_app, make_store, set_plugin_enabled
 
 MAX_QUERIES = 8
 
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+
 
 class SlotPlugin:
     """A plugin that fills the product page's slots (pluggy needs hashable plugin objects)."""
@@ -118,6 +120,7 @@ def test_listing_and_product_pages_query_count_does_not_grow(app, client, chain,
         cold_small, warm_small = small[url]
         cold_large, warm_large = large[url]
         assert cold_large == cold_small, url
-        assert warm_large == warm_small, url
         assert cold_large <= MAX_QUERIES, url
-        assert warm_large <= cold_large, url
+        # Warm: a cached page costs no SQL at all; a page showing plugin output is drawn
+        # again (it must stay live) and only loads the store.
+        assert warm_small <= 1 and warm_large <= 1, url

@@ -173,6 +173,8 @@ def test_theme_static_is_cached_for_a_year_and_cannot_escape_its_folder(app, cli
 def test_hq_sets_default_theme_and_forbids_stores_to_choose(app, client, chain, store, hq_user):
     use_theme(app, store, "classic")
     login(client, hq_user, chain=chain)
+    page = client.get(f"/hq/{chain.slug}/theme/").get_data(as_text=True)
+    assert 'name="default"' in page and 'name="stores_may_choose"' in page
     response = client.post(f"/hq/{chain.slug}/theme/", data={"default": "child"})
     assert response.status_code == 302
     with in_app(app):
@@ -289,3 +291,28 @@ def test_upload_that_is_not_an_image_or_too_large_is_refused(
         }, content_type="multipart/form-data")
         assert response.status_code == 200
         assert 'role="alert"' in response.get_data(as_text=True)
+
+
+def test_a_theme_whose_default_colour_fails_contrast_is_refused(app, tmp_path):
+    root = tmp_path / "pale"
+    root.mkdir()
+    write_theme(root, "classic")
+    write_theme(root, "pale", settings='''
+        [[settings]]
+        key = "accent_colour"
+        type = "colour"
+        label = "Accent"
+        default = "#eeeeee"
+        contrast_with = "#ffffff"
+    ''')
+    registry = ThemeRegistry(app, [str(root)])
+    assert "WCAG AA" in registry.broken["pale"] and registry.names == ["classic"]
+
+
+def test_shipped_themes_load_and_differ(app):
+    from shopbuilder.themes import ThemeRegistry as Registry
+    from shopbuilder.themes import default_theme_folders
+
+    registry = Registry(app, default_theme_folders(app))
+    assert {"classic", "teahouse"} <= set(registry.names) and not registry.broken
+    assert registry.settings_of("classic") != registry.settings_of("teahouse")

@@ -62,3 +62,26 @@ def test_no_storefront_page_of_a_demo_store_names_the_platform(app, client, demo
     visited = {u for u, _r in html_pages}
     assert any("/p/" in u for u in visited) and any("/c/" in u for u in visited)
     assert f"/s/{spec['slug']}/info" in visited
+
+
+IMG = re.compile(r"<img\b[^>]*>")
+CONTROL = re.compile(r"<(input|select|textarea)\b([^>]*)>")
+
+
+@pytest.mark.parametrize("spec", STORES[:2], ids=[s["slug"] for s in STORES[:2]])
+def test_storefront_images_have_alt_text_and_form_controls_have_labels(app, client, demo, spec):
+    for url, response in crawl(client, spec["slug"]):
+        if response.mimetype != "text/html":
+            continue
+        html = response.get_data(as_text=True)
+        for tag in IMG.findall(html):
+            assert re.search(r'\balt="[^"]+"', tag), f"image without alt text on {url}: {tag}"
+        for _kind, attrs in CONTROL.findall(html):
+            if 'type="hidden"' in attrs:
+                continue
+            control_id = re.search(r'\bid="([^"]+)"', attrs)
+            labelled = "aria-label=" in attrs or (
+                control_id and f'for="{control_id.group(1)}"' in html)
+            wrapped = re.search(r"<label[^>]*>(?:(?!</label>).)*" + re.escape(attrs),
+                                html, re.DOTALL)
+            assert labelled or wrapped, f"control without a label on {url}: {attrs}"

@@ -73,7 +73,8 @@ class CampaignForm(FlaskForm):
     per_order_limit = IntegerField(_l("Limit per order"), default=1,
                                    validators=[InputRequired(), NumberRange(min=1, max=99)])
     virtual_percent = IntegerField(
-        _l("Virtual completion: complete at this % of the size (0 = off)"), default=0,
+        _l("Virtual completion: percent of the size that completes a group at its deadline "
+           "(0 = off)"), default=0,
         validators=[InputRequired(), NumberRange(min=0, max=100)])
     commission_allowed = BooleanField(_l("Group orders earn distribution commission"),
                                       default=True)

@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 NAME = "groupbuy"
 INTENT_KEY = "groupbuy.intent"
 REFUSAL_KEY = "groupbuy.refusal"
-HOLD_REASON = "Waiting for the group to fill"
 S = OrderState
 G = GroupState
 M = MemberState
@@ -57,6 +56,9 @@ M = MemberState
 def N_(message: str) -> str:
     """Mark a stored English reason for translation (shown translated)."""
     return message
+
+
+HOLD_REASON = N_("Waiting for the group to fill")
 
 
 class GroupError(Exception):
@@ -108,7 +110,7 @@ def check_campaign(data: CampaignInput, chain, store=None) -> list[str]:
         problems.append(_l("The limit per order must be at least 1 and at most the limit per "
                            "customer."))
     if not 0 <= data.virtual_percent <= 100:
-        problems.append(_l("Virtual completion is a share between 0 and 100%."))
+        problems.append(_l("Virtual completion is a percentage between 0 and 100."))
     if data.unit_cap < 1:
         problems.append(_l("The unit cap must be at least 1."))
     variant = db.session.get(Variant, data.variant_id)
@@ -508,7 +510,7 @@ def on_payment(order: Order) -> str | None:
                  order.number)
     db.session.expire(member)
     db.session.expire(group)
-    return N_(HOLD_REASON)
+    return HOLD_REASON
 
 
 # -- after the commit: releasing, refunding ----------------------------------------------------
@@ -530,6 +532,16 @@ def settle_member(member: GroupMember) -> str:
             if _set_member(member, M.REFUND_DUE, M.REFUNDED):
                 _give_units(member)
         return "refunded_late"
+    if member.state == M.RESERVED and order.state in (S.PAID, S.AWAITING_GROUP):
+        # The payment went through but its hold hook never ran (a crash, a failing
+        # plugin): count it now, keep the order from fulfilment, then settle it.
+        with orders.unit_of_work():
+            reason = on_payment(order)
+            db.session.refresh(order, ["state"])
+            if reason and order.state == S.PAID:
+                orders.hold(order, reason=reason)
+        after_payment(order)
+        return "counted_late"
     if member.state == M.RESERVED and order.state == S.CANCELLED:
         on_order_closed(order)
         return "seat_released"
@@ -747,7 +759,8 @@ def tick(now) -> dict:
             GroupMember.state == M.REFUND_DUE,
             (GroupMember.state == M.PAID) & Group.state.in_(G.ENDS),
             (GroupMember.state == M.RESERVED) & (Group.state.in_(G.ENDS)
-                                                  | (Order.state == S.CANCELLED)),
+                                                  | Order.state.in_((S.CANCELLED, S.PAID,
+                                                                     S.AWAITING_GROUP))),
             (GroupMember.state == M.PAID) & Order.state.in_((S.REFUNDED, S.CANCELLED)),
         ))
         .order_by(GroupMember.id).limit(2000)).scalars())

@@ -18,7 +18,7 @@ from shopbuilder.auth import customer_required, hq_required, staff_required
 from shopbuilder.extensions import db
 from shopbuilder.models import Store, Variant
 from shopbuilder.payments import providers_for
-from shopbuilder.plugins import enabled_names
+from shopbuilder.plugins import store_hook
 from shopbuilder.services import orders
 
 from . import service
@@ -98,11 +98,18 @@ def campaign_page(campaign_id):
 
 
 def share_url(group: Group) -> str:
-    """The group's link to share; carries the sharer's distributor code when distribution is on."""
+    """The group's link to share; carries the sharer's referral code when a plugin gives one.
+
+    Distribution answers ``shopbuilder_share_ref`` with the customer's code; a link
+    opened with ``?ref=`` keeps it, so a friend who shares further credits the
+    same distributor.
+    """
     args = {}
-    if "distribution" in enabled_names(g.store) and _customer_id() is not None:
-        code = (request.args.get("ref") or "").strip()[:64] or f"c{_customer_id()}"
-        args["ref"] = code
+    ref = _ref()
+    if _customer_id() is not None:
+        ref = store_hook("shopbuilder_share_ref")(store=g.store, customer=current_user) or ref
+    if ref:
+        args["ref"] = str(ref)[:64]
     return url_for("groupbuy.group_page", group_id=group.id, _external=True, **args)
 
 

@@ -14,7 +14,6 @@ from flask import current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter
 
-from ..extensions import csrf
 from .core import (
     API_PREFIX,
     RateLimits,
@@ -28,8 +27,6 @@ from .problems import ApiProblem, from_http_exception, problem, problem_response
 log = logging.getLogger(__name__)
 
 bp = api_blueprint("api", __name__)
-# Clients authenticate with bearer tokens or API keys, never cookies: no CSRF here.
-csrf.exempt(bp)
 
 __all__ = [
     "ApiProblem",
@@ -48,15 +45,12 @@ class ApiState:
     """Per-app API state in ``app.extensions["shopbuilder.api"]``."""
 
     limits: RateLimits
-    #: API blueprint name -> the plugin that brought it.
-    plugin_blueprints: dict[str, str] = field(default_factory=dict)
     #: Generated descriptions, by frozenset of enabled plugins ("all" for every one).
     specs: dict = field(default_factory=dict)
 
 
 def init_app(app) -> None:
-    """Register the core API, then every plugin's API blueprints under the same rules."""
-    from ..plugins import get_host
+    """Register the core API (plugins' API blueprints follow with the plugin host's)."""
     from . import account, catalogue, shopping, stores  # noqa: F401  (routes register on import)
 
     app.config.setdefault("API_TOKEN_TTL", 30 * 86400)
@@ -67,21 +61,9 @@ def init_app(app) -> None:
     app.extensions["shopbuilder.api"] = state
     app.register_blueprint(bp)
 
-    hook = get_host(app).app_hook("shopbuilder_app_api_blueprints")
-    for impl in hook.get_hookimpls():
-        try:
-            blueprints = impl.function(app=app) or []
-        except Exception:  # a broken plugin must not take the shop down
-            log.exception("plugin %s failed to give its API blueprints", impl.plugin_name)
-            continue
-        for plugin_bp in blueprints:
-            if not getattr(plugin_bp, "shopbuilder_api", False):
-                log.error("plugin %s: API blueprint %s not made with api_blueprint(); skipped",
-                          impl.plugin_name, plugin_bp.name)
-                continue
-            csrf.exempt(plugin_bp)
-            app.register_blueprint(plugin_bp)
-            state.plugin_blueprints[plugin_bp.name] = impl.plugin_name
+    # Plugins' API blueprints (made with api_blueprint) are registered by the plugin host
+    # with their other blueprints (shopbuilder.plugins.register_blueprints), which also
+    # records which plugin owns each one: see core.plugin_of_blueprint.
 
     @app.errorhandler(HTTPException)
     def api_routing_errors(error):

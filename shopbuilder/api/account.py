@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import current_app, g
+from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
 
 from .. import clock
 from ..extensions import db
@@ -10,8 +12,17 @@ from ..models import Customer
 from . import bp
 from .core import bearer_token, current_customer, operation, rate_limit_now
 from .problems import problem
-from .schemas import CustomerSchema, TokenRequest, TokenResponse
+from .schemas import CustomerSchema, RegisterRequest, TokenRequest, TokenResponse
 from .tokens import issue_token, revoke_token
+
+
+def token_view(customer: Customer, token: str, row) -> dict:
+    return {
+        "access_token": token, "token_type": "Bearer",
+        "expires_at": row.expires_at.isoformat(),
+        "expires_in": int((row.expires_at - clock.now()).total_seconds()),
+        "customer": customer_view(customer),
+    }
 
 
 def customer_view(customer: Customer) -> dict:
@@ -35,12 +46,34 @@ def sign_in(body):
     if customer is None or not customer.check_password(body["password"]):
         raise problem("invalid_credentials")
     token, row = issue_token(customer, g.store)
-    return {
-        "access_token": token, "token_type": "Bearer",
-        "expires_at": row.expires_at.isoformat(),
-        "expires_in": int((row.expires_at - clock.now()).total_seconds()),
-        "customer": customer_view(customer),
-    }
+    return token_view(customer, token, row)
+
+
+@bp.post("/stores/<store>/auth/register")
+@operation(
+    "Become a customer of this store's chain, and get a bearer token", tags=["account"],
+    body=RegisterRequest, response=TokenResponse, status=201,
+    description="The new member belongs to the chain (every store) and to this store as "
+                "home store.",
+    responses={409: "An account with this email exists in the chain; sign in (`conflict`)."},
+)
+def register(body):
+    rate_limit_now(current_app.config["LOGIN_RATE_LIMIT"], "login")
+    email = body["email"].strip().lower()
+    if db.session.scalar(db.select(Customer.id).where(Customer.email == email)) is not None:
+        raise problem("conflict", _("An account with this email exists; sign in instead."))
+    customer = Customer(chain_id=g.chain.id, email=email, name=body["name"].strip(),
+                        phone=body["phone"].strip(), home_store_id=g.store.id)
+    customer.set_password(body["password"])
+    db.session.add(customer)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise problem(
+            "conflict", _("An account with this email exists; sign in instead.")) from None
+    token, row = issue_token(customer, g.store)
+    return token_view(customer, token, row)
 
 
 @bp.delete("/stores/<store>/auth/token")

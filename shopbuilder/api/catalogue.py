@@ -8,6 +8,7 @@ and the HTML shop always agree.
 from __future__ import annotations
 
 from flask import g
+from flask_babel import gettext as _
 
 from ..services import search as search_service
 from ..services import storefront_catalogue as sf
@@ -69,7 +70,7 @@ def _category_ids(query: dict) -> list[int] | None:
         return None
     if not any(c.id == wanted for c in sf.categories(g.store)):
         raise problem("validation_failed", errors=[
-            {"field": "category", "in": "query", "message": "No such category."}])
+            {"field": "category", "in": "query", "message": _("No such category.")}])
     return sf.descendant_ids(g.store, wanted)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, current_app, g, make_response, request
+from flask_babel import gettext as _
 from limits import parse as parse_limit
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
@@ -24,6 +25,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
 from werkzeug.exceptions import default_exceptions
 
 from .. import settings as settings_module
+from ..extensions import csrf
 from .problems import ApiProblem, handle_error, problem
 
 log = logging.getLogger(__name__)
@@ -106,7 +108,7 @@ def json_body():
         raise problem("unsupported_media_type")
     data = request.get_json(silent=True)
     if data is None:
-        raise problem("bad_request", "The body is not valid JSON.")
+        raise problem("bad_request", _("The body is not valid JSON."))
     return data
 
 
@@ -142,7 +144,7 @@ def load(schema_cls, data, where: str, unknown=RAISE):
     """Load ``data`` with ``schema_cls`` or raise a 422 that names every bad field."""
     if _has_nul(data):
         raise problem("validation_failed", errors=[
-            {"field": None, "in": where, "message": "NUL characters are not allowed."}])
+            {"field": None, "in": where, "message": _("NUL characters are not allowed.")}])
     try:
         return schema_cls(unknown=unknown).load(data)
     except ValidationError as exc:
@@ -160,6 +162,8 @@ def api_blueprint(name: str, import_name: str, url_prefix: str = "") -> Blueprin
     plugin answer 404 in stores that have not enabled it.
     """
     bp = Blueprint(name, import_name, url_prefix=API_PREFIX + url_prefix)
+    # Clients authenticate with bearer tokens or API keys, never cookies: no CSRF here.
+    csrf.exempt(bp)
     bp.before_request(_before_api_request)
     bp.after_request(_after_api_request)
     # Code-specific handlers on the blueprint win over the app's HTML error pages.
@@ -209,8 +213,10 @@ def plugin_of_endpoint(endpoint: str | None) -> str | None:
 
 def plugin_of_blueprint(app, blueprint: str | None) -> str | None:
     """The plugin that brought API blueprint ``blueprint`` (None for the core's)."""
-    state = app.extensions.get("shopbuilder.api")
-    return state.plugin_blueprints.get(blueprint) if state and blueprint else None
+    if not blueprint:
+        return None
+    host = app.extensions.get("shopbuilder.plugins")
+    return getattr(host, "blueprint_owner", {}).get(blueprint.split(".")[0])
 
 
 # -- CORS -------------------------------------------------------------------------------------

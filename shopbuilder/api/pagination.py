@@ -9,6 +9,7 @@ a tampered or stale cursor is a 422 on the ``cursor`` field.
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 from marshmallow import Schema, fields, validate
 
@@ -36,7 +37,7 @@ def decode_cursor(kind: str, cursor: str | None) -> dict | None:
     if not isinstance(position, dict):
         raise problem("validation_failed", errors=[
             {"field": "cursor", "in": "query",
-             "message": "Unknown cursor; start from the first page."}])
+             "message": _("Unknown cursor; start from the first page.")}])
     return position
 
 

@@ -8,9 +8,11 @@ and why it was refused in ``errors``.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import current_app, jsonify
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -18,24 +20,24 @@ log = logging.getLogger(__name__)
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 #: The stable codes, their HTTP status, and a default English title (msgid).
-CODES: dict[str, tuple[int, str]] = {
-    "bad_request": (400, "The request could not be read."),
-    "unauthorized": (401, "Sign in first: a valid bearer token is needed."),
-    "invalid_credentials": (401, "Wrong email or password."),
-    "forbidden": (403, "This is not allowed."),
-    "not_found": (404, "Not found."),
-    "method_not_allowed": (405, "This method is not allowed here."),
-    "not_acceptable": (406, "Not acceptable."),
-    "conflict": (409, "The request conflicts with the current state."),
-    "idempotency_conflict": (409, "This Idempotency-Key was used for a different request."),
-    "payload_too_large": (413, "The request is too large."),
-    "unsupported_media_type": (415, "Send the body as application/json."),
-    "validation_failed": (422, "Some fields are invalid."),
-    "checkout_refused": (409, "The order cannot be placed."),
-    "rate_limited": (429, "Too many requests; slow down."),
-    "internal_error": (500, "Something went wrong on our side."),
-    "store_closed": (503, "This store is closed."),
-    "unavailable": (503, "The service is unavailable."),
+CODES: dict[str, tuple[int, Any]] = {
+    "bad_request": (400, _l("The request could not be read.")),
+    "unauthorized": (401, _l("Sign in first: a valid bearer token is needed.")),
+    "invalid_credentials": (401, _l("Wrong email or password.")),
+    "forbidden": (403, _l("This is not allowed.")),
+    "not_found": (404, _l("Not found.")),
+    "method_not_allowed": (405, _l("This method is not allowed here.")),
+    "not_acceptable": (406, _l("Not acceptable.")),
+    "conflict": (409, _l("The request conflicts with the current state.")),
+    "idempotency_conflict": (409, _l("This Idempotency-Key was used for a different request.")),
+    "payload_too_large": (413, _l("The request is too large.")),
+    "unsupported_media_type": (415, _l("Send the body as application/json.")),
+    "validation_failed": (422, _l("Some fields are invalid.")),
+    "checkout_refused": (409, _l("The order cannot be placed.")),
+    "rate_limited": (429, _l("Too many requests; slow down.")),
+    "internal_error": (500, _l("Something went wrong on our side.")),
+    "store_closed": (503, _l("This store is closed.")),
+    "unavailable": (503, _l("The service is unavailable.")),
 }
 
 #: HTTP status -> the code used when a plain HTTP error reaches the API.
@@ -80,7 +82,7 @@ def problem(code: str, detail: str | None = None, **kwargs) -> ApiProblem:
 def problem_response(exc: ApiProblem):
     body = {
         "type": f"/api/v1/docs#problem-{exc.code}",
-        "title": _(exc.title),
+        "title": _(exc.title) if isinstance(exc.title, str) else str(exc.title),
         "status": exc.status,
         "code": exc.code,
     }

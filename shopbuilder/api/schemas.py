@@ -283,3 +283,10 @@ class PaymentSchema(Schema):
     payment_url = fields.String(
         required=True, allow_none=True,
         metadata={"description": "Open it (web view) to pay online; null when paid or offline."})
+
+
+class RegisterRequest(Schema):
+    name = fields.String(required=True, validate=validate.Length(1, 120))
+    email = fields.Email(required=True, validate=validate.Length(max=255))
+    password = fields.String(required=True, validate=validate.Length(8, 128), load_only=True)
+    phone = fields.String(load_default="", validate=validate.Length(max=32))

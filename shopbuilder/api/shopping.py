@@ -12,6 +12,8 @@ import hashlib
 import re
 
 from flask import g, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -44,9 +46,9 @@ IDEMPOTENCY_HEADER = {
 _KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 _CART_PROBLEMS = {
-    "quantity": ("quantity", "Choose a quantity between 1 and 99."),
-    "unknown": ("variant_id", "No such variant."),
-    "unavailable": ("variant_id", "This variant is not sold in this store."),
+    "quantity": ("quantity", _l("Choose a quantity between 1 and 99.")),
+    "unknown": ("variant_id", _l("No such variant.")),
+    "unavailable": ("variant_id", _l("This variant is not sold in this store.")),
 }
 
 
@@ -92,14 +94,14 @@ def add_to_cart(body):
         db.session.rollback()
         field, message = _CART_PROBLEMS.get(str(exc), _CART_PROBLEMS["unknown"])
         raise problem("validation_failed", errors=[
-            {"field": field, "in": "body", "message": message}]) from exc
+            {"field": field, "in": "body", "message": str(message)}]) from exc
     db.session.commit()
     return cart_view(cart)
 
 
 def _line_or_404(cart, variant_id: int):
     if cart is None or not any(line.variant_id == variant_id for line in cart.lines):
-        raise problem("not_found", "This variant is not in the cart.")
+        raise problem("not_found", _("This variant is not in the cart."))
 
 
 @bp.put("/stores/<store>/cart/items/<int:variant_id>")
@@ -183,7 +185,7 @@ def _idempotency_key() -> str:
     if not _KEY_PATTERN.match(key):
         raise problem("validation_failed", errors=[{
             "field": "Idempotency-Key", "in": "header",
-            "message": "Send 1-255 visible ASCII characters, new for each checkout."}])
+            "message": _("Send 1-255 visible ASCII characters, new for each checkout.")}])
     return key
 
 
@@ -221,8 +223,9 @@ def place_order(body):
                                           idempotency_key=service_key)
     except order_service.CheckoutError as exc:
         db.session.rollback()
-        raise problem("checkout_refused", exc.messages and " ".join(exc.messages), errors=[
-            {"field": None, "in": "body", "message": m} for m in exc.messages]) from exc
+        messages = [str(m) for m in getattr(exc, "messages", None) or [exc]]
+        raise problem("checkout_refused", " ".join(messages), errors=[
+            {"field": None, "in": "body", "message": m} for m in messages]) from exc
     except order_service.OrderError as exc:
         db.session.rollback()
         raise problem("checkout_refused", str(exc)) from exc
@@ -308,7 +311,7 @@ def start_payment(order_id):
     order = _own_order(order_id)
     payment = order_service.pending_payment(order)
     if order.state != order_service.S.PENDING_PAYMENT or payment is None:
-        raise problem("conflict", "This order is not waiting for payment.")
+        raise problem("conflict", _("This order is not waiting for payment."))
     return payment_view(payment, order)
 
 

@@ -11,7 +11,7 @@ from ..models import Store
 from ..plugins import enabled_names
 from . import bp
 from .core import operation
-from .pagination import offset_page
+from .pagination import decode_cursor, page
 from .schemas import StoreDetail, StoreFinderQuery, StorePage
 
 EARTH_RADIUS_M = 6_371_000
@@ -58,15 +58,26 @@ def store_finder(query):
     stmt = db.select(Store).where(Store.chain_id == g.chain.id, Store.status == "active")
     if query.get("city"):
         stmt = stmt.where(Store.city == query["city"])
-    stores = list(db.session.scalars(stmt.order_by(Store.name, Store.id)))
     lat, lng = query.get("lat"), query.get("lng")
+    if lat is not None and lng is not None:
+        # Order in SQL by the equirectangular distance (plain arithmetic, every database,
+        # and the same order as great-circle distance at the scale of a country), so a
+        # chain of thousands of stores sends one page of rows; exact metres in Python.
+        scale = math.cos(math.radians(lat))
+        dlat, dlng = Store.lat - lat, (Store.lng - lng) * scale
+        stmt = stmt.order_by(Store.lat.is_(None), dlat * dlat + dlng * dlng, Store.id)
+    else:
+        stmt = stmt.order_by(Store.name, Store.id)
+    kind = f"stores:{g.chain.id}"
+    position = decode_cursor(kind, query.get("cursor")) or {}
+    offset = position.get("o", 0) if isinstance(position.get("o"), int) else 0
+    limit = query["limit"]
+    stores = list(db.session.scalars(stmt.offset(max(offset, 0)).limit(limit + 1)))
+    more = len(stores) > limit
     rows = []
-    for store in stores:
+    for store in stores[:limit]:
         distance = None
         if lat is not None and lng is not None and store.lat is not None and store.lng is not None:
             distance = haversine_m(lat, lng, store.lat, store.lng)
         rows.append({**store_summary(store), "distance_m": distance})
-    if lat is not None and lng is not None:
-        # Stores without coordinates go last, in name order.
-        rows.sort(key=lambda r: (r["distance_m"] is None, r["distance_m"] or 0))
-    return offset_page(rows, query, f"stores:{g.chain.id}")
+    return page(rows, {"o": offset + limit} if more else None, kind)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
 
 from ..auth import hq_required
 from ..catalogue_views import category_id_from_form, load_product, page_number, variants_from_form
@@ -53,7 +54,14 @@ def _product_form(product=None):
                 rows=variants_from_form(request.form), tree=service.category_tree(g.chain.id),
                 surface="hq",
             ), 400
-        db.session.commit()
+        try:
+            db.session.commit()
+        except IntegrityError:
+            # Someone saved the same SKU a moment ago (the unique index caught it).
+            db.session.rollback()
+            flash(_l("A SKU of this product was just taken by another product; "
+                     "please check the SKUs."), "error")
+            return redirect(request.url)
         flash(_l("Product saved."), "success")
         return redirect(url_for("hq.product_edit", product_id=product.id))
     rows = [service.VariantInput(id=v.id, sku=v.sku, options=service.format_options(v.options),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
 
 from .. import clock
 from ..auth import manager_required, staff_required
@@ -129,7 +130,14 @@ def _local_form(product=None):
             return render_template("catalogue/product_form.html", product=product,
                                    form=request.form, rows=variants_from_form(request.form),
                                    tree=tree, surface="store"), 400
-        db.session.commit()
+        try:
+            db.session.commit()
+        except IntegrityError:
+            # Someone saved the same SKU a moment ago (the unique index caught it).
+            db.session.rollback()
+            flash(_l("A SKU of this product was just taken by another product; "
+                     "please check the SKUs."), "error")
+            return redirect(request.url)
         flash(_l("Product saved."), "success")
         return redirect(url_for("manage.local_product_edit", product_id=product.id))
     rows = [service.VariantInput(id=v.id, sku=v.sku, options=service.format_options(v.options),

@@ -542,6 +542,12 @@ def register_blueprints(app) -> None:
             try:
                 result = impl.function(**_kwargs_for(impl, {"app": app}))
                 for bp in _as_list(result):
+                    if prefix and not getattr(bp, "shopbuilder_api", False):
+                        # Only shopbuilder.api.api_blueprint() gives API routes the API's
+                        # auth, problem+json errors, limits, CORS and OpenAPI description.
+                        log.error("plugin %s: API blueprint %s not made with api_blueprint(); "
+                                  "skipped", impl.plugin_name, bp.name)
+                        continue
                     host.blueprint_owner[bp.name] = impl.plugin_name
                     if app.blueprints.get(bp.name) is bp:
                         continue  # the API registered its plugin blueprints itself

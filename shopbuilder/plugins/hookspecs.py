@@ -187,6 +187,15 @@ def shopbuilder_order_commission_allowed(order):
     """
 
 
+@hookspec(firstresult=True)
+def shopbuilder_share_ref(store, customer):
+    """Return the referral code ``customer`` adds to links they share (``?ref=``), or None.
+
+    Asked by pages that make links to share (a group-buy group); a distribution
+    plugin answers with the customer's distributor code.
+    """
+
+
 # -- payments, notifications, money ------------------------------------------------------------
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 from .. import clock
 from ..extensions import db
@@ -460,19 +460,17 @@ def ensure_listings(store: Store, variant_ids: Iterable[int]) -> None:
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
     table = StoreListing.__table__
+    have = {vid for vid, *_ in _store_listings(store, ids, ())}
     for chunk in _chunks(ids):
-        have = set(db.session.scalars(
-            select(table.c.variant_id).where(
-                table.c.store_id == store.id, table.c.variant_id.in_(chunk)
-            )
-        ))
         missing = [vid for vid in chunk if vid not in have]
         if missing:
+            # executemany form: compiled once and cached, batched by SQLAlchemy.
             db.session.execute(
-                dialect_insert(table).values([
-                    {"chain_id": store.chain_id, "store_id": store.id, "variant_id": vid,
-                     "stock_on_hand": 0, "reserved": 0} for vid in missing
-                ]).on_conflict_do_nothing(index_elements=["store_id", "variant_id"])
+                dialect_insert(table).on_conflict_do_nothing(
+                    index_elements=["store_id", "variant_id"]
+                ),
+                [{"chain_id": store.chain_id, "store_id": store.id, "variant_id": vid,
+                  "stock_on_hand": 0, "reserved": 0} for vid in missing],
             )
 
 
@@ -535,11 +533,16 @@ def variants_sold_by_sku(store: Store, skus: list[str]) -> dict[str, int]:
             .where(Variant.chain_id == store.chain_id, func.lower(Variant.sku).in_(chunk))
         ):
             found[sku.lower()] = (vid, pid)
+    product_ids = sorted({pid for _vid, pid in found.values()})
     sold: set[int] = set()
-    for chunk in _chunks(sorted({pid for _vid, pid in found.values()})):
-        sold.update(db.session.scalars(
-            select(Product.id).where(Product.id.in_(chunk), sold_in_store(store))
-        ))
+    if len(product_ids) > _CHUNK:
+        # One pass over the chain's products beats long IN lists (see _store_listings).
+        sold.update(db.session.scalars(select(Product.id).where(sold_in_store(store))))
+    else:
+        for chunk in _chunks(product_ids):
+            sold.update(db.session.scalars(
+                select(Product.id).where(Product.id.in_(chunk), sold_in_store(store))
+            ))
     return {sku: vid for sku, (vid, pid) in found.items() if pid in sold}
 
 
@@ -729,12 +732,8 @@ def import_listings_csv(store: Store, data: str | bytes, *, dry_run: bool) -> Im
     # Which SKUs does this store sell, and what have orders reserved?
     by_sku = variants_sold_by_sku(store, [p[1] for p in parsed])
     listings: dict[int, tuple[int, int]] = {}
-    for chunk in _chunks(list(by_sku.values())):
-        for vid, lid, reserved in db.session.execute(
-            select(StoreListing.variant_id, StoreListing.id, StoreListing.reserved)
-            .where(StoreListing.store_id == store.id, StoreListing.variant_id.in_(chunk))
-        ):
-            listings[vid] = (lid, reserved)
+    for vid, lid, reserved in _store_listings(store, by_sku.values(), ("id", "reserved")):
+        listings[vid] = (lid, reserved)
     ready: list[tuple[int, dict]] = []
     for number, sku, changes in parsed:
         vid = by_sku.get(sku.lower())
@@ -756,26 +755,42 @@ def import_listings_csv(store: Store, data: str | bytes, *, dry_run: bool) -> Im
     result.errors.sort()
     if result.errors or dry_run:
         return result
-    _apply_listing_changes(store, ready)
+    _apply_listing_changes(store, ready, set(listings))
     result.applied = True
     return result
 
 
-def _apply_listing_changes(store: Store, ready: list[tuple[int, dict]]) -> None:
-    """Bulk-apply checked rows: one executemany per shape of change.
+def _apply_listing_changes(store: Store, ready: list[tuple[int, dict]],
+                           existing: set[int]) -> None:
+    """Bulk-apply checked rows; refuse everything if an order reserved more meanwhile."""
+    rows = [(vid, changes) for vid, changes in ready if changes]
+    if not write_listings(store, rows, existing):
+        raise StockBelowReserved(_l(
+            "Orders reserved stock while the file was imported; nothing was changed. "
+            "Try again."))
 
-    Stock goes through ``WHERE reserved <= :stock``; if an order reserved more
-    since the check, fewer rows match and the whole import is refused.
+
+def write_listings(store: Store, rows: list[tuple[int, dict]], existing: set[int]) -> bool:
+    """Apply ``(variant_id, {column: value})`` rows; False if a stock change was refused.
+
+    Rows whose listing exists (``existing``) are updated by one conditional
+    ``executemany`` per shape of change (the cheapest bulk write on both
+    databases); the others go through :func:`upsert_listings`, which also copes
+    with a listing created by someone else in the meantime. A stock change only
+    applies ``WHERE reserved <= :new``; fewer matched rows than sent means an
+    order reserved stock since the caller checked, and the caller rolls back.
     """
-    ensure_listings(store, [vid for vid, _ in ready])
     table = StoreListing.__table__
+    fresh = [(vid, changes) for vid, changes in rows if vid not in existing]
+    written = upsert_listings(store, fresh)
+    if any("stock_on_hand" in changes and vid not in written for vid, changes in fresh):
+        return False
     groups: dict[tuple[str, ...], list[dict]] = {}
-    for vid, changes in ready:
-        if not changes:
-            continue
-        key = tuple(sorted(changes))
-        params = {"b_variant": vid, **{f"b_{k}": v for k, v in changes.items()}}
-        groups.setdefault(key, []).append(params)
+    for vid, changes in sorted(rows, key=lambda r: r[0]):
+        if vid in existing:
+            key = tuple(sorted(changes))
+            groups.setdefault(key, []).append(
+                {"b_variant": vid, **{f"b_{k}": v for k, v in changes.items()}})
     for key, params in groups.items():
         stmt = update(table).where(
             table.c.store_id == store.id, table.c.variant_id == bindparam("b_variant")
@@ -783,11 +798,51 @@ def _apply_listing_changes(store: Store, ready: list[tuple[int, dict]]) -> None:
         if "stock_on_hand" in key:
             stmt = stmt.where(table.c.reserved <= bindparam("b_stock_on_hand"))
         for chunk in _chunks(params, 1000):
-            result = db.session.execute(stmt, chunk)
-            if "stock_on_hand" in key and result.rowcount not in (-1, len(chunk)):
-                raise StockBelowReserved(_l(
-                    "Orders reserved stock while the file was imported; nothing was changed. "
-                    "Try again."))
+            matched = db.session.execute(stmt, chunk).rowcount
+            if matched not in (-1, len(chunk)):
+                return False
+    return True
+
+
+def _dialect_insert():
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert
+
+
+def upsert_listings(store: Store, rows: list[tuple[int, dict]]) -> set[int]:
+    """Write listing changes in batches; returns the variant ids actually written.
+
+    ``INSERT ... ON CONFLICT (store_id, variant_id) DO UPDATE ... WHERE`` creates
+    a missing listing or updates the existing one in one statement, batched by
+    SQLAlchemy (hundreds of rows per round trip). A stock change only applies
+    ``WHERE reserved <= <new on hand>``, so a row an order reserved meanwhile is
+    skipped and missing from the result: the caller refuses the batch.
+    """
+    table = StoreListing.__table__
+    dialect_insert = _dialect_insert()
+    groups: dict[tuple[str, ...], list[dict]] = {}
+    for vid, changes in sorted(rows, key=lambda r: r[0]):  # one lock order for everyone
+        key = tuple(sorted(changes))
+        params = {"chain_id": store.chain_id, "store_id": store.id, "variant_id": vid,
+                  "stock_on_hand": 0, "reserved": 0, **changes}
+        groups.setdefault(key, []).append(params)
+    written: set[int] = set()
+    for key, params in groups.items():
+        stmt = dialect_insert(table)
+        excluded = stmt.excluded
+        set_ = {name: excluded[name] for name in key}
+        where = None
+        if "stock_on_hand" in key:
+            where = table.c.reserved <= excluded.stock_on_hand
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["store_id", "variant_id"], set_=set_, where=where,
+        ).returning(table.c.variant_id)
+        for chunk in _chunks(params, 1000):
+            written.update(db.session.scalars(stmt, chunk))
+    return written
 
 
 # -- API keys -----------------------------------------------------------------------------------
@@ -873,13 +928,15 @@ def sync_stock(store: Store, payload) -> tuple[int, dict]:
     ))
     try:
         db.session.commit()
-    except IntegrityError:
-        # The same request id arrived twice at once; the other one won.
+    except DBAPIError as exc:
+        # Most often the same request id arrived twice at once and the other one
+        # won (unique violation); SQLite may also refuse a stale write snapshot.
         db.session.rollback()
         replay = _stored_answer(store, request_id, body_hash)
         if replay is not None:
             return replay
-        raise
+        log.warning("stock sync for store %s not saved, client may retry: %s", store.id, exc)
+        return problem(503, "Try again", "The stock changed under us; retry the same request.")
     return status, body
 
 
@@ -950,20 +1007,22 @@ def _validate_and_apply(store: Store, payload: dict) -> tuple[int, dict]:
     if errors:
         return _row_problem(errors)
     try:
-        ensure_listings(store, [r[2] for r in ready])
-        table = StoreListing.__table__
-        # Lock rows in variant order so two batches never deadlock each other.
-        for index, sku, vid, stock in sorted(ready, key=lambda r: r[2]):
-            new_value = table.c.stock_on_hand + stock if mode == "delta" else stock
-            result = db.session.execute(
-                update(table)
-                .where(table.c.store_id == store.id, table.c.variant_id == vid,
-                       table.c.reserved <= new_value, new_value >= 0)
-                .values(stock_on_hand=new_value)
-            )
-            if result.rowcount != 1:
-                reserved = db.session.scalar(select(table.c.reserved).where(
-                    table.c.store_id == store.id, table.c.variant_id == vid))
+        if mode == "delta":
+            refused = _apply_deltas(store, ready)
+        elif write_listings(store, [(vid, {"stock_on_hand": stock})
+                                    for _i, _s, vid, stock in ready], set(current)):
+            refused = []
+        else:
+            # An order reserved stock between our check and the write.
+            db.session.rollback()
+            now = _listing_states(store, [r[2] for r in ready])
+            refused = [r for r in ready if r[3] < now.get(r[2], (0, 0))[1]] or list(ready)
+        if refused:
+            # An order reserved stock between our check and the write.
+            db.session.rollback()
+            now = _listing_states(store, [r[2] for r in refused])
+            for index, sku, vid, _stock in refused:
+                reserved = now.get(vid, (0, 0))[1]
                 errors.append({
                     "row": index, "sku": sku,
                     "detail": f"on hand would fall below the {reserved} reserved by open orders",
@@ -986,6 +1045,36 @@ def _validate_and_apply(store: Store, payload: dict) -> tuple[int, dict]:
                  "items": items_out}
 
 
+def _apply_deltas(store: Store, ready: list[tuple[int, str, int, int]]) -> list:
+    """Add each row's number to on-hand stock; returns the rows refused.
+
+    Missing listings are created at 0 first. The conditional UPDATE runs as one
+    executemany in variant order (one lock order for all writers); if fewer
+    rows matched than were sent, an order reserved stock meanwhile and the rows
+    whose new value is now below their reservations are reported.
+    """
+    ensure_listings(store, [r[2] for r in ready])
+    table = StoreListing.__table__
+    new_value = table.c.stock_on_hand + bindparam("b_delta")
+    stmt = (
+        update(table)
+        .where(table.c.store_id == store.id, table.c.variant_id == bindparam("b_variant"),
+               table.c.reserved <= new_value, new_value >= 0)
+        .values(stock_on_hand=new_value)
+    )
+    params = [{"b_variant": vid, "b_delta": stock}
+              for _i, _s, vid, stock in sorted(ready, key=lambda r: r[2])]
+    matched = 0
+    for chunk in _chunks(params, 1000):
+        matched += db.session.execute(stmt, chunk).rowcount
+    if matched == len(params):
+        return []
+    db.session.rollback()
+    now = _listing_states(store, [r[2] for r in ready])
+    return [r for r in ready
+            if now.get(r[2], (0, 0))[0] + r[3] < max(now.get(r[2], (0, 0))[1], 0)] or list(ready)
+
+
 def _row_problem(errors: list[dict]) -> tuple[int, dict]:
     errors = sorted(errors, key=lambda e: e["row"])
     return problem(
@@ -996,12 +1085,23 @@ def _row_problem(errors: list[dict]) -> tuple[int, dict]:
 
 
 def _listing_states(store: Store, variant_ids: list[int]) -> dict[int, tuple[int, int]]:
+    return {vid: (on_hand, reserved) for vid, on_hand, reserved
+            in _store_listings(store, variant_ids, ("stock_on_hand", "reserved"))}
+
+
+def _store_listings(store: Store, variant_ids: Iterable[int], columns: tuple[str, ...]):
+    """Rows ``(variant_id, *columns)`` of the store's listings for ``variant_ids``.
+
+    For many ids, read all of the store's listings in one pass instead of long
+    ``IN`` lists: right after a bulk insert PostgreSQL's statistics still say
+    the table is empty, and it then checks each row against the whole list.
+    """
     table = StoreListing.__table__
-    out = {}
-    for chunk in _chunks(sorted(set(variant_ids))):
-        for vid, on_hand, reserved in db.session.execute(
-            select(table.c.variant_id, table.c.stock_on_hand, table.c.reserved)
-            .where(table.c.store_id == store.id, table.c.variant_id.in_(chunk))
-        ):
-            out[vid] = (on_hand, reserved)
-    return out
+    wanted = set(variant_ids)
+    if not wanted:
+        return []
+    select_columns = [table.c.variant_id] + [table.c[name] for name in columns]
+    base = select(*select_columns).where(table.c.store_id == store.id)
+    if len(wanted) > _CHUNK:
+        return [row for row in db.session.execute(base) if row[0] in wanted]
+    return list(db.session.execute(base.where(table.c.variant_id.in_(sorted(wanted)))))

@@ -29,10 +29,11 @@ from datetime import datetime
 
 from flask import current_app, has_app_context
 from sqlalchemy import and_, case, event, func, or_, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from ..extensions import cache, db
-from ..models import Category, Product, Publication, StoreListing, Variant
+from ..models import Category, Chain, Product, Publication, Store, StoreListing, Variant
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +132,13 @@ class Page:
 # -- the SQL -------------------------------------------------------------------------------------
 
 
-def _publications(store):
-    """Per product: the publication price for this store by specificity (a subquery)."""
+def _publications(store, products=None):
+    """Per product: the publication price for this store by specificity (a subquery).
+
+    ``products`` (a product id or a subquery of ids) narrows it: databases do not push
+    an outer filter into a grouped subquery, and grouping every publication of the chain
+    for one product page would cost what the whole catalogue does.
+    """
     reaches = or_(
         Publication.target == "all",
         and_(Publication.target == "city", Publication.city == store.city),
@@ -142,17 +148,17 @@ def _publications(store):
     def price_for(target):
         return func.min(case((Publication.target == target, Publication.price_fen)))
 
-    return (
-        select(
-            Publication.product_id.label("product_id"),
-            price_for("store").label("store_price"),
-            price_for("city").label("city_price"),
-            price_for("all").label("all_price"),
-        )
-        .where(Publication.chain_id == store.chain_id, reaches)
-        .group_by(Publication.product_id)
-        .subquery("pubs")
-    )
+    stmt = select(
+        Publication.product_id.label("product_id"),
+        price_for("store").label("store_price"),
+        price_for("city").label("city_price"),
+        price_for("all").label("all_price"),
+    ).where(Publication.chain_id == store.chain_id, reaches)
+    if isinstance(products, int):
+        stmt = stmt.where(Publication.product_id == products)
+    elif products is not None:
+        stmt = stmt.where(Publication.product_id.in_(products))
+    return stmt.group_by(Publication.product_id).subquery("pubs")
 
 
 def _sellable(store, pubs):
@@ -187,20 +193,26 @@ def _sellable(store, pubs):
 
 
 def _query_listing(store, category_ids, sort, page, per_page) -> Page:
-    pubs = _publications(store)
+    in_category = None
+    if category_ids is not None:
+        in_category = select(Product.id).where(
+            Product.chain_id == store.chain_id, Product.category_id.in_(category_ids)
+        )
+    pubs = _publications(store, in_category)
     joined, price, compare_at, available = _sellable(store, pubs)
     min_price = func.min(price).label("price")
     stmt = joined(select(
         Product.id, Product.title, Product.image, Product.category_id, Product.created_at,
         min_price, func.max(price).label("max_price"), func.min(compare_at).label("compare"),
         func.sum(case((available > 0, available), else_=0)).label("available"),
+        # The number of products on every page, so one statement answers the page.
+        func.count().over().label("total"),
     ))
     if category_ids is not None:
         stmt = stmt.where(Product.category_id.in_(category_ids))
     stmt = stmt.group_by(
         Product.id, Product.title, Product.image, Product.category_id, Product.created_at
     )
-    count = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
     order = {
         "price_asc": (min_price.asc(), Product.id.asc()),
         "price_desc": (min_price.desc(), Product.id.asc()),
@@ -218,11 +230,13 @@ def _query_listing(store, category_ids, sort, page, per_page) -> Page:
         )
         for r in rows
     )
-    return Page(items=items, total=int(count or 0), page=page, per_page=per_page)
+    # Past the last page there are no rows to carry the total; such a page is empty anyway.
+    total = int(rows[0].total) if rows else 0
+    return Page(items=items, total=total, page=page, per_page=per_page)
 
 
 def _query_product(store, product_id: int) -> ProductView | None:
-    pubs = _publications(store)
+    pubs = _publications(store, product_id)
     joined, price, compare_at, available = _sellable(store, pubs)
     rows = db.session.execute(
         joined(select(
@@ -271,9 +285,17 @@ def _store_key(store_id: int) -> str:
     return f"sf:v:s:{store_id}"
 
 
+def slug_key(slug: str) -> str:
+    return f"sf:slug:{slug}"
+
+
 def version_tokens(store) -> str:
     """The chain's and the store's catalogue version tokens: part of every cache key."""
-    keys = [_chain_key(store.chain_id), _store_key(store.id)]
+    return version_tokens_for(store.chain_id, store.id)
+
+
+def version_tokens_for(chain_id: int, store_id: int) -> str:
+    keys = [_chain_key(chain_id), _store_key(store_id)]
     found = cache.get_many(*keys)
     missing = {k: uuid.uuid4().hex[:12] for k, v in zip(keys, found, strict=True) if not v}
     if missing:
@@ -283,7 +305,7 @@ def version_tokens(store) -> str:
 
 
 def _cached(store, name: str, compute):
-    key = f"sf:{store.id}:{_g_versions(store)}:{name}"
+    key = f"sf:{store.id}:{request_version_tokens(store)}:{name}"
     value = cache.get(key)
     if value is None:
         value = compute()
@@ -292,7 +314,7 @@ def _cached(store, name: str, compute):
     return value
 
 
-def _g_versions(store) -> str:
+def request_version_tokens(store) -> str:
     # Read once per request: a page asks for several cached pieces of the same store.
     from flask import g, has_request_context
 
@@ -378,6 +400,16 @@ def _note(session, chains: set, stores: set, obj) -> None:
         stores.add(obj.store_id)
     elif isinstance(obj, _CHAIN_WIDE):
         chains.add(obj.chain_id)
+    elif isinstance(obj, Store):
+        # Its settings (theme, plugins), status or language: pages keyed by the store's
+        # token must be drawn again, and its slug may now name another store.
+        if obj.id is not None:
+            stores.add(obj.id)
+        slugs = session.info.setdefault("sf_slugs", set())
+        slugs.add(obj.slug)
+        slugs.update(s for s in sa_inspect(obj).attrs.slug.history.deleted or () if s)
+    elif isinstance(obj, Chain) and obj.id is not None:
+        chains.add(obj.id)
 
 
 @event.listens_for(Session, "after_flush")
@@ -406,13 +438,16 @@ def _collect_bulk_changes(state):
 def _apply_changes(session):
     chains = session.info.pop("sf_chains", set())
     stores = session.info.pop("sf_stores", set())
-    if not (chains or stores) or not has_app_context():
+    slugs = session.info.pop("sf_slugs", set())
+    if not (chains or stores or slugs) or not has_app_context():
         return
     try:
         for chain_id in chains:
             invalidate_chain(chain_id)
         for store_id in stores:
             invalidate_store(store_id)
+        if slugs:
+            cache.delete_many(*(slug_key(s) for s in slugs))
     except Exception:  # a cache outage must not fail a committed change
         log.exception("could not invalidate the storefront catalogue cache")
 
@@ -421,3 +456,4 @@ def _apply_changes(session):
 def _forget_changes(session):
     session.info.pop("sf_chains", None)
     session.info.pop("sf_stores", None)
+    session.info.pop("sf_slugs", None)

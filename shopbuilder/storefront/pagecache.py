@@ -1,14 +1,23 @@
 """Whole-page cache for what anonymous customers browse (home, listings, product, store info).
 
 Most storefront traffic is anonymous people opening a shared link, and the same
-product page is rendered again and again. A page is cached only when it is
-safe: a GET by a visitor who is not signed in, with no flashed message, whose
-plugins' slots rendered nothing (a group-buy progress bar must stay live), and
-with a status of 200. The key names the store, the catalogue version tokens of
-:mod:`shopbuilder.services.storefront_catalogue` (so a price or stock change
-shows at once), the language, the host (a store's own domain has other URLs),
-the full path with its query, and a digest of the store's and chain's settings
-(theme, theme settings, enabled plugins). Never shared across stores.
+product page is drawn again and again. A page is cached only when it is safe: a
+GET by a visitor who is not signed in and has nothing of their own in the session
+(no flashed message, no guest cart), where no plugin slot rendered anything (a
+group-buy progress bar must stay live), answered with a 200.
+
+The key names the store, the two version tokens of
+:mod:`shopbuilder.services.storefront_catalogue` (replaced after any commit that
+touches the store, its chain, or the catalogue and listings it sells, so a price,
+stock, theme or plugin change shows on the next request), the visitor's language
+choice (``?lang=`` and its cookie; the store's own language is part of the store),
+the host (a store's own domain has other URLs) and the path with its query. Never
+shared across stores.
+
+A hit is served before the store is even loaded: a slug -> (store, chain) entry,
+dropped when the store changes, gives the key. The page is then answered from a
+``before_request`` function, so a hit costs a few cache reads and no SQL. (Such a
+response has no ``g.store``; it went through no view.)
 
 A CSRF token is per visitor: the cached HTML keeps a placeholder that each
 response replaces with the visitor's own token.
@@ -17,50 +26,61 @@ response replaces with the visitor's own token.
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 
 from flask import current_app, g, make_response, request, session
-from flask_babel import get_locale
-from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from ..extensions import cache
-from ..services.storefront_catalogue import version_tokens
+from ..services.storefront_catalogue import slug_key, version_tokens_for
 
 CSRF_PLACEHOLDER = "\x00csrf-token\x00"
-
-
-def _settings_digest(store) -> str:
-    raw = json.dumps([store.settings, store.chain.settings, store.locale, store.chain.locale],
-                     sort_keys=True, default=str)
-    return hashlib.blake2b(raw.encode(), digest_size=8).hexdigest()
+#: Session keys that do not change what a page shows. Anything else (a guest cart, a
+#: flashed message, a signed-in account) means the visitor gets a freshly drawn page.
+NEUTRAL_SESSION_KEYS = frozenset({"csrf_token", "_permanent", "_fresh", "_id"})
+#: Endpoints whose views are wrapped in :func:`cached_page` (filled by the decorator).
+CACHED_ENDPOINTS: set[str] = set()
 
 
 def _cacheable() -> bool:
+    # A signed-in visitor has "_user_id" in the session (not a neutral key) or a remember
+    # cookie; checking those is much cheaper than loading ``current_user``.
+    remember = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
     return (
         request.method == "GET"
         and not current_app.config.get("STOREFRONT_PAGE_CACHE_DISABLED")
-        and "_flashes" not in session
-        and not current_user.is_authenticated
+        and NEUTRAL_SESSION_KEYS.issuperset(session.keys())
+        and remember not in request.cookies
     )
 
 
-def page_key(store) -> str:
+def page_key(store_id: int, chain_id: int) -> str:
     return "sf:page:" + ":".join((
-        str(store.id), version_tokens(store), str(get_locale()), request.host,
-        _settings_digest(store), request.full_path,
+        str(store_id), version_tokens_for(chain_id, store_id),
+        request.args.get("lang", ""), request.cookies.get("lang", ""),
+        request.host, request.full_path,
     ))
+
+
+def _timeout() -> int:
+    return current_app.config.get("CATALOGUE_CACHE_SECONDS", 60)
+
+
+def _respond(html: str):
+    if CSRF_PLACEHOLDER in html:
+        html = html.replace(CSRF_PLACEHOLDER, generate_csrf())
+    return make_response(html)
 
 
 def cached_page(view):
     """Serve ``view`` from the page cache when it is safe (see the module docstring)."""
+    CACHED_ENDPOINTS.add(f"storefront.{view.__name__}")
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         if not _cacheable():
             return view(*args, **kwargs)
-        key = page_key(g.store)
+        store = g.store
+        key = page_key(store.id, store.chain_id)
         html = cache.get(key)
         if html is None:
             g.page_cache_on = True
@@ -69,12 +89,38 @@ def cached_page(view):
             if not isinstance(html, str):  # a redirect or a response built by hand
                 return html
             if not g.page_cache_uncacheable:
-                cache.set(key, html, timeout=current_app.config.get("CATALOGUE_CACHE_SECONDS", 60))
-        if CSRF_PLACEHOLDER in html:
-            html = html.replace(CSRF_PLACEHOLDER, generate_csrf())
-        return make_response(html)
+                cache.set(key, html, timeout=_timeout())
+                cache.set(slug_key(store.slug), (store.id, store.chain_id), timeout=_timeout())
+        return _respond(html)
 
     return wrapper
+
+
+def _find_hit(endpoint, values):
+    """Before the store is loaded: a cached page for this request, if there is one."""
+    if endpoint not in CACHED_ENDPOINTS or not values or "store" not in values:
+        return
+    if not _cacheable():
+        return
+    ids = cache.get(slug_key(values["store"]))
+    if not ids:
+        return
+    html = cache.get(page_key(ids[0], ids[1]))
+    if html is not None:
+        values.pop("store")  # nothing left for the tenancy preprocessor to load
+        g.page_cache_hit = html
+
+
+def _serve_hit():
+    html = g.pop("page_cache_hit", None)
+    if html is not None:
+        return _respond(html)
+
+
+def init_app(app) -> None:
+    # Ahead of the tenancy preprocessor, which loads the store from the database.
+    app.url_value_preprocessors.setdefault(None, []).insert(0, _find_hit)
+    app.before_request_funcs.setdefault(None, []).insert(0, _serve_hit)
 
 
 def slot_guard(render_slot):

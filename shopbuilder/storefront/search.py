@@ -21,6 +21,15 @@ def _yuan_arg(name: str) -> int | None:
         return None
 
 
+def _render(name: str, **context):
+    """In the store's theme when the theme system is installed, else the core template."""
+    try:
+        from ..themes import render_store_template
+    except ImportError:
+        return render_template(name, **context)
+    return render_store_template(name, **context)
+
+
 def product_url(product) -> str:
     """The product page, whichever argument name the storefront's product route uses."""
     if "storefront.product" in current_app.view_functions:
@@ -47,7 +56,7 @@ def search():
         g.store, q, category_id=category_id, min_fen=_yuan_arg("min"), max_fen=_yuan_arg("max"),
         sort=sort if sort in SORTS else "relevance", page=page, category_ids=subtree,
     )
-    return render_template(
+    return _render(
         "storefront/search.html", results=results, tree=tree, category_id=category_id,
         sort=sort, min_price=request.args.get("min", ""), max_price=request.args.get("max", ""),
         product_url=product_url,

@@ -44,15 +44,16 @@ class ThemeError(ValueError):
     """A theme folder that cannot be used (bad toml, unknown parent, a cycle...)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Setting:
     """One typed setting a theme declares in ``[[settings]]``."""
 
     key: str
     type: str
-    label: str
+    #: Text, or ``{locale: text}`` (see :func:`shopbuilder.themes.forms.localized`).
+    label: Any
     default: Any = None
-    help: str = ""
+    help: Any = ""
     choices: tuple = ()
     #: For colours: the colour text is drawn on (or over), checked for WCAG AA contrast.
     contrast_with: str | None = None
@@ -75,6 +76,15 @@ class Setting:
         default = raw.get("default")
         if kind == "colour" and not (isinstance(default, str) and _COLOUR.match(default)):
             raise ThemeError(f"{theme}: colour {key!r} needs a default like '#1a2b3c'")
+        contrast_with = raw.get("contrast_with")
+        if kind == "colour" and contrast_with:
+            from .forms import AA_NORMAL_TEXT, contrast_ratio
+
+            if not _COLOUR.match(str(contrast_with)):
+                raise ThemeError(f"{theme}: {key!r} contrast_with must look like '#1a2b3c'")
+            if contrast_ratio(default, contrast_with) < AA_NORMAL_TEXT:
+                raise ThemeError(f"{theme}: default of {key!r} fails WCAG AA against "
+                                 f"{contrast_with}")
         if kind in ("select", "sections") and not choices:
             raise ThemeError(f"{theme}: {kind} {key!r} needs choices")
         if kind == "select" and default not in choices:
@@ -88,9 +98,9 @@ class Setting:
         if kind == "text":
             default = str(default or "")
         return cls(
-            key=key, type=kind, label=str(raw.get("label", key)), default=default,
-            help=str(raw.get("help", "")), choices=choices,
-            contrast_with=raw.get("contrast_with"), max_length=int(raw.get("max_length", 200)),
+            key=key, type=kind, label=raw.get("label", key), default=default,
+            help=raw.get("help", ""), choices=choices,
+            contrast_with=contrast_with, max_length=int(raw.get("max_length", 200)),
             max_width=int(raw.get("max_width", 1600)), max_height=int(raw.get("max_height", 1600)),
         )
 
@@ -100,8 +110,8 @@ class Theme:
     name: str
     version: str
     path: Path
-    label: str = ""
-    description: str = ""
+    label: Any = field(default="", hash=False, compare=False)
+    description: Any = field(default="", hash=False, compare=False)
     parent: str | None = None
     own_settings: tuple[Setting, ...] = ()
     #: Labels of home sections and select choices, ``{value: label}``.
@@ -131,7 +141,7 @@ class Theme:
             raise ThemeError(f"{name}: a setting key appears twice")
         return cls(
             name=name, version=str(raw.get("version", "0")), path=folder,
-            label=str(raw.get("label", name)), description=str(raw.get("description", "")),
+            label=raw.get("label", name), description=raw.get("description", ""),
             parent=raw.get("parent") or None, own_settings=settings,
             labels=dict(raw.get("labels", {})),
         )
@@ -447,9 +457,11 @@ def init_app(app) -> ThemeRegistry:
     app.jinja_env.globals["page_url"] = _page_url
     app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
 
+    from ..storefront import pagecache
     from .views import register
 
     register(app)
+    pagecache.init_app(app)
     return registry
 
 

@@ -27,8 +27,11 @@ AA_NORMAL_TEXT = 4.5
 def localized(value, fallback: str = "") -> str:
     """A theme string: plain text, or ``{en = "...", zh_CN = "..."}`` picked by locale."""
     if isinstance(value, dict):
-        locale = str(get_locale() or "en")
-        for key in (locale, locale.split("_")[0], "en"):
+        locale = get_locale()
+        # Babel names zh_CN "zh_Hans_CN"; theme authors write "zh_CN".
+        keys = (str(locale), f"{locale.language}_{locale.territory}", locale.language) \
+            if locale is not None else ()
+        for key in (*keys, "en"):
             if key in value:
                 return str(value[key])
         return str(next(iter(value.values()), fallback))

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from api_support import DEMO_STORE, sign_in
 
 from shopbuilder import clock
 from shopbuilder.extensions import db
 from shopbuilder.models import ApiToken
 from shopbuilder.testing import PASSWORD, in_app, make_chain, make_customer, make_store
+
+# The same behaviour on both databases (PostgreSQL skips when unreachable).
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
 
 
 def test_token_works_at_every_store_of_the_chain(client, auth):
@@ -71,3 +75,20 @@ def test_garbage_authorization_is_unauthorized_not_an_error(client, demo):
         response = client.get(f"/api/v1/stores/{DEMO_STORE}/me", headers={"Authorization": header})
         assert response.status_code == 401, header
         assert response.mimetype == "application/problem+json"
+
+
+def test_register_gives_a_token_and_a_second_time_is_a_conflict(client, contract, demo):
+    path = f"/api/v1/stores/{DEMO_STORE}/auth/register"
+    body = {"name": "李雷", "email": "Li.Lei@Example.com", "password": "long-enough-1"}
+    response = client.post(path, json=body)
+    contract.check(response, "POST", path)
+    assert response.status_code == 201
+    token = response.get_json()["access_token"]
+    me = client.get("/api/v1/stores/old-town/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.get_json()["email"] == "li.lei@example.com"
+    again = client.post(path, json={**body, "email": "li.lei@example.com"})
+    contract.check(again, "POST", path)
+    assert again.status_code == 409
+    short = client.post(path, json={**body, "email": "x@example.com", "password": "short"})
+    assert short.status_code == 422
+    assert short.get_json()["errors"][0]["field"] == "password"

@@ -120,3 +120,33 @@ def test_error_answers_match_contract(client, contract, demo):
         response = client.open(path, method=method, **kwargs)
         assert response.mimetype == "application/problem+json", (method, path)
         contract.check(response, method, path)
+
+
+def test_store_finder_pages_through_many_stores_nearest_first(app, client, demo):
+    import random
+
+    from shopbuilder.extensions import db
+    from shopbuilder.models import Chain, Store
+    from shopbuilder.testing import in_app
+
+    rng = random.Random(7)
+    with in_app(app):
+        chain = db.session.scalar(db.select(Chain).where(Chain.slug == DEMO_CHAIN))
+        for i in range(40):
+            db.session.add(Store(chain_id=chain.id, slug=f"extra-{i}", name=f"Extra {i}",
+                                 lat=31 + rng.uniform(-1.5, 1.5),
+                                 lng=121 + rng.uniform(-1.5, 1.5)))
+        db.session.add(Store(chain_id=chain.id, slug="nowhere", name="No coordinates"))
+        db.session.commit()
+    path = f"/api/v1/chains/{DEMO_CHAIN}/stores?lat=31.0&lng=121.0&limit=7"
+    seen = []
+    while path:
+        body = client.get(path).get_json()
+        seen += body["items"]
+        cursor = body["next_cursor"]
+        path = (f"/api/v1/chains/{DEMO_CHAIN}/stores?lat=31.0&lng=121.0&limit=7&cursor={cursor}"
+                if cursor else None)
+    assert len(seen) == 44 and len({s["slug"] for s in seen}) == 44
+    distances = [s["distance_m"] for s in seen[:-1]]
+    assert distances == sorted(distances)
+    assert seen[-1]["slug"] == "nowhere" and seen[-1]["distance_m"] is None

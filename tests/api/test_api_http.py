@@ -143,3 +143,47 @@ def test_description_is_openapi_31_and_the_docs_page_is_self_hosted(client, spec
     page = client.get("/api/v1/docs").get_data(as_text=True)
     assert "/api/v1/openapi.json" in page
     assert "http://" not in page and "https://" not in page  # nothing from a CDN
+
+
+def test_problem_titles_follow_the_stores_language_and_lang_overrides(client, demo):
+    chinese = client.get(f"/api/v1/stores/{DEMO_STORE}/products/999999").get_json()
+    assert chinese["title"] == "未找到。" and chinese["code"] == "not_found"
+    english = client.get(f"/api/v1/stores/{DEMO_STORE}/products/999999?lang=en").get_json()
+    assert english["title"] == "Not found." and english["code"] == "not_found"
+
+
+@pytest.fixture
+def redis_url():
+    import os
+
+    url = os.environ.get("SHOPBUILDER_TEST_REDIS_URL")
+    if not url:
+        try:
+            import redis
+
+            redis.Redis.from_url("redis://127.0.0.1:6379/9", socket_timeout=1).ping()
+        except Exception:
+            pytest.skip("no Redis at 127.0.0.1:6379 (set SHOPBUILDER_TEST_REDIS_URL)")
+        url = "redis://127.0.0.1:6379/9"
+    return url
+
+
+def test_rate_limits_are_shared_by_every_process_through_redis(app, demo, redis_url, tmp_path):
+    """Two app instances (two gunicorn workers) count one address together in Redis."""
+    import uuid
+
+    from shopbuilder import create_app
+    from shopbuilder.testing import make_test_config
+
+    config = {"RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": redis_url,
+              "API_ADDRESS_RATE_LIMIT": "4 per minute"}
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    workers = [create_app(make_test_config(url, str(tmp_path / f"w{i}"), **config))
+               for i in range(2)]
+    address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.7"
+    statuses = [
+        workers[i % 2].test_client().get(f"/api/v1/stores/{DEMO_STORE}",
+                                         environ_base={"REMOTE_ADDR": address}).status_code
+        for i in range(5)
+    ]
+    assert statuses == [200, 200, 200, 200, 429]

@@ -25,6 +25,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+# The same behaviour on both databases (PostgreSQL skips when unreachable).
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "12"))
 CHECKS = [
     not_a_server_error,

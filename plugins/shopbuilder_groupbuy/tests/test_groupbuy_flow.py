@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import (
+from gb_helpers import (
     T0,
     group_of,
     group_state,
@@ -201,9 +201,9 @@ def test_unit_cap_refuses_before_paying(app, chain, store):
 
 def test_campaign_cap_above_stock_is_refused_at_creation(app, chain, store):
     variant_id = make_variant(app, chain, [store], stock=5)
-    with pytest.raises(service.GroupError, match="above the stock"):
+    with pytest.raises(service.GroupError, match="above the stock|可用库存"):
         make_campaign(app, chain, store, variant_id, unit_cap=6)
-    with pytest.raises(service.GroupError, match="2 to 50"):
+    with pytest.raises(service.GroupError, match="2 to 50|2 到 50"):
         make_campaign(app, chain, store, variant_id, unit_cap=5, group_size=51)
 
 
@@ -261,3 +261,23 @@ def test_group_orders_of_a_campaign_without_commission_say_so(app, chain, store)
         order = db.session.get(Order, order_id)
         hook = store_hook("shopbuilder_order_commission_allowed", order.store)
         assert hook(order=order) is False
+
+
+def test_worker_counts_a_payment_whose_hold_hook_failed(app, chain, store, shop, monkeypatch):
+    a, b = make_customers(app, chain, 2)
+    leader_order = start(app, store, a, shop["campaign_id"])
+    pay(app, leader_order)
+    group_id = group_of(app, leader_order)
+    second = join(app, store, b, group_id)
+
+    def broken(order):
+        raise RuntimeError("lost")
+
+    monkeypatch.setattr(service, "on_payment", broken)
+    pay(app, second)
+    assert order_state(app, second) == "paid"  # the core logged the failure, nothing held
+    monkeypatch.undo()
+    run_tick(app, T0 + timedelta(minutes=1))
+    assert order_state(app, second) == "awaiting_group"
+    assert member_states(app, group_id)[b] == ("paid", False)
+    assert group_state(app, group_id)[:2] == ("open", 2)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import group_of, group_state, make_customers, order_state, pay, start
+from gb_helpers import group_of, group_state, make_customers, order_state, pay, start
 
 from shopbuilder.extensions import db
 from shopbuilder.models import Order
@@ -97,7 +97,7 @@ def test_product_slots_show_group_price_and_open_groups(app, chain, store, other
     (a,) = make_customers(app, chain, 1)
     order_id = start(app, store, a, shop["campaign_id"])
     pay(app, order_id)
-    with app.test_request_context(), __import__("shopbuilder").tenancy.unscoped():
+    with app.test_request_context("/?lang=en"), __import__("shopbuilder").tenancy.unscoped():
         product = db.session.scalar(db.select(Product))
         row = db.session.get(Store, store.id)
         price = render_slot("product_below_price", store=row, product=product)

@@ -7,7 +7,7 @@ from collections import Counter
 
 import gb_workers
 import pytest
-from conftest import (
+from gb_helpers import (
     T0,
     group_of,
     make_campaign,
