@@ -298,9 +298,9 @@ def test_withdrawal_below_minimum_or_above_balance_is_refused(app, chain, store,
     d_id = _earn(app, chain, store, shop)
     with in_app(app):
         row = db.session.get(Distributor, d_id)
-        with pytest.raises(service.DistributionError, match="minimum"):
+        with pytest.raises(service.DistributionError, match="minimum|最低"):
             service.request_withdrawal(row, 499)
-        with pytest.raises(service.DistributionError, match="more than"):
+        with pytest.raises(service.DistributionError, match="more than|超过"):
             service.request_withdrawal(row, 1001)
     assert balance(app, d_id) == 1000
 
