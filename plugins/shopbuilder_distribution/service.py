@@ -472,20 +472,34 @@ def on_order_refunded(order: Order) -> None:
 
 
 def _reconcile(order: Order, row: Commission) -> None:
-    net = _level_net(order, row)
-    if net == row.net_fen:
-        return
-    done = db.session.execute(
-        update(Commission).where(Commission.id == row.id, Commission.net_fen == row.net_fen,
-                                 Commission.state == row.state)
-        .values(net_fen=net).execution_options(synchronize_session=False)).rowcount == 1
-    if done and row.state == CommissionState.AVAILABLE:
-        delta = net - row.credited_fen
-        db.session.execute(update(Commission).where(Commission.id == row.id)
-                           .values(credited_fen=net)
-                           .execution_options(synchronize_session=False))
-        _move_balance(row.distributor_id, delta)
-    db.session.expire(row)
+    """Make the commission (and, once credited, the balance) follow the ledger's net.
+
+    Guarded by the state and net we read: when the tick makes it available at the
+    same moment, our update matches nothing and we read again, so a clawback is
+    never lost between "settled" and "available".
+    """
+    for _attempt in range(3):
+        net = _level_net(order, row)
+        if net == row.net_fen and (row.state != CommissionState.AVAILABLE
+                                   or row.credited_fen == net):
+            return
+        values = {"net_fen": net}
+        if row.state == CommissionState.AVAILABLE:
+            values["credited_fen"] = net
+        done = db.session.execute(
+            update(Commission).where(Commission.id == row.id,
+                                     Commission.net_fen == row.net_fen,
+                                     Commission.credited_fen == row.credited_fen,
+                                     Commission.state == row.state)
+            .values(**values).execution_options(synchronize_session=False)).rowcount == 1
+        if done:
+            if row.state == CommissionState.AVAILABLE:
+                _move_balance(row.distributor_id, net - row.credited_fen)
+            db.session.expire(row)
+            return
+        db.session.expire(row)
+        db.session.refresh(row)
+    log.warning("commission %s kept changing while a refund was applied", row.id)
 
 
 def on_order_closed(order: Order) -> None:
