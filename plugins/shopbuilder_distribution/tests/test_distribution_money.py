@@ -81,9 +81,13 @@ def test_bound_customers_are_shown_with_masked_names(name, masked):
     assert mask_name(name) == masked
 
 
+BOTH = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+
+
 # -- the life cycle -------------------------------------------------------------------------------
 
 
+@BOTH
 def test_commission_is_frozen_when_paid_and_withdrawable_after_the_after_sale_window(
         app, chain, store, shop):
     d_id, code, _c = distributor(app, chain, store)
@@ -140,6 +144,7 @@ def test_partial_refund_before_settlement_shrinks_the_commission(app, chain, sto
     assert balance(app, d_id) == 1500
 
 
+@BOTH
 def test_refund_after_settlement_claws_back_below_zero_and_later_commission_repays(
         app, chain, store, shop):
     configure(app, chain, withdraw_min_fen=100)

@@ -234,3 +234,23 @@ def test_the_centre_speaks_chinese(app, chain, store, shop, client):
     login(client, me, store=store)
     page = client.get(f"/s/{store.slug}/distribution/?lang=zh_CN")
     assert "分销中心" in page.text and "可提现" in page.text
+
+
+def test_a_store_without_the_plugin_shows_no_share_tools_nor_console(app, chain, store,
+                                                                     other_store, shop):
+    from distkit import make_listing
+
+    variant_id = make_listing(app, chain, [store, other_store], title="Puer")
+    pid = product_of(app, variant_id)
+    _d, _code, me = distributor(app, chain, store)
+    shopper = app.test_client()
+    login(shopper, me, store=other_store)
+    assert "Share and earn" not in shopper.get(f"/s/{other_store.slug}/p/{pid}").text
+    assert "Distributor centre" not in shopper.get(f"/s/{other_store.slug}/account").text
+    login(shopper, me, store=store)
+    assert "Share and earn" in shopper.get(f"/s/{store.slug}/p/{pid}").text
+    assert "Distributor centre" in shopper.get(f"/s/{store.slug}/account").text
+    manager = make_staff(app, "m@south.example.com", chain, other_store, "manager")
+    staff = app.test_client()
+    login(staff, manager, store=other_store)
+    assert staff.get(f"/s/{other_store.slug}/manage/distribution/").status_code == 404
