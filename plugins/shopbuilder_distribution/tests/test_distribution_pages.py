@@ -234,6 +234,12 @@ def test_the_centre_speaks_chinese(app, chain, store, shop, client):
     login(client, me, store=store)
     page = client.get(f"/s/{store.slug}/distribution/?lang=zh_CN")
     assert "分销中心" in page.text and "可提现" in page.text
+    hq = make_staff(app, "hq@acme.example.com", chain, None, "hq")
+    console = app.test_client()
+    login(console, hq, chain=chain)
+    page = console.get(f"/hq/{chain.slug}/distribution/?lang=zh_CN")
+    assert page.status_code == 200 and "分销员销售排行" in page.text and "1%" in page.text
+    assert "分销员" in console.get(f"/hq/{chain.slug}/distribution/distributors?lang=zh_CN").text
 
 
 def test_a_store_without_the_plugin_shows_no_share_tools_nor_console(app, chain, store,
@@ -254,3 +260,25 @@ def test_a_store_without_the_plugin_shows_no_share_tools_nor_console(app, chain,
     staff = app.test_client()
     login(staff, manager, store=other_store)
     assert staff.get(f"/s/{other_store.slug}/manage/distribution/").status_code == 404
+
+
+def test_poster_uses_an_installed_cjk_font_and_the_product_picture(app, tmp_path):
+    import pytest
+    from shopbuilder_distribution import poster
+
+    with app.test_request_context():
+        if poster.find_font_path() is None:
+            pytest.skip("no CJK font installed (apt-get install fonts-noto-cjk)")
+        media = app.config["MEDIA_FOLDER"]
+        picture = Image.new("RGB", (400, 300), "green")
+        target = f"{media}/products/ab/pic.png"
+        import os
+
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        picture.save(target)
+        image = poster.product_image("products/ab/pic.png")
+        assert image is not None and poster.product_image("../../etc/passwd") is None
+        data = poster.render(title="西湖龙井 明前特级", price_fen=12800, store_name="西湖店",
+                             link="https://example.com/s/x/p/1?ref=ABCD2345", image=image)
+    drawn = Image.open(io.BytesIO(data)).convert("RGB")
+    assert drawn.getpixel((375, 375)) == (0, 128, 0)  # the product picture, centred
