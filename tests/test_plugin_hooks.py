@@ -115,11 +115,12 @@ def test_default_on_reaches_stores_that_did_not_choose_but_not_those_that_said_n
 def test_hq_menu_reaches_plugins_the_chain_has_not_forbidden(app, chain):
     with app.test_request_context(), tenancy.unscoped():
         row = db.session.get(Chain, chain.id)
-        assert chain_hook("shopbuilder_hq_menu", row)(chain=row) == [["alpha"]]
+        # Built-in plugins installed beside the samples add their own entries.
+        assert ["alpha"] in chain_hook("shopbuilder_hq_menu", row)(chain=row)
     set_plugin_policy(app, chain, "alpha", "forbidden")
     with app.test_request_context(), tenancy.unscoped():
         row = db.session.get(Chain, chain.id)
-        assert chain_hook("shopbuilder_hq_menu", row)(chain=row) == []
+        assert ["alpha"] not in chain_hook("shopbuilder_hq_menu", row)(chain=row)
 
 
 def test_subset_callers_are_shared_by_stores_with_the_same_plugins(app, chain):

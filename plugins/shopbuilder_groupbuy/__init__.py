@@ -84,6 +84,8 @@ def shopbuilder_settings_form():
 
 @hookimpl
 def shopbuilder_slot(slot, store, context):
+    if slot in ("order_detail", "manage_order_detail"):
+        return _order_slot(store, context.get("order"))
     if slot not in ("product_below_price", "product_actions"):
         return None
     product = context.get("product")
@@ -98,6 +100,19 @@ def shopbuilder_slot(slot, store, context):
     template = "groupbuy/slot_price.html" if slot == "product_below_price" else \
         "groupbuy/slot_actions.html"
     return slot_template(template, **found)
+
+
+def _order_slot(store, order):
+    """On an order's page: its group, what it waits for, and the link to share."""
+    order_id = getattr(order, "id", None)
+    if not isinstance(order_id, int):
+        return None
+    member = service.member_for_order(order_id)
+    if member is None or member.store_id != store.id:
+        return None
+    group = member.group
+    return slot_template("groupbuy/slot_order.html", member=member, group=group, store=store,
+                         seconds_left=service.seconds_left(group))
 
 
 # -- checkout: a group-buy order is a one-line cart carrying the group intent -----------------

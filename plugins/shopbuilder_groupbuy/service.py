@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shopbuilder import clock
 from shopbuilder.extensions import db
-from shopbuilder.models import Cart, CartLine, Order, OrderState, Store, StoreListing, Variant
+from shopbuilder.models import Order, OrderState, Store, StoreListing, Variant
 from shopbuilder.plugins import plugin_settings
 from shopbuilder.services import cart as cart_service
 from shopbuilder.services import orders
@@ -291,12 +291,13 @@ def _check_can_buy(store, campaign: Campaign, customer, quantity: int, group=Non
             raise GroupError(_l("This group is full."))
 
 
-def _group_cart(store, customer, campaign: Campaign, quantity: int, intent: dict) -> Cart:
-    """A cart that is never saved: it carries one line and the group-buy intent."""
-    cart = Cart(chain_id=store.chain_id, store_id=store.id, customer_id=customer.id)
-    cart.lines.append(CartLine(chain_id=store.chain_id, store_id=store.id,
-                               variant_id=campaign.variant_id, variant=campaign.variant,
-                               quantity=quantity))
+def group_cart(store, customer, campaign: Campaign, quantity: int, intent: dict):
+    """A one-product checkout (``cart.buy_now``) that carries the group-buy intent."""
+    try:
+        cart = cart_service.buy_now(store, customer.id, campaign.variant_id, quantity)
+    except cart_service.CartError as exc:
+        raise GroupError(_l("Choose between 1 and %(n)s.", n=cart_service.MAX_QUANTITY)) \
+            from exc
     cart.groupbuy = intent
     return cart
 
@@ -307,7 +308,7 @@ def intent_of(cart) -> dict | None:
 
 def _place(store, customer, campaign: Campaign, quantity: int, checkout, intent: dict,
            idempotency_key: str | None):
-    cart = _group_cart(store, customer, campaign, quantity, intent)
+    cart = group_cart(store, customer, campaign, quantity, intent)
     info = db.session.info
     info[INTENT_KEY] = intent
     info.pop(REFUSAL_KEY, None)
@@ -321,9 +322,6 @@ def _place(store, customer, campaign: Campaign, quantity: int, checkout, intent:
         raise GroupError(str(exc)) from exc
     finally:
         info.pop(INTENT_KEY, None)
-        # The cart was never saved; keep it out of the session for good.
-        if cart in db.session:
-            db.session.expunge(cart)
 
 
 def start_group(store, customer, campaign: Campaign, checkout, quantity: int = 1,

@@ -42,7 +42,11 @@ def _seed_group(session, store):
 def _seed_member(session, store):
     group = seed(session, Group, store)
     customer = seed(session, Customer, store)
-    order = seed(session, Order, store)
+    order = Order(chain_id=store.chain_id, store_id=store.id, number=unique("GB-"),
+                  customer_id=customer.id, state="awaiting_group", goods_fen=80, total_fen=80,
+                  paid_fen=80, fulfilment_code="delivery", payment_provider="offline")
+    session.add(order)
+    session.flush()
     return GroupMember(chain_id=store.chain_id, store_id=store.id, group_id=group.id,
                        campaign_id=group.campaign_id, customer_id=customer.id,
                        seat_customer_id=customer.id, order_id=order.id, quantity=1,

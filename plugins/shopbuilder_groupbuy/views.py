@@ -152,14 +152,11 @@ def _buy(campaign: Campaign, group: Group | None):
         errors.append(_("Enter a quantity."))
     intent = {"campaign_id": campaign.id, "group_id": getattr(group, "id", None),
               "leader": leader, "quantity": quantity}
-    cart = service._group_cart(g.store, current_user, campaign, quantity, intent)
     try:
+        cart = service.group_cart(g.store, current_user, campaign, quantity, intent)
         options = orders.fulfilment_options(g.store, cart)
-    except orders.OrderError as exc:
+    except (orders.OrderError, service.GroupError) as exc:
         options, errors = [], [str(exc)]
-    finally:
-        if cart in db.session:
-            db.session.expunge(cart)
     if request.method == "POST" and not errors:
         chosen = _checkout_from_form()
         key = (request.form.get("idempotency_key") or "")[:64] or None

@@ -55,3 +55,28 @@ def join_and_pay(args) -> str:
             finally:
                 db.session.remove()
         return f"error: {last!r}"
+
+
+def pay_or_tick(args) -> str:
+    """Pay one order at ``at``, or run the worker's tick at ``at``; retried when busy."""
+    action, order_id, at = args
+    from shopbuilder.models import Order
+    from shopbuilder.services import orders
+    from shopbuilder.services.deadlines import tick
+
+    last = None
+    for _attempt in range(30):
+        with _app.test_request_context(), clock.frozen(at):
+            try:
+                if action == "tick":
+                    tick(at)
+                    return "ticked"
+                with tenancy.unscoped():
+                    orders.mark_paid(db.session.get(Order, order_id), "system")
+                return "paid"
+            except Exception as exc:  # busy SQLite file, deadlock victim: retry
+                db.session.rollback()
+                last = exc
+            finally:
+                db.session.remove()
+    return f"error: {last!r}"

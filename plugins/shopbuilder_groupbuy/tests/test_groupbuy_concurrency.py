@@ -54,3 +54,41 @@ def test_50_customers_joining_a_size_5_group_make_exactly_5_members(app, chain, 
         placed = {m.order_id for m in members}
         assert all(p.order_id in placed or p.id in refunded for p in paid)
         assert db.session.scalar(db.select(db.func.count(Order.id))) == 5
+
+
+@BOTH
+def test_payments_racing_the_deadline_end_in_a_place_or_a_refund(app, chain, store, tmp_path):
+    from datetime import timedelta
+
+    from gb_helpers import join, run_tick
+
+    from shopbuilder import clock
+
+    set_plugin_enabled(app, store, "groupbuy")
+    variant_id = make_variant(app, chain, [store], stock=100)
+    campaign_id = make_campaign(app, chain, store, variant_id, group_size=5, unit_cap=100,
+                                fill_hours=1)
+    leader, *others = make_customers(app, chain, 5)
+    leader_order = start(app, store, leader, campaign_id)
+    pay(app, leader_order)
+    group_id = group_of(app, leader_order)
+    # Four seats taken a little before the deadline; they pay as the deadline passes.
+    with clock.frozen(T0 + timedelta(minutes=55)):
+        unpaid = [join(app, store, c, group_id) for c in others]
+    at = T0 + timedelta(hours=1, seconds=1)
+    jobs = [("pay", o, at) for o in unpaid] + [("tick", None, at)] * 2
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(6, initializer=gb_workers.init,
+                      initargs=(app.config["SQLALCHEMY_DATABASE_URI"],
+                                str(tmp_path / "instance"))) as pool:
+        results = pool.map(gb_workers.pay_or_tick, jobs, chunksize=1)
+    assert not [r for r in results if r.startswith("error")], results
+    run_tick(app, at + timedelta(minutes=1))
+    with in_app(app):
+        group = db.session.get(Group, group_id)
+        assert group.state == "failed"  # the deadline passed before any of them paid
+        for order in db.session.scalars(db.select(Order)):
+            assert order.state in ("refunded", "cancelled"), (order.number, order.state)
+            assert order.refunded_fen == order.paid_fen
+        assert {m.state for m in db.session.scalars(db.select(GroupMember))} <= {
+            "refunded", "cancelled"}

@@ -173,3 +173,49 @@ def _product_of(app, variant_id):
 
     with in_app(app):
         return db.session.get(Variant, variant_id).product_id
+
+
+def test_hq_creates_a_campaign_for_all_stores_and_it_shows_in_each(app, chain, store,
+                                                                   other_store, client):
+    from gb_helpers import make_variant
+    from shopbuilder_groupbuy.models import Campaign
+
+    hq = make_staff(app, "hq@acme.example.com", chain, None, "hq")
+    variant_id = make_variant(app, chain, [store, other_store], stock=8)
+    set_plugin_enabled(app, other_store, "groupbuy")
+    login(client, hq, chain=chain)
+    form = {"title": "Chain-wide", "variant_id": variant_id, "group_price": "19.90",
+            "group_size": "2", "fill_hours": "24", "starts_at": "2026-11-27T00:00",
+            "ends_at": "2026-12-27T00:00", "unit_cap": "9", "per_customer_limit": "1",
+            "per_order_limit": "1", "virtual_percent": "0", "all_stores": "y"}
+    refused = client.post(f"/hq/{chain.slug}/groupbuy/campaigns/new", data=form)
+    assert refused.status_code == 422 and "North Street (8)" in refused.text
+    created = client.post(f"/hq/{chain.slug}/groupbuy/campaigns/new",
+                          data={**form, "unit_cap": "8"})
+    assert created.status_code == 302
+    with in_app(app):
+        campaign = db.session.scalar(db.select(Campaign))
+        assert campaign.store_id is None and campaign.all_stores
+        campaign_id = campaign.id
+    # North has the plugin off: the campaign exists there only once the store turns it on.
+    assert app.test_client().get(f"/s/{store.slug}/groups/c/{campaign_id}").status_code == 404
+    set_plugin_enabled(app, store, "groupbuy")
+    for slug in (store.slug, other_store.slug):
+        assert app.test_client().get(f"/s/{slug}/groups/c/{campaign_id}").status_code == 200
+
+
+def test_order_page_slot_links_the_group_only_for_group_orders(app, chain, store, shop):
+    from shopbuilder import tenancy
+    from shopbuilder.models import Store
+    from shopbuilder.plugins import render_slot
+
+    (a,) = make_customers(app, chain, 1)
+    order_id = start(app, store, a, shop["campaign_id"])
+    pay(app, order_id)
+    group_id = group_of(app, order_id)
+    with app.test_request_context("/?lang=en"), tenancy.unscoped():
+        row = db.session.get(Store, store.id)
+        html = render_slot("order_detail", store=row, order=db.session.get(Order, order_id))
+        other = render_slot("order_detail", store=row, order=None)
+    assert f"/groups/{group_id}" in html and "2 more needed" in html
+    assert str(other) == ""
