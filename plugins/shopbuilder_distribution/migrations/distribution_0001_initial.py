@@ -30,10 +30,11 @@ def upgrade():
         sa.Column("second_rate_bp", sa.Integer(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("created_at", TZ, nullable=False),
-        sa.CheckConstraint("rate_bp >= 0 AND rate_bp <= 5000", name="rate_range"),
+        sa.CheckConstraint("rate_bp >= 0 AND rate_bp <= 5000",
+                           name="rate_range"),
         sa.CheckConstraint("second_rate_bp >= 0 AND second_rate_bp <= 5000",
                            name="second_rate_range"),
-        sa.UniqueConstraint("chain_id", "name"),
+        sa.UniqueConstraint("chain_id", "name", name="uq_distribution_grade_chain_id_name"),
     )
     op.create_table(
         "distribution_product_commission",
@@ -42,7 +43,8 @@ def upgrade():
         sa.Column("product_id", sa.Integer(), sa.ForeignKey("product.id"), nullable=False),
         sa.Column("fixed_fen", sa.Integer(), nullable=False),
         sa.Column("second_fixed_fen", sa.Integer(), nullable=False),
-        sa.UniqueConstraint("chain_id", "product_id"),
+        sa.UniqueConstraint("chain_id", "product_id",
+                            name="uq_distribution_product_commission_chain_id_product_id"),
         sa.CheckConstraint("fixed_fen >= 0 AND second_fixed_fen >= 0",
                            name="fixed_not_negative"),
     )
@@ -63,9 +65,11 @@ def upgrade():
         sa.Column("decided_at", TZ),
         sa.Column("decided_by", sa.String(64), nullable=False),
         sa.Column("created_at", TZ, nullable=False),
-        sa.UniqueConstraint("chain_id", "customer_id"),
-        sa.UniqueConstraint("chain_id", "code"),
-        sa.CheckConstraint("parent_id IS NULL OR parent_id <> id", name="not_own_parent"),
+        sa.UniqueConstraint("chain_id", "customer_id",
+                            name="uq_distribution_distributor_chain_id_customer_id"),
+        sa.UniqueConstraint("chain_id", "code", name="uq_distribution_distributor_chain_id_code"),
+        sa.CheckConstraint("parent_id IS NULL OR parent_id <> id",
+                           name="not_own_parent"),
         sa.Index("ix_distribution_distributor_status", "chain_id", "status"),
     )
     op.create_table(
@@ -78,7 +82,8 @@ def upgrade():
         sa.Column("bound_at", TZ, nullable=False),
         sa.Column("expires_at", TZ),
         sa.Column("store_id", sa.Integer(), sa.ForeignKey("store.id")),
-        sa.UniqueConstraint("chain_id", "customer_id"),
+        sa.UniqueConstraint("chain_id", "customer_id",
+                            name="uq_distribution_binding_chain_id_customer_id"),
         sa.Index("ix_distribution_binding_distributor", "chain_id", "distributor_id"),
     )
     op.create_table(
@@ -101,9 +106,10 @@ def upgrade():
         sa.Column("settled_at", TZ),
         sa.Column("available_at", TZ),
         sa.Column("created_at", TZ, nullable=False),
-        sa.UniqueConstraint("order_id", "level"),
+        sa.UniqueConstraint("order_id", "level", name="uq_distribution_commission_order_id_level"),
         sa.CheckConstraint("level IN (1, 2)", name="two_levels_only"),
-        sa.CheckConstraint("amount_fen >= 0", name="amount_not_negative"),
+        sa.CheckConstraint("amount_fen >= 0",
+                           name="amount_not_negative"),
         sa.Index("ix_distribution_commission_state", "state", "available_at"),
         sa.Index("ix_distribution_commission_distributor", "chain_id", "distributor_id",
                  "state"),
