@@ -105,7 +105,7 @@ def shopbuilder_slot(slot, store, context):
 
     Slots placed by themes: ``head``, ``home_sections``, ``product_below_price``,
     ``product_actions``, ``cart_summary``, ``checkout_options``,
-    ``order_detail``, ``account_menu``, ``manage_order_detail``.
+    ``order_detail``, ``account_menu``, ``manage_order_detail``, ``group_actions``.
     ``context`` holds what the page shows (``product``, ``cart``, ``order``...).
     """
 

@@ -1,0 +1,284 @@
+# ruff: noqa: F811 - fixtures come from distkit
+"""Through the pages: links bind, share tools, the centre, store and HQ consoles, the API."""
+
+from __future__ import annotations
+
+import io
+
+from distkit import (  # noqa: F401  (fixtures)
+    _frozen_clock,
+    bind,
+    buy,
+    chain,
+    configure,
+    distributor,
+    person,
+    product_of,
+    settle_all,
+    shop,
+    verify,
+)
+from PIL import Image
+from shopbuilder_distribution import service
+from shopbuilder_distribution.models import Binding, Distributor, Withdrawal
+
+from shopbuilder.extensions import db
+from shopbuilder.testing import PASSWORD, in_app, login, make_staff, set_plugin_enabled
+
+
+def binding_of(app, customer):
+    with in_app(app):
+        row = db.session.scalar(db.select(Binding).where(Binding.customer_id == customer.id))
+        return None if row is None else row.distributor_id
+
+
+def test_anonymous_visitor_of_a_shared_link_is_bound_when_signing_in(app, chain, store, shop,
+                                                                     client):
+    d_id, code, _ = distributor(app, chain, store)
+    buyer = person(app, chain)
+    pid = product_of(app, shop["variant_id"])
+    page = client.get(f"/s/{store.slug}/p/{pid}?ref={code}")
+    assert page.status_code == 200
+    assert "sb_ref" in page.headers.get("Set-Cookie", "")
+    assert binding_of(app, buyer) is None
+    login(client, buyer, store=store)
+    client.get(f"/s/{store.slug}/")
+    assert binding_of(app, buyer) == d_id
+
+
+def test_signed_in_customer_opening_a_link_is_bound_at_once(app, chain, store, shop, client):
+    d_id, code, _ = distributor(app, chain, store)
+    buyer = person(app, chain)
+    login(client, buyer, store=store)
+    client.get(f"/s/{store.slug}/?ref={code}")
+    assert binding_of(app, buyer) == d_id
+
+
+def test_links_in_a_store_without_the_plugin_bind_nobody_and_its_pages_404(
+        app, chain, store, other_store, shop, client):
+    _d, code, _ = distributor(app, chain, store)
+    buyer = person(app, chain)
+    login(client, buyer, store=other_store)
+    client.get(f"/s/{other_store.slug}/?ref={code}")
+    assert binding_of(app, buyer) is None
+    assert client.get(f"/s/{other_store.slug}/distribution/").status_code == 404
+    assert client.get(f"/s/{store.slug}/distribution/").status_code == 200
+
+
+def test_distributor_gets_a_share_link_and_a_poster_on_the_product_page(app, chain, store,
+                                                                       shop, client):
+    _d, code, me = distributor(app, chain, store)
+    pid = product_of(app, shop["variant_id"])
+    login(client, me, store=store)
+    page = client.get(f"/s/{store.slug}/p/{pid}")
+    assert f"ref={code}" in page.text
+    poster = client.get(f"/s/{store.slug}/distribution/poster/p/{pid}.png")
+    assert poster.status_code == 200 and poster.mimetype == "image/png"
+    assert Image.open(io.BytesIO(poster.data)).size == (750, 1100)
+    home = client.get(f"/s/{store.slug}/")
+    assert f"ref={code}" in home.text
+    assert client.get(f"/s/{store.slug}/distribution/poster/store.png").status_code == 200
+
+
+def test_customers_who_are_not_distributors_see_no_share_tools(app, chain, store, shop,
+                                                               client):
+    buyer = person(app, chain)
+    pid = product_of(app, shop["variant_id"])
+    login(client, buyer, store=store)
+    assert "Share and earn" not in client.get(f"/s/{store.slug}/p/{pid}").text
+    assert client.get(f"/s/{store.slug}/distribution/poster/p/{pid}.png").status_code == 404
+
+
+def test_poster_is_made_without_a_cjk_font(app, monkeypatch):
+    from shopbuilder_distribution import poster
+
+    with app.test_request_context():
+        monkeypatch.setattr(poster, "FONT_CANDIDATES", ())
+        assert poster.find_font_path(()) is None
+        data = poster.render(title="龙井 Longjing", price_fen=1280, store_name="西湖店",
+                             link="https://example.com/s/x?ref=ABC", image=None)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_centre_shows_earnings_and_masked_customer_names(app, chain, store, shop, client):
+    _d, code, me = distributor(app, chain, store)
+    buyer = person(app, chain, name="王小明")
+    bind(app, chain, buyer, code)
+    order_id = buy(app, store, buyer, shop["variant_id"])
+    login(client, me, store=store)
+    centre = client.get(f"/s/{store.slug}/distribution/")
+    assert centre.status_code == 200 and "10.00" in centre.text
+    customers = client.get(f"/s/{store.slug}/distribution/?view=customers")
+    assert "王*明" in customers.text and "王小明" not in customers.text
+    settle_all(app, order_id)
+    configure(app, chain, withdraw_min_fen=500)
+    asked = client.post(f"/s/{store.slug}/distribution/withdraw", data={"amount": "abc"},
+                        follow_redirects=True)
+    assert "Enter an amount" in asked.text
+    asked = client.post(f"/s/{store.slug}/distribution/withdraw", data={"amount": "10"},
+                        follow_redirects=True)
+    assert "requested" in asked.text
+
+
+def test_customer_applies_and_the_store_manager_approves(app, chain, store, other_store, shop,
+                                                         client):
+    configure(app, chain, join_policy="approval")
+    applicant = person(app, chain)
+    login(client, applicant, store=store)
+    client.post(f"/s/{store.slug}/distribution/apply", data={"note": "tea lover"})
+    with in_app(app):
+        row = db.session.scalar(db.select(Distributor).where(
+            Distributor.customer_id == applicant.id))
+        assert row.status == "pending"
+        d_id = row.id
+    other_manager = make_staff(app, "m2@north.example.com", chain, other_store, "manager")
+    other = app.test_client()
+    login(other, other_manager, store=other_store)
+    refused = other.post(f"/s/{other_store.slug}/manage/distribution/applications/{d_id}",
+                         data={"decision": "approve"})
+    assert refused.status_code == 404
+    manager = make_staff(app, "m@north.example.com", chain, store, "manager")
+    staff = app.test_client()
+    login(staff, manager, store=store)
+    assert "tea lover" in staff.get(f"/s/{store.slug}/manage/distribution/").text
+    staff.post(f"/s/{store.slug}/manage/distribution/applications/{d_id}",
+               data={"decision": "approve"})
+    with in_app(app):
+        assert db.session.get(Distributor, d_id).status == "active"
+
+
+def test_hq_pays_a_withdrawal_and_the_ledger_verifies(app, chain, store, other_chain, shop):
+    configure(app, chain, withdraw_min_fen=100)
+    d_id, code, _ = distributor(app, chain, store)
+    buyer = person(app, chain)
+    bind(app, chain, buyer, code)
+    settle_all(app, buy(app, store, buyer, shop["variant_id"]))
+    with in_app(app):
+        w_id = service.request_withdrawal(db.session.get(Distributor, d_id), 1000).id
+    hq = make_staff(app, "hq@acme.example.com", chain, None, "hq")
+    client = app.test_client()
+    login(client, hq, chain=chain)
+    page = client.get(f"/hq/{chain.slug}/distribution/")
+    assert page.status_code == 200 and "Top distributors" in page.text and code in page.text
+    assert client.get(f"/hq/{chain.slug}/distribution/distributors").status_code == 200
+    client.post(f"/hq/{chain.slug}/distribution/withdrawals/{w_id}",
+                data={"decision": "pay", "reference": "BANK-42"})
+    with in_app(app):
+        row = db.session.get(Withdrawal, w_id)
+        assert (row.state, row.reference) == ("paid", "BANK-42")
+    assert verify(app, chain).ok
+    foreign_hq = make_staff(app, "hq@other.example.com", other_chain, None, "hq")
+    foreign = app.test_client()
+    login(foreign, foreign_hq, chain=other_chain)
+    assert foreign.post(f"/hq/{other_chain.slug}/distribution/withdrawals/{w_id}",
+                        data={"decision": "reject"}).status_code == 404
+    assert foreign.post(f"/hq/{other_chain.slug}/distribution/distributors/{d_id}",
+                        data={"decision": "suspend"}).status_code == 404
+
+
+def test_hq_sets_grades_and_rules(app, chain, store, shop):
+    hq = make_staff(app, "hq@acme.example.com", chain, None, "hq")
+    client = app.test_client()
+    login(client, hq, chain=chain)
+    base = f"/hq/{chain.slug}/distribution"
+    client.post(f"{base}/grades", data={"name": "Gold", "rate_bp": "1500",
+                                        "second_rate_bp": "300"})
+    bad = client.post(f"{base}/grades", data={"name": "Silly", "rate_bp": "9000",
+                                              "second_rate_bp": "0"}, follow_redirects=True)
+    assert "between 0 and 5000" in bad.text
+    client.post(f"{base}/settings", data={
+        "join_policy": "spend", "binding_mode": "last_touch", "join_min_spend": "99.50",
+        "protection_days": "15", "freeze_days": "2", "withdraw_min": "20",
+        "withdraw_fee_bp": "60"})
+    with in_app(app):
+        from shopbuilder.models import Chain
+
+        policy = service.chain_settings(db.session.get(Chain, chain.id))
+    assert policy["join_policy"] == "spend" and policy["join_min_spend_fen"] == 9950
+    assert policy["binding_mode"] == "last_touch" and policy["self_purchase"] is False
+    page = client.get(f"{base}/")
+    assert "Gold" in page.text and "Silly" not in page.text
+
+
+def test_api_gives_the_share_code_and_the_centre_summary(app, chain, store, other_store, shop,
+                                                          client):
+    _d, code, me = distributor(app, chain, store)
+    buyer = person(app, chain)
+    base = f"/api/v1/stores/{store.slug}/distribution"
+
+    def token(who, where=store):
+        answer = client.post(f"/api/v1/stores/{where.slug}/auth/token",
+                             json={"email": who.email, "password": PASSWORD})
+        assert answer.status_code == 201, answer.text
+        return {"Authorization": f"Bearer {answer.json['access_token']}"}
+
+    share = client.get(f"{base}/share?product_id={product_of(app, shop['variant_id'])}",
+                       headers=token(me))
+    assert share.status_code == 200 and share.json["code"] == code
+    assert f"ref={code}" in share.json["link"]
+    bound = client.post(f"{base}/bindings", json={"code": code}, headers=token(buyer))
+    assert bound.status_code == 200
+    buy(app, store, buyer, shop["variant_id"])
+    centre = client.get(f"{base}/centre", headers=token(me))
+    assert centre.json["frozen_fen"] == 1000 and centre.json["customers"] == 1
+    assert client.get(f"{base}/centre", headers=token(buyer)).status_code == 404
+    off = client.get(f"/api/v1/stores/{other_store.slug}/distribution/centre",
+                     headers=token(me, other_store))
+    assert off.status_code == 404
+    set_plugin_enabled(app, store, "distribution", False)
+    assert client.get(f"{base}/centre", headers=token(me)).status_code == 404
+
+
+def test_the_centre_speaks_chinese(app, chain, store, shop, client):
+    _d, _code, me = distributor(app, chain, store)
+    login(client, me, store=store)
+    page = client.get(f"/s/{store.slug}/distribution/?lang=zh_CN")
+    assert "分销中心" in page.text and "可提现" in page.text
+    hq = make_staff(app, "hq@acme.example.com", chain, None, "hq")
+    console = app.test_client()
+    login(console, hq, chain=chain)
+    page = console.get(f"/hq/{chain.slug}/distribution/?lang=zh_CN")
+    assert page.status_code == 200 and "分销员销售排行" in page.text and "1%" in page.text
+    assert "分销员" in console.get(f"/hq/{chain.slug}/distribution/distributors?lang=zh_CN").text
+
+
+def test_a_store_without_the_plugin_shows_no_share_tools_nor_console(app, chain, store,
+                                                                     other_store, shop):
+    from distkit import make_listing
+
+    variant_id = make_listing(app, chain, [store, other_store], title="Puer")
+    pid = product_of(app, variant_id)
+    _d, _code, me = distributor(app, chain, store)
+    shopper = app.test_client()
+    login(shopper, me, store=other_store)
+    assert "Share and earn" not in shopper.get(f"/s/{other_store.slug}/p/{pid}").text
+    assert "Distributor centre" not in shopper.get(f"/s/{other_store.slug}/account").text
+    login(shopper, me, store=store)
+    assert "Share and earn" in shopper.get(f"/s/{store.slug}/p/{pid}").text
+    assert "Distributor centre" in shopper.get(f"/s/{store.slug}/account").text
+    manager = make_staff(app, "m@south.example.com", chain, other_store, "manager")
+    staff = app.test_client()
+    login(staff, manager, store=other_store)
+    assert staff.get(f"/s/{other_store.slug}/manage/distribution/").status_code == 404
+
+
+def test_poster_uses_an_installed_cjk_font_and_the_product_picture(app, tmp_path):
+    import pytest
+    from shopbuilder_distribution import poster
+
+    with app.test_request_context():
+        if poster.find_font_path() is None:
+            pytest.skip("no CJK font installed (apt-get install fonts-noto-cjk)")
+        media = app.config["MEDIA_FOLDER"]
+        picture = Image.new("RGB", (400, 300), "green")
+        target = f"{media}/products/ab/pic.png"
+        import os
+
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        picture.save(target)
+        image = poster.product_image("products/ab/pic.png")
+        assert image is not None and poster.product_image("../../etc/passwd") is None
+        data = poster.render(title="西湖龙井 明前特级", price_fen=12800, store_name="西湖店",
+                             link="https://example.com/s/x/p/1?ref=ABCD2345", image=image)
+    drawn = Image.open(io.BytesIO(data)).convert("RGB")
+    assert drawn.getpixel((375, 375)) == (0, 128, 0)  # the product picture, centred
