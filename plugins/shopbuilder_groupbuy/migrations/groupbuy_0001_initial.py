@@ -48,9 +48,9 @@ def upgrade():
         sa.Column("created_at", TZ, nullable=False),
         *_tenant("groupbuy_campaign", True),
         sa.CheckConstraint("group_size >= 2 AND group_size <= 50",
-                           name="ck_groupbuy_campaign_group_size_range"),
+                           name="group_size_range"),
         sa.CheckConstraint("group_price_fen > 0",
-                           name="ck_groupbuy_campaign_group_price_positive"),
+                           name="group_price_positive"),
     )
     op.create_index("ix_groupbuy_campaign_variant", "groupbuy_campaign",
                     ["chain_id", "variant_id"])
@@ -65,7 +65,7 @@ def upgrade():
         sa.UniqueConstraint("campaign_id", "store_id",
                             name="uq_groupbuy_campaign_store_campaign_id_store_id"),
         sa.CheckConstraint("units_taken >= 0",
-                           name="ck_groupbuy_campaign_store_units_not_negative"),
+                           name="units_not_negative"),
     )
     op.create_table(
         "groupbuy_group",
@@ -84,9 +84,9 @@ def upgrade():
         sa.Column("created_at", TZ, nullable=False),
         *_tenant("groupbuy_group", False),
         sa.CheckConstraint("seats_taken >= 0 AND seats_taken <= size",
-                           name="ck_groupbuy_group_seats_within_size"),
+                           name="seats_within_size"),
         sa.CheckConstraint("paid_count >= 0 AND paid_count <= size",
-                           name="ck_groupbuy_group_paid_within_size"),
+                           name="paid_within_size"),
     )
     op.create_index("ix_groupbuy_group_state_expires", "groupbuy_group", ["state", "expires_at"])
     op.create_index("ix_groupbuy_group_store_campaign", "groupbuy_group",
@@ -114,7 +114,7 @@ def upgrade():
         sa.UniqueConstraint("group_id", "seat_customer_id",
                             name="uq_groupbuy_member_group_id_seat_customer_id"),
         sa.CheckConstraint("quantity > 0",
-                           name="ck_groupbuy_member_member_quantity_positive"),
+                           name="member_quantity_positive"),
     )
     op.create_index("ix_groupbuy_member_campaign_customer", "groupbuy_member",
                     ["campaign_id", "customer_id", "state"])
