@@ -122,5 +122,5 @@ def test_listing_and_product_pages_query_count_does_not_grow(app, client, chain,
         assert cold_large == cold_small, url
         assert cold_large <= MAX_QUERIES, url
         # Warm: a cached page costs no SQL at all; a page showing plugin output is drawn
-        # again (it must stay live) and only loads the store.
-        assert warm_small <= 1 and warm_large <= 1, url
+        # again (it must stay live) and only loads the store and its plugin choices.
+        assert warm_small <= 2 and warm_large <= 2, url

@@ -572,6 +572,10 @@ def _as_list(result) -> list:
     return list(result) if isinstance(result, list | tuple) else [result]
 
 
+#: ``app.extensions`` key of the app's own template loader, without any plugin's folders.
+CORE_TEMPLATE_LOADER = "shopbuilder.core_template_loader"
+
+
 def _add_template_loader(app, host) -> None:
     """Make ``<plugin>/<file>`` templates reachable from core pages (consoles, plugin pages).
 
@@ -579,6 +583,8 @@ def _add_template_loader(app, host) -> None:
     :meth:`PluginHost.template_folders`; this only serves the base environment.
     """
     folders = host.template_folders()
+    # The storefront's loader must not see disabled plugins' templates: keep the core one.
+    app.extensions[CORE_TEMPLATE_LOADER] = app.jinja_env.loader
     if not folders:
         return
     prefixed = PrefixLoader({name: FileSystemLoader(path) for name, path in folders.items()})

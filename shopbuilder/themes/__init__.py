@@ -260,7 +260,11 @@ class ThemeRegistry:
         return env
 
     def _loader(self, chain: tuple[str, ...], plugins: frozenset[str]):
-        core = self.app.jinja_env.loader  # the app's templates and blueprint folders
+        # The app's templates and blueprint folders, without the plugin folders the
+        # consoles see: here only the enabled plugins' folders may answer (step 3).
+        from ..plugins import CORE_TEMPLATE_LOADER
+
+        core = self.app.extensions.get(CORE_TEMPLATE_LOADER, self.app.jinja_env.loader)
         folders = plugin_template_folders(self.app)
         return ChoiceLoader([
             # 1. "core:storefront/layout.html" always means the core template, so a theme
