@@ -33,7 +33,16 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from ..extensions import cache, db
-from ..models import Category, Chain, Product, Publication, Store, StoreListing, Variant
+from ..models import (
+    Category,
+    Chain,
+    Product,
+    Publication,
+    Store,
+    StoreListing,
+    StorePlugin,
+    Variant,
+)
 
 log = logging.getLogger(__name__)
 
@@ -396,7 +405,8 @@ _CHAIN_WIDE = (Product, Variant, Publication, Category)
 
 
 def _note(session, chains: set, stores: set, obj) -> None:
-    if isinstance(obj, StoreListing):
+    if isinstance(obj, StoreListing | StorePlugin):
+        # Stock and prices, or which plugins (slots, pages) the store shows.
         stores.add(obj.store_id)
     elif isinstance(obj, _CHAIN_WIDE):
         chains.add(obj.chain_id)

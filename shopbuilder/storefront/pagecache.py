@@ -128,7 +128,8 @@ def slot_guard(render_slot):
 
     def slot(name, **context):
         html = render_slot(name, **context)
-        if html and g.get("page_cache_on"):
+        # A plugin may say its HTML depends only on the store (``slot_template(cacheable=)``).
+        if html and g.get("page_cache_on") and not getattr(html, "cacheable", False):
             g.page_cache_uncacheable = True
         return html
 
