@@ -47,7 +47,7 @@ HQ_ENTRIES = [
     ("hq_ledger.balances", _l("Ledger")),
     ("hq_plugins.hq_index", _l("Plugins")),
     ("hq_theme.chain_theme", _l("Theme")),
-    ("hq.settings", _l("Deadlines and money")),
+    ("hq.settings_page", _l("Deadlines and money")),
     ("hq.api_keys", _l("API keys")),
 ]
 

@@ -74,7 +74,7 @@ def test_every_hq_page_shows_the_hq_menu(app, client, chain, store, hq_user, ids
     overview = menus[f"/hq/{chain.slug}/"]
     assert OVERVIEW[lang] in overview
     for href in ("/stores", "/products", "/categories", "/api-keys", "/plugins/", "/theme/",
-                 "/after-sales/", "/ledger/", "/pickup/"):
+                 "/after-sales/", "/ledger/", "/settings", "/pickup/"):
         assert f'href="/hq/{chain.slug}{href}"' in overview, href
     # The page being shown is marked, and only that one.
     products = menus[f"/hq/{chain.slug}/products"]

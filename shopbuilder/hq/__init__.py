@@ -37,4 +37,4 @@ def index():
 
 
 # Imported last: these modules add their routes to ``bp``.
-from . import products, store_import, stores  # noqa: E402,F401
+from . import products, settings, store_import, stores  # noqa: E402,F401
