@@ -32,7 +32,7 @@ def test_hq_sees_the_platform_defaults_and_the_current_royalty(client, chain, hq
 def test_hq_saves_deadlines_locks_and_royalty_and_stores_inherit_them(
         app, client, chain, store, hq_user):
     login(client, hq_user, chain=chain)
-    response = client.post(f"/hq/{chain.slug}/settings",
+    response = client.post(f"/hq/{chain.slug}/settings", query_string={"lang": "en"},
                            data={**GOOD, "lock_after_sale_days": "1"})
     assert response.status_code == 302
     royalty_bp, locked, effective, _ = reload(app, chain, store)
