@@ -56,7 +56,8 @@ def walk(app, client, rules, ids, lang, **known):
         html = response.get_data(as_text=True)
         found = MENU.search(html)
         if response.status_code != 200 or not found:
-            failures.append(f"{url} -> {response.status_code}, menu {'found' if found else 'missing'}")
+            menu = "found" if found else "missing"
+            failures.append(f"{url} -> {response.status_code}, menu {menu}")
             continue
         assert SIGN_OUT[lang] in html, url
         menus[url] = found.group(1)
