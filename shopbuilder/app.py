@@ -63,6 +63,9 @@ def create_app(test_config=None):
     plugins.register_blueprints(app)
     _register_error_pages(app)
     _register_template_helpers(app)
+    from . import consoles
+
+    consoles.init_app(app)
 
     from . import themes
 

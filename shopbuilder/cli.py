@@ -207,8 +207,10 @@ def import_stores_command(chain_slug, file, dry_run, base_url):
 
 
 def register_cli(app) -> None:
-    from . import ledger_cli  # noqa: F401  (adds its group to CORE_COMMANDS on first import)
-    from . import worker  # noqa: F401  (registers the worker and tick commands)
+    from . import (
+        ledger_cli,  # noqa: F401  (adds its group to CORE_COMMANDS on first import)
+        worker,  # noqa: F401  (registers the worker and tick commands)
+    )
     from .plugins import get_host
 
     group = TenantBlindGroup("shopbuilder", help="ShopBuilder administration.")

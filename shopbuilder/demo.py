@@ -138,9 +138,19 @@ def load_demo(echo=print) -> Chain:
     decorate_demo_stores(stores)
     db.session.commit()
 
+    from .demo_orders import enable_pickup_by_default, load_demo_orders
+
+    pickup = enable_pickup_by_default(chain)
+    clerk = db.session.scalar(db.select(User).where(User.email == "clerk@west-lake.example"))
+    made = load_demo_orders(stores["west-lake"], customer, clerk)
+    db.session.commit()
+
     echo("Demo chain 'mingcha' created with stores: " + ", ".join(stores))
     echo(f"Demo accounts (password '{DEMO_PASSWORD}', demo only):")
     for email, label, _role in ACCOUNTS:
         echo(f"  {email:32} {label}")
     echo(f"  {'customer@example.com':32} customer")
+    echo("Demo orders at west-lake: " + ", ".join(f"{n} ({state})" for state, n in made.items()))
+    if pickup:
+        echo("Pickup (到店自提) is on for every demo store by HQ policy.")
     return chain

@@ -22,7 +22,7 @@ from shopbuilder.extensions import db
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_init(folder, database_url, *args):
+def run_shopbuilder(folder, database_url, *args):
     env = {
         **os.environ,
         "SHOPBUILDER_INSTANCE_PATH": str(folder / "instance"),
@@ -30,9 +30,13 @@ def run_init(folder, database_url, *args):
     }
     flask = Path(sys.executable).with_name("flask")
     return subprocess.run(
-        [str(flask), "--app", "wsgi", "shopbuilder", "init", *args],
+        [str(flask), "--app", "wsgi", "shopbuilder", *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
+
+
+def run_init(folder, database_url, *args):
+    return run_shopbuilder(folder, database_url, "init", *args)
 
 
 def made_outside_the_models(obj, name, type_, reflected, compare_to):
@@ -70,6 +74,33 @@ def test_init_demo_on_a_fresh_instance_creates_the_demo_shop(app, db_url, tmp_pa
     assert {"admin@example.com", "hq@mingcha.example", "manager@west-lake.example",
             "clerk@west-lake.example"} <= emails
     assert products > 0
+
+    # The demo orders went through the real services: every state, a pickup code, a ledger.
+    with engine.connect() as conn:
+        states = set(conn.execute(sa.text('SELECT state FROM "order"')).scalars())
+        settled = conn.execute(sa.text(
+            'SELECT count(*) FROM "order" WHERE settled_at IS NOT NULL')).scalar()
+        codes = conn.execute(sa.text(
+            "SELECT count(*) FROM pickup_order WHERE state = 'ready' AND code_hash IS NOT NULL"
+        )).scalar()
+    assert {"pending_payment", "paid", "ready_for_pickup", "shipped", "completed"} <= states
+    assert settled == 1 and codes == 1
+
+    # Issue #6: the ledger of a fresh demo verifies, and one edited amount is named.
+    verified = run_shopbuilder(tmp_path, database_url, "ledger", "verify")
+    assert verified.returncode == 0, verified.stderr
+    assert "mingcha: OK" in verified.stdout
+    with engine.begin() as conn:
+        seq = conn.execute(sa.text(
+            "SELECT max(seq) FROM ledger_entry WHERE kind = 'settlement'")).scalar()
+        conn.execute(sa.text("UPDATE ledger_entry SET amount_fen = amount_fen + 100 "
+                             "WHERE seq = :seq"), {"seq": seq})
+    tampered = run_shopbuilder(tmp_path, database_url, "ledger", "verify")
+    assert tampered.returncode == 1
+    assert f"mingcha: FAILED at entry #{seq}: altered" in tampered.stderr
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE ledger_entry SET amount_fen = amount_fen - 100 "
+                             "WHERE seq = :seq"), {"seq": seq})
 
     # Running it again upgrades nothing and loads no second demo.
     again = run_init(tmp_path, database_url, "--demo")

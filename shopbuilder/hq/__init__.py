@@ -14,26 +14,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("hq", __name__, url_prefix="/hq/<chain>")
 
 
-@bp.context_processor
-def hq_navigation():
-    """The HQ menu: core pages, then what plugins add (a broken plugin adds nothing)."""
-    if g.get("chain") is None:
-        return {}
-    entries = [
-        (_l("Overview"), url_for("hq.index")),
-        (_l("Stores"), url_for("hq.stores")),
-        (_l("Import stores"), url_for("hq.store_import")),
-    ]
-    from ..plugins import get_host
-
-    try:
-        for result in get_host().app_hook("shopbuilder_hq_menu")(chain=g.chain):
-            entries.extend(result or [])
-    except Exception:
-        log.exception("an HQ menu hook failed")
-    return {"hq_menu": entries}
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @rate_limited_login
 def login():
@@ -57,4 +37,4 @@ def index():
 
 
 # Imported last: these modules add their routes to ``bp``.
-from . import products, store_import, stores  # noqa: E402,F401
+from . import products, settings, store_import, stores  # noqa: E402,F401

@@ -1,0 +1,137 @@
+"""One menu on every console page: HQ, store manager and clerk, in Chinese and English."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from shopbuilder import tenancy
+from shopbuilder.extensions import db
+from shopbuilder.models import Order, Product, Store
+from shopbuilder.testing import example_url_values, login, seed, set_plugin_enabled
+
+#: Pages that are not console pages (sign-in, invitations) or not HTML.
+NOT_CONSOLE = {"hq.login", "manage.login", "manage.set_password", "manage.listings_export"}
+
+MENU = re.compile(r'<nav class="console-menu"[^>]*>(.*?)</nav>', re.S)
+OVERVIEW = {"en": "Overview", "zh_CN": "概览"}
+SIGN_OUT = {"en": "Sign out", "zh_CN": "退出登录"}
+
+
+def console_get_rules(app, prefix):
+    for rule in app.url_map.iter_rules():
+        if ("GET" in rule.methods and rule.rule.startswith(prefix)
+                and rule.endpoint not in NOT_CONSOLE):
+            yield rule
+
+
+@pytest.fixture
+def ids(app, store, chain):
+    """Ids for the pages that need one, from rows seeded in the test store and chain."""
+    with app.app_context(), tenancy.unscoped():
+        row = db.session.get(Store, store.id)
+        hq_product = Product(chain_id=chain.id, title="HQ tea", status="active")
+        db.session.add(hq_product)
+        local = seed(db.session, Product, row)
+        order = seed(db.session, Order, row)
+        db.session.commit()
+        return {"store_id": store.id, "order_id": order.id, "name": "pickup",
+                "hq_product_id": hq_product.id, "local_product_id": local.id}
+
+
+def url_for_rule(app, rule, ids, **known):
+    product_id = ids["local_product_id"] if rule.rule.startswith("/s/") else ids["hq_product_id"]
+    values = example_url_values(rule, product_id=product_id, **ids, **known)
+    with app.test_request_context():
+        return app.url_for(rule.endpoint, **values)
+
+
+def walk(app, client, rules, ids, lang, **known):
+    """GET each page; answer {url: menu html} and the failures."""
+    menus, failures = {}, []
+    for rule in rules:
+        url = url_for_rule(app, rule, ids, **known)
+        response = client.get(url, query_string={"lang": lang})
+        html = response.get_data(as_text=True)
+        found = MENU.search(html)
+        if response.status_code != 200 or not found:
+            menu = "found" if found else "missing"
+            failures.append(f"{url} -> {response.status_code}, menu {menu}")
+            continue
+        assert SIGN_OUT[lang] in html, url
+        menus[url] = found.group(1)
+    return menus, failures
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_every_hq_page_shows_the_hq_menu(app, client, chain, store, hq_user, ids, lang):
+    set_plugin_enabled(app, store, "pickup")
+    login(client, hq_user, chain=chain)
+    rules = list(console_get_rules(app, "/hq/<chain>/"))
+    menus, failures = walk(app, client, rules, ids, lang, chain=chain.slug)
+    assert not failures, "\n".join(failures)
+    assert len(menus) >= 15
+    overview = menus[f"/hq/{chain.slug}/"]
+    assert OVERVIEW[lang] in overview
+    for href in ("/stores", "/products", "/categories", "/api-keys", "/plugins/", "/theme/",
+                 "/after-sales/", "/ledger/", "/settings", "/pickup/"):
+        assert f'href="/hq/{chain.slug}{href}"' in overview, href
+    # The page being shown is marked, and only that one.
+    products = menus[f"/hq/{chain.slug}/products"]
+    assert products.count('aria-current="page"') == 1
+    assert re.search(r'href="/hq/[^"]+/products" aria-current="page"', products)
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_every_store_page_shows_the_store_menu_to_a_manager(
+        app, client, chain, store, manager, ids, lang):
+    set_plugin_enabled(app, store, "pickup")
+    login(client, manager, store=store)
+    rules = list(console_get_rules(app, "/s/<store>/manage/"))
+    menus, failures = walk(app, client, rules, ids, lang, store=store.slug)
+    assert not failures, "\n".join(failures)
+    assert len(menus) >= 12
+    overview = menus[f"/s/{store.slug}/manage/"]
+    for href in ("orders/", "listings", "products", "staff", "plugins/", "theme/", "ledger/",
+                 "api-keys", "pickup/", "pickup/verify"):
+        assert f'href="/s/{store.slug}/manage/{href}"' in overview, href
+    assert re.search(r'href="/s/[^"]+/manage/orders/" aria-current="page"',
+                     menus[f"/s/{store.slug}/manage/orders/{ids['order_id']}"])
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_a_clerk_sees_only_the_pages_a_clerk_may_use(
+        app, client, chain, store, clerk, ids, lang):
+    set_plugin_enabled(app, store, "pickup")
+    login(client, clerk, store=store)
+    rules = [rule for rule in console_get_rules(app, "/s/<store>/manage/")
+             if rule.endpoint in {"manage.index", "manage_orders.index", "manage_orders.detail",
+                                  "manage.listings", "pickup_manage.today",
+                                  "pickup_manage.verify"}]
+    menus, failures = walk(app, client, rules, ids, lang, store=store.slug)
+    assert not failures, "\n".join(failures)
+    links = re.findall(r'href="([^"]+)"', menus[f"/s/{store.slug}/manage/"])
+    base = f"/s/{store.slug}/manage/"
+    assert links == [base, base + "orders/", base + "listings", base + "pickup/",
+                     base + "pickup/verify"]
+    # Every link the clerk is shown opens for the clerk.
+    for link in links:
+        assert client.get(link).status_code == 200, link
+
+
+def test_plugin_entries_appear_only_where_the_plugin_is_enabled(
+        app, client, chain, store, manager):
+    login(client, manager, store=store)
+    html = client.get(f"/s/{store.slug}/manage/", query_string={"lang": "en"}).get_data(
+        as_text=True)
+    assert "pickup/verify" not in MENU.search(html).group(1)
+    set_plugin_enabled(app, store, "pickup")
+    html = client.get(f"/s/{store.slug}/manage/", query_string={"lang": "en"}).get_data(
+        as_text=True)
+    assert "pickup/verify" in MENU.search(html).group(1)
+
+
+def test_the_menu_fits_a_phone(app, client):
+    css = client.get("/static/console.css").get_data(as_text=True)
+    assert "@media (max-width:40rem)" in css and "overflow-x:auto" in css
