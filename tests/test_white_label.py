@@ -8,11 +8,22 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
-from shopbuilder.demo import STORES, load_demo
+from shopbuilder.demo import DEMO_PASSWORD, STORES, load_demo
 from shopbuilder.testing import in_app
 
 PLATFORM = re.compile("shop ?builder", re.IGNORECASE)
-HREF = re.compile(r'(?:href|src|action)="([^"]+)"')
+HREF = re.compile(r'(?:href|src)="([^"]+)"')
+FORM = re.compile(r"<form\b([^>]*)>", re.IGNORECASE)
+ACTION = re.compile(r'action="([^"]+)"')
+
+
+def links(html: str) -> list[str]:
+    """Links, resources and the targets of GET forms (a POST form is not a page)."""
+    found = HREF.findall(html)
+    for attributes in FORM.findall(html):
+        if 'method="post"' not in attributes.lower():
+            found += ACTION.findall(attributes)
+    return found
 
 
 @pytest.fixture
@@ -32,7 +43,7 @@ def crawl(client, slug: str, limit: int = 400):
         pages.append((url, response))
         if response.mimetype != "text/html":
             continue
-        for link in HREF.findall(response.get_data(as_text=True)):
+        for link in links(response.get_data(as_text=True)):
             target = urljoin(url, link.replace("&amp;", "&"))
             parts = urlsplit(target)
             if parts.netloc and parts.netloc != "localhost":
@@ -62,6 +73,20 @@ def test_no_storefront_page_of_a_demo_store_names_the_platform(app, client, demo
     visited = {u for u, _r in html_pages}
     assert any("/p/" in u for u in visited) and any("/c/" in u for u in visited)
     assert f"/s/{spec['slug']}/info" in visited
+
+
+@pytest.mark.parametrize("spec", STORES, ids=[s["slug"] for s in STORES])
+def test_signed_in_customer_pages_never_name_the_platform(app, client, demo, spec):
+    signed_in = client.post(f"/s/{spec['slug']}/login",
+                            data={"email": "customer@example.com", "password": DEMO_PASSWORD})
+    assert signed_in.status_code == 302
+    pages = crawl(client, spec["slug"])
+    visited = {u for u, r in pages if r.mimetype == "text/html"}
+    assert f"/s/{spec['slug']}/account" in visited and f"/s/{spec['slug']}/cart" in visited
+    for url, response in pages:
+        assert response.status_code in (200, 404), url
+        body = response.get_data(as_text=True) if response.mimetype.startswith("text/") else ""
+        assert not PLATFORM.search(body), f"platform name on {url}"
 
 
 IMG = re.compile(r"<img\b[^>]*>")
