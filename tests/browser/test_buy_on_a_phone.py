@@ -125,4 +125,6 @@ def test_customer_buys_and_pays_on_a_phone(live_shop, phone, screenshot, slug, n
     phone.wait_for_load_state()
     assert phone.url.endswith(f"/s/{slug}/orders")
     assert number in phone.locator("main").inner_text()
+    _top(phone)
+    screenshot(phone, f"{theme}-orders")
     assert "ShopBuilder" not in phone.content()
