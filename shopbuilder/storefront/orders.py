@@ -18,7 +18,6 @@ from flask import (
     g,
     jsonify,
     redirect,
-    render_template,
     request,
     url_for,
 )
@@ -253,7 +252,9 @@ def _sandbox_payment(token: str) -> Payment:
 def sandbox_page(token):
     """The simulated gateway's hosted page (a real one lives on the provider's domain)."""
     payment = _sandbox_payment(token)
-    return render_template("storefront/pay_sandbox.html", payment=payment, order=payment.order)
+    # In the store's theme like every other shop page: the bare core layout has no styles.
+    return render_store_template("storefront/pay_sandbox.html", payment=payment,
+                                 order=payment.order)
 
 
 @bp.post("/pay/sandbox/<token>")

@@ -30,7 +30,7 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_shop(tmp_path_factory):
     """The demo chain served by werkzeug on a free port of 127.0.0.1, for the whole session."""
     folder = tmp_path_factory.mktemp("live")
@@ -50,8 +50,10 @@ def live_shop(tmp_path_factory):
     thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
+    # Package scope, not session: Playwright's sync API runs one driver at a time, so this one
+    # must be closed before other browser tests (a plugin's own, under plugins/) start theirs.
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         pytest.skip(
             f"Chromium not found at {CHROMIUM}: install Debian's with "

@@ -6,8 +6,9 @@ import re
 
 from order_helpers import load, stock_of
 
+from shopbuilder import settings as settings_store
 from shopbuilder.extensions import db
-from shopbuilder.models import Cart, Order
+from shopbuilder.models import Cart, Order, Store
 from shopbuilder.testing import in_app, login
 
 
@@ -167,3 +168,27 @@ def test_console_filters_orders_by_state_and_paginates(app, store, customer, cle
     assert second.count("/manage/orders/") >= 2 and len(ids) == 27
     bad = staff.get(base + "?from=yesterday&page=x")
     assert bad.status_code == 200
+
+
+def test_sandbox_payment_page_wears_the_store_theme(app, client, store, customer, variant_id):
+    with in_app(app):
+        row = db.session.get(Store, store.id)
+        settings_store.set_store_values(row, "theme", {"name": "teahouse"})
+        db.session.commit()
+    login(client, customer, store=store)
+    client.post(f"/s/{store.slug}/cart/add", data={"variant_id": variant_id})
+    placed = client.post(f"/s/{store.slug}/checkout",
+                         data=checkout_form(payment_provider="sandbox"))
+    gateway = client.get(placed.headers["Location"]).headers["Location"]
+    page = client.get(gateway).get_data(as_text=True)
+    assert '<body class="theme-teahouse' in page
+    # The theme's own header (its seal and bottom tabs), not the bare core one.
+    assert 'class="th-tabs"' in page and 'class="site-nav"' not in page
+
+
+def test_account_page_links_to_the_customers_orders(app, client, store, customer):
+    login(client, customer, store=store)
+    page = client.get(f"/s/{store.slug}/account").get_data(as_text=True)
+    # In the page itself: a theme's tab bar (teahouse) has no room for an orders tab.
+    main = page.split('<main', 1)[1].split('</main>', 1)[0]
+    assert f'href="/s/{store.slug}/orders"' in main
