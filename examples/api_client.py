@@ -108,8 +108,15 @@ def buy(args) -> dict:
     options = api.call("GET", f"{s}/checkout/options")
     codes = [o["code"] for o in options["fulfilment"]]
     fulfilment = "pickup" if "pickup" in codes else "delivery"
+    fulfilment_data = {}
+    if fulfilment == "pickup":
+        offered = api.call("GET", f"{s}/pickup/slots")["slots"]
+        slot = next(slot for slot in offered if not slot["full"])
+        fulfilment_data = {"pickup_slot": slot["key"]}
+        print(f"pickup at {store['name']}, slot from {slot['start']}")
     order = api.call("POST", f"{s}/orders", headers={"Idempotency-Key": str(uuid.uuid4())}, body={
-        "fulfilment": fulfilment, "payment_provider": "sandbox",
+        "fulfilment": fulfilment, "fulfilment_data": fulfilment_data,
+        "payment_provider": "sandbox",
         "contact_name": signed_in["customer"]["name"] or "Customer",
         "contact_phone": signed_in["customer"]["phone"] or "13800000000",
         "address": "" if fulfilment == "pickup" else args.address,
@@ -126,25 +133,26 @@ def buy(args) -> dict:
     order = api.call("GET", f"{s}/orders/{order['id']}")
     print(f"payment: {payment['state']}; order state: {order['state']}")
 
-    pickup_code = pickup_code_of(api, store["slug"], order)
+    pickup_code = None
+    if fulfilment == "pickup":
+        # The code exists once the clerk has prepared the order; wait for it if asked.
+        deadline = time.monotonic() + args.wait_for_code
+        while (pickup_code := pickup_code_of(api, store["slug"], order)) is None:
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(1)
     if pickup_code:
         print(f"pickup code: {pickup_code}")
+    elif fulfilment == "pickup":
+        print("pickup code: shown here once the store has prepared the order")
     return {"store": store["slug"], "order": order, "payment": payment,
             "pickup_code": pickup_code}
 
 
 def pickup_code_of(api: Client, store: str, order: dict) -> str | None:
-    """The pickup plugin's route, found in the store's own API description."""
-    description = api.call("GET", f"/api/v1/stores/{store}/openapi.json")
-    for path, operations in description["paths"].items():
-        if "pickup" in path and "{order_id}" in path and "get" in operations:
-            try:
-                found = api.call("GET", path.replace("{store}", store)
-                                 .replace("{order_id}", str(order["id"])))
-            except ApiError:
-                return None  # not ready yet, or no pickup for this order
-            return (found or {}).get("code") or (found or {}).get("pickup_code")
-    return None
+    """The 12-digit pickup code, once the store has prepared the order (else None)."""
+    found = api.call("GET", f"/api/v1/stores/{store}/pickup/orders/{order['id']}")
+    return found["code"]
 
 
 def main(argv=None) -> int:
@@ -156,6 +164,8 @@ def main(argv=None) -> int:
     parser.add_argument("--lat", type=float, default=30.2592)
     parser.add_argument("--lng", type=float, default=120.1487)
     parser.add_argument("--address", default="杭州市西湖区 1 号")
+    parser.add_argument("--wait-for-code", type=float, default=0, metavar="SECONDS",
+                        help="wait this long for the store to prepare a pickup order")
     args = parser.parse_args(argv)
     try:
         result = buy(args)

@@ -58,6 +58,13 @@ def shopbuilder_app_translation_folder():
 
 
 @hookimpl
+def shopbuilder_app_api_blueprints(app):
+    from .api import bp
+
+    return [bp]
+
+
+@hookimpl
 def shopbuilder_app_migration_folder():
     return HERE / "migrations"
 
