@@ -34,7 +34,8 @@ run: database
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
-test: setup
+# Lint first: it takes a second and names the line, where a test failure would not.
+test: setup lint
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: setup
