@@ -408,6 +408,18 @@ def example_url_values(rule, **known) -> dict:
     return values
 
 
+def model_for_id_argument(name: str):
+    """The model a route's ``<int:name>`` argument names, or None (see docs/architecture.md)."""
+    if name in ID_ARGUMENT_MODELS:
+        return ID_ARGUMENT_MODELS[name]
+    if name.endswith("_id"):
+        table = name[:-3]
+        for mapper in _db.Model.registry.mappers:
+            if getattr(mapper.class_, "__tablename__", None) == table:
+                return mapper.class_
+    return None
+
+
 def unique(prefix: str = "x") -> str:
     return f"{prefix}{next(_seed_counter)}"
 
@@ -530,4 +542,5 @@ _register_core_seeds()
 
 # Areas register their seed factories here, after the core ones.
 from . import catalogue_testing, ledger_testing, orders_testing  # noqa: E402,F401
+from .api import testing_seeds as api_seeds  # noqa: E402,F401
 from .plugins import testing_seeds  # noqa: E402,F401

@@ -9,7 +9,14 @@ import pytest
 from shopbuilder import tenancy
 from shopbuilder.extensions import db
 from shopbuilder.models import Order, Product, Store
-from shopbuilder.testing import example_url_values, login, seed, set_plugin_enabled
+from shopbuilder.plugins import get_host
+from shopbuilder.testing import (
+    example_url_values,
+    login,
+    model_for_id_argument,
+    seed,
+    set_plugin_enabled,
+)
 
 #: Pages that are not console pages (sign-in, invitations) or not HTML.
 NOT_CONSOLE = {"hq.login", "manage.login", "manage.set_password", "manage.listings_export"}
@@ -35,9 +42,24 @@ def ids(app, store, chain):
         db.session.add(hq_product)
         local = seed(db.session, Product, row)
         order = seed(db.session, Order, row)
+        found = {"store_id": store.id, "order_id": order.id, "name": "pickup",
+                 "hq_product_id": hq_product.id, "local_product_id": local.id}
+        # Plugin pages' ids (a group, a campaign...): one seeded row of what each names.
+        for rule in app.url_map.iter_rules():
+            if "/manage/" in rule.rule or rule.rule.startswith("/hq/"):
+                for name in rule.arguments - found.keys() - {"product_id"}:
+                    model = model_for_id_argument(name)
+                    if model is not None:
+                        found[name] = seed(db.session, model, row).id
         db.session.commit()
-        return {"store_id": store.id, "order_id": order.id, "name": "pickup",
-                "hq_product_id": hq_product.id, "local_product_id": local.id}
+        return found
+
+
+@pytest.fixture
+def every_plugin_on(app, store):
+    """The store has every installed plugin on, so every plugin page is a console page."""
+    for name in get_host(app).names:
+        set_plugin_enabled(app, store, name)
 
 
 def url_for_rule(app, rule, ids, **known):
@@ -65,8 +87,8 @@ def walk(app, client, rules, ids, lang, **known):
 
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
-def test_every_hq_page_shows_the_hq_menu(app, client, chain, store, hq_user, ids, lang):
-    set_plugin_enabled(app, store, "pickup")
+def test_every_hq_page_shows_the_hq_menu(
+        app, client, chain, store, hq_user, ids, lang, every_plugin_on):
     login(client, hq_user, chain=chain)
     rules = list(console_get_rules(app, "/hq/<chain>/"))
     menus, failures = walk(app, client, rules, ids, lang, chain=chain.slug)
@@ -85,8 +107,7 @@ def test_every_hq_page_shows_the_hq_menu(app, client, chain, store, hq_user, ids
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
 def test_every_store_page_shows_the_store_menu_to_a_manager(
-        app, client, chain, store, manager, ids, lang):
-    set_plugin_enabled(app, store, "pickup")
+        app, client, chain, store, manager, ids, lang, every_plugin_on):
     login(client, manager, store=store)
     rules = list(console_get_rules(app, "/s/<store>/manage/"))
     menus, failures = walk(app, client, rules, ids, lang, store=store.slug)

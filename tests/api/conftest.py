@@ -16,7 +16,7 @@ from shopbuilder.testing import in_app
 def demo(app):
     """The demo chain (three stores, eight products, one customer) in the test database."""
     with in_app(app):
-        load_demo(echo=lambda *args: None)
+        load_demo(echo=lambda *args: None, orders=False)
     return {"store": DEMO_STORE, "chain": DEMO_CHAIN, "email": DEMO_CUSTOMER,
             "password": DEMO_PASSWORD}
 
