@@ -8,7 +8,7 @@ WORKERS ?= 2
 FLASK  := $(BIN)/flask --app wsgi
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint setup database translations serve
+.PHONY: run test lint setup database translations serve screenshots
 
 setup: $(STAMP) translations
 
@@ -37,6 +37,10 @@ run: database
 # Lint first: it takes a second and names the line, where a test failure would not.
 test: setup lint
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# Retake the phone screenshots in docs/screenshots (README shows them).
+screenshots: setup
+	SHOPBUILDER_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/browser
 
 lint: setup
 	$(BIN)/ruff check .

@@ -81,10 +81,15 @@ def phone(browser):
 
 
 @pytest.fixture
-def screenshot():
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+def screenshot(tmp_path):
+    """Save a page's picture: into docs/screenshots with ``make screenshots``
+    (SHOPBUILDER_SCREENSHOTS=1), else into the test's temporary folder, so an ordinary
+    test run leaves the committed pictures alone."""
+    folder = SCREENSHOTS if os.environ.get("SHOPBUILDER_SCREENSHOTS") == "1" else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
 
     def take(page, name: str, full_page: bool = True):
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=full_page)
+        return folder / f"{name}.png"
 
     return take
