@@ -69,7 +69,7 @@ def prepare_database(kind: str, instance: Path) -> dict[str, str]:
     app = create_app()
     with app.app_context(), tenancy.unscoped():
         db.create_all()
-        chain = load_demo(echo=lambda *a, **k: None)
+        chain = load_demo(echo=lambda *a, **k: None, orders=False)
         db.session.flush()
         store = db.session.scalar(db.select(Store).where(Store.slug == STORE))
         variant = db.session.scalar(db.select(Variant).where(Variant.sku == "LJ-50"))
