@@ -31,7 +31,7 @@ ACCOUNT_LABELS = {
     ledger_service.CUSTOMER_REFUNDS: _l("Customer refunds"),
 }
 KIND_LABELS = {
-    ledger_service.PAYMENT: _l("Payment"),
+    ledger_service.PAYMENT: _l("Customer payment"),
     ledger_service.REFUND: _l("Refund"),
     ledger_service.SETTLEMENT: _l("Settlement"),
 }

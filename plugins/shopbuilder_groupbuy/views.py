@@ -32,8 +32,8 @@ PER_PAGE = 30
 
 def _labels():
     return {
-        "pending": _("Waiting for the leader to pay"), "open": _("Open"),
-        "succeeded": _("Complete"), "failed": _("Did not fill"), "cancelled": _("Cancelled"),
+        "pending": _("Waiting for the leader to pay"), "open": _("Group open"),
+        "succeeded": _("Group complete"), "failed": _("Did not fill"), "cancelled": _("Cancelled"),
         "reserved": _("Paying"), "paid": _("Joined"), "refund_due": _("Refund due"),
         "refunded": _("Refunded"),
     }

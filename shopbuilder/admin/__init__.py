@@ -30,7 +30,7 @@ class ChainForm(FlaskForm):
                     Regexp(SLUG_PATTERN, message=_l("Use lower-case letters, digits and dashes."))],
         description=_l("The HQ console is at /hq/<slug>/"),
     )
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    name = StringField(_l("Chain name"), validators=[DataRequired(), Length(max=120)])
     locale = SelectField(_l("Language"), choices=[("zh_CN", "中文"), ("en", "English")])
     hq_email = EmailField(_l("HQ account email"),
                           validators=[DataRequired(), Email(), Length(max=255)])

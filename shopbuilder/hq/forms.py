@@ -37,7 +37,7 @@ class StoreForm(FlaskForm):
         validators=[DataRequired(), Length(max=64), _rule(rules.check_slug)],
         description=_l("Part of the shop's web address: /s/<slug>/"),
     )
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    name = StringField(_l("Store name"), validators=[DataRequired(), Length(max=120)])
     city = StringField(_l("City"), validators=[DataRequired(), Length(max=64)])
     address = StringField(_l("Address"), validators=[DataRequired(), Length(max=255)])
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=32),
