@@ -19,6 +19,13 @@ def format_fen(amount_fen: int | None, currency: str = "CNY", locale=None) -> st
     return format_currency(Decimal(amount_fen) / 100, currency, locale=str(locale))
 
 
+def yuan_text(amount_fen: int | None) -> str:
+    """``1280`` -> ``"12.80"`` for form fields and CSV (``parse_yuan`` reads it back)."""
+    if amount_fen is None:
+        return ""
+    return f"{amount_fen // 100}.{amount_fen % 100:02d}"
+
+
 def parse_yuan(text: str) -> int:
     """``"12.8"`` -> ``1280``; raises ValueError on anything else (no floats, ever)."""
     match = _AMOUNT.match(str(text))

@@ -11,7 +11,7 @@ from ..auth import hq_required
 from ..catalogue_views import category_id_from_form, load_product, page_number, variants_from_form
 from ..extensions import db
 from ..models import Category, ProductImage, Publication, Store, StoreApiKey
-from ..money import parse_yuan
+from ..money import parse_yuan, yuan_text
 from ..services import catalogue as service
 from ..services.product_images import MediaError, save_image
 from . import bp
@@ -65,8 +65,8 @@ def _product_form(product=None):
         flash(_l("Product saved."), "success")
         return redirect(url_for("hq.product_edit", product_id=product.id))
     rows = [service.VariantInput(id=v.id, sku=v.sku, options=service.format_options(v.options),
-                                 barcode=v.barcode or "", price=_yuan(v.price_fen),
-                                 compare_at=_yuan(v.compare_at_fen))
+                                 barcode=v.barcode or "", price=yuan_text(v.price_fen),
+                                 compare_at=yuan_text(v.compare_at_fen))
             for v in (product.variants if product else [])]
     return render_template(
         "catalogue/product_form.html", product=product, form=None, rows=rows,
@@ -74,10 +74,6 @@ def _product_form(product=None):
         reach=service.stores_reached(product) if product else 0,
         publications=_publications(product) if product else [],
     )
-
-
-def _yuan(fen):
-    return "" if fen is None else f"{fen // 100}.{fen % 100:02d}"
 
 
 def _publications(product):

@@ -16,6 +16,7 @@ from ..auth import manager_required, staff_required
 from ..catalogue_views import category_id_from_form, load_product, page_number, variants_from_form
 from ..extensions import db
 from ..models import StoreApiKey
+from ..money import yuan_text
 from ..services import catalogue as service
 from . import bp
 
@@ -142,9 +143,8 @@ def _local_form(product=None):
         return redirect(url_for("manage.local_product_edit", product_id=product.id))
     rows = [service.VariantInput(id=v.id, sku=v.sku, options=service.format_options(v.options),
                                  barcode=v.barcode or "",
-                                 price=f"{v.price_fen // 100}.{v.price_fen % 100:02d}",
-                                 compare_at="" if v.compare_at_fen is None else
-                                 f"{v.compare_at_fen // 100}.{v.compare_at_fen % 100:02d}")
+                                 price=yuan_text(v.price_fen),
+                                 compare_at=yuan_text(v.compare_at_fen))
             for v in (product.variants if product else [])]
     return render_template("catalogue/product_form.html", product=product, form=None, rows=rows,
                            tree=tree, surface="store")

@@ -40,7 +40,7 @@ from ..models import (
     StoreListing,
     Variant,
 )
-from ..money import parse_yuan
+from ..money import parse_yuan, yuan_text
 from .search import effective_price, listing_join, sold_in_store
 
 log = logging.getLogger(__name__)
@@ -633,7 +633,7 @@ def export_listings_csv(store: Store) -> str:
     )
     for sku, price_fen, stock, listed in db.session.execute(stmt):
         writer.writerow([
-            sku, f"{price_fen // 100}.{price_fen % 100:02d}", stock or 0,
+            sku, yuan_text(price_fen), stock or 0,
             0 if listed is False else 1,
         ])
     return out.getvalue()
