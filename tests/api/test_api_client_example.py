@@ -65,6 +65,7 @@ def test_example_client_buys_for_pickup_pays_and_prints_the_pickup_code(app, liv
     assert "store: 茗茶 滨江店 (riverside)" in out
     assert "signed in as 王小明" in out
     assert "placed (pickup)" in out
-    assert "payment: succeeded; order state: paid" in out
+    # The clerk's thread may prepare the order before the client reads it back.
+    assert re.search(r"payment: succeeded; order state: (paid|ready_for_pickup)\n", out), out
     assert re.search(r"pickup code: \d{4} ?\d{4} ?\d{4}", out) or re.search(
         r"pickup code: \d{12}", out), out
