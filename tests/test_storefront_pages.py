@@ -113,3 +113,17 @@ def test_product_of_another_chain_is_not_found(app, client, demo, other_chain_st
         session.commit()
         rival_id = rival.id
     assert client.get(f"/s/west-lake/p/{rival_id}").status_code == 404
+
+
+def test_product_with_an_image_shows_it_on_its_page_and_in_listings(app, client, demo):
+    with in_app(app) as session:
+        product = session.get(Product, demo["西湖龙井 明前特级"])
+        product.image = "products/longjing.jpg"
+        session.commit()
+    page = client.get(f"/s/west-lake/p/{demo['西湖龙井 明前特级']}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert '<img class="product-image product-image-large" src="/media/products/longjing.jpg" ' \
+           'alt="西湖龙井 明前特级"' in html
+    listing = client.get("/s/west-lake/c/green-tea").get_data(as_text=True)
+    assert 'src="/media/products/longjing.jpg"' in listing

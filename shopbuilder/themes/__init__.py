@@ -369,7 +369,6 @@ def theme_context(store, draft: dict | None = None, theme_name: str | None = Non
         "theme_static": lambda filename: url_for(
             "themes.static", theme=name, filename=filename, v=registry.get(name).version
         ),
-        "media_url": media_url,
     }
 
 
@@ -459,6 +458,8 @@ def init_app(app) -> ThemeRegistry:
 
     app.jinja_env.filters["theme_text"] = localized
     app.jinja_env.globals["page_url"] = _page_url
+    # A global, not context: imported macros (product_image) see globals only.
+    app.jinja_env.globals["media_url"] = media_url
     app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
 
     from ..storefront import pagecache
