@@ -7,7 +7,7 @@ import logging
 import types
 
 import pytest
-from flask import Blueprint
+from flask import Blueprint, request
 from plugin_samples import recording_plugin
 
 from shopbuilder import create_app, hookimpl, tenancy
@@ -377,3 +377,77 @@ def test_slot_says_whether_a_page_cache_may_keep_it(app, store):
     with app.test_request_context(), tenancy.unscoped():
         html = render_slot("product_below_price", store=db.session.get(Store, store.id))
         assert "[beta]" in str(html) and not html.cacheable
+
+
+# -- the page cache lets a plugin see visits that carry its parameters ----------------------
+
+VISITS: list = []
+visits = types.ModuleType("visits_plugin")
+visits.meta = PluginMeta(name="visits", title="Visits", version="1.0")
+visits_bp = Blueprint("visits_plugin", __name__)
+
+
+@visits_bp.before_app_request
+def _count_visit():
+    if request.path.startswith("/s/"):
+        VISITS.append(request.full_path)
+
+
+@hookimpl
+def _visits_blueprints(app):
+    return [visits_bp]
+
+
+@hookimpl
+def _visits_bypass():
+    return ["visit"]
+
+
+visits.shopbuilder_app_blueprints = _visits_blueprints
+visits.shopbuilder_app_page_cache_bypass = _visits_bypass
+
+
+@pytest.fixture
+def visits_app(db_url, tmp_path, monkeypatch):
+    from shopbuilder.testing import make_chain, make_store, reset_database
+
+    monkeypatch.setenv("SHOPBUILDER_INSTANCE_PATH", str(tmp_path / "v"))
+    application = create_app(make_test_config(db_url, str(tmp_path / "v"),
+                                              EXTRA_PLUGINS=[visits]))
+    reset_database(application)
+    make_store(application, make_chain(application), "north")
+    VISITS.clear()
+    yield application
+    VISITS.clear()
+
+
+def pages_drawn(app, client, url):
+    """``(response, templates rendered)`` for one request."""
+    from flask import template_rendered
+
+    drawn = []
+
+    def record(sender, template, context, **extra):
+        drawn.append(template.name)
+
+    with template_rendered.connected_to(record, app):
+        response = client.get(url)
+    return response, drawn
+
+
+def test_page_cache_hit_with_a_declared_parameter_still_runs_the_plugins_request_code(
+        visits_app):
+    client = visits_app.test_client()
+    assert client.get("/s/north/?visit=A").status_code == 200  # drawn and cached
+    response, drawn = pages_drawn(visits_app, visits_app.test_client(), "/s/north/?visit=A")
+    assert response.status_code == 200 and drawn == []  # served from the cache...
+    assert VISITS == ["/s/north/?visit=A", "/s/north/?visit=A"]  # ...and the plugin saw it
+
+
+def test_page_cache_hit_without_a_declared_parameter_skips_the_plugins_request_code(
+        visits_app):
+    client = visits_app.test_client()
+    assert client.get("/s/north/?other=A").status_code == 200
+    response, drawn = pages_drawn(visits_app, visits_app.test_client(), "/s/north/?other=A")
+    assert response.status_code == 200 and drawn == []
+    assert VISITS == ["/s/north/?other=A"]  # the early answer ran no request code

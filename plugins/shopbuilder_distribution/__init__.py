@@ -55,6 +55,15 @@ def shopbuilder_app_api_blueprints(app):
 
 
 @hookimpl
+def shopbuilder_app_page_cache_bypass():
+    # A shared link's visitor must get the ``sb_ref`` cookie even when the page they
+    # open is cached: ``views.catch_ref`` runs before the cached page is served.
+    from .views import REF_PARAM
+
+    return [REF_PARAM]
+
+
+@hookimpl
 def shopbuilder_app_template_folder():
     return HERE / "templates"
 

@@ -56,6 +56,8 @@ hq_bp = Blueprint("distribution_hq", __name__, url_prefix="/hq/<chain>/distribut
 #: No routes: only catches ``?ref=`` on every store page (the plugin guard has nothing to 404).
 referral_bp = Blueprint("distribution_referral", __name__)
 REF_COOKIE = "sb_ref"
+#: The query parameter of a shared link (declared to the page cache, which must let it through).
+REF_PARAM = "ref"
 PER_PAGE = 30
 
 
@@ -89,7 +91,7 @@ def _on_here() -> bool:
 def catch_ref():
     if not _on_here():
         return
-    code = (request.args.get("ref") or "").strip()[:16]
+    code = (request.args.get(REF_PARAM) or "").strip()[:16]
     customer = _customer()
     if code:
         if customer is not None:

@@ -69,6 +69,16 @@ def shopbuilder_app_api_blueprints(app):
     """Return blueprints to register under the JSON API (``/api/v1``)."""
 
 
+@hookspec
+def shopbuilder_app_page_cache_bypass():
+    """Return query parameter names whose visits the plugin must see even on a cached page.
+
+    The storefront page cache answers a hit before any ``before_request``
+    function runs. A request carrying one of these parameters (a referral
+    ``?ref=``) runs them all first and is then served from the cache.
+    """
+
+
 # -- per-store life cycle and settings -------------------------------------------------------
 
 
@@ -247,6 +257,7 @@ APP_HOOKS = frozenset({
     "shopbuilder_app_commands",
     "shopbuilder_app_migration_folder",
     "shopbuilder_app_api_blueprints",
+    "shopbuilder_app_page_cache_bypass",
 })
 #: Called by the host for one named plugin (life cycle, settings form).
 PER_PLUGIN_HOOKS = frozenset({

@@ -19,6 +19,15 @@ dropped when the store changes, gives the key. The page is then answered from a
 ``before_request`` function, so a hit costs a few cache reads and no SQL. (Such a
 response has no ``g.store``; it went through no view.)
 
+That early answer skips every other ``before_request`` function, plugins' included.
+A plugin that must see a visit even when its page comes from the cache (distribution
+binds whoever opens a ``?ref=CODE`` link) names the query parameters that carry it
+through ``shopbuilder_app_page_cache_bypass``. A request with one of them takes the
+ordinary path: the store is loaded, every ``before_request`` function runs, and the
+view's wrapper then serves the cached page (the parameter stays in the key, so no
+assumption is made that the page ignores it). It costs loading the store; the page
+is drawn once per value (one shared link), then served from the cache.
+
 A CSRF token is per visitor: the cached HTML keeps a placeholder that each
 response replaces with the visitor's own token.
 """
@@ -39,6 +48,8 @@ CSRF_PLACEHOLDER = "\x00csrf-token\x00"
 NEUTRAL_SESSION_KEYS = frozenset({"csrf_token", "_permanent", "_fresh", "_id"})
 #: Endpoints whose views are wrapped in :func:`cached_page` (filled by the decorator).
 CACHED_ENDPOINTS: set[str] = set()
+#: ``app.extensions`` key of the query parameters declared by ``shopbuilder_app_page_cache_bypass``.
+BYPASS_PARAMS_KEY = "shopbuilder.page_cache_bypass"
 
 
 def _cacheable() -> bool:
@@ -51,6 +62,23 @@ def _cacheable() -> bool:
         and NEUTRAL_SESSION_KEYS.issuperset(session.keys())
         and remember not in request.cookies
     )
+
+
+def _bypass_params(app) -> frozenset[str]:
+    """The query parameters plugins declared; read once, as the plugins are fixed at start-up."""
+    host = app.extensions.get("shopbuilder.plugins")
+    if host is None:
+        return frozenset()
+    names: set[str] = set()
+    for result in host.app_results("shopbuilder_app_page_cache_bypass"):
+        names.update([result] if isinstance(result, str) else (str(n) for n in result))
+    return frozenset(name for name in names if name)
+
+
+def _plugin_sees_this_visit() -> bool:
+    """The request carries a parameter some plugin must see on every visit, even a hit."""
+    params = current_app.extensions.get(BYPASS_PARAMS_KEY, frozenset())
+    return bool(params) and not params.isdisjoint(request.args.keys())
 
 
 def page_key(store_id: int, chain_id: int) -> str:
@@ -100,8 +128,8 @@ def _find_hit(endpoint, values):
     """Before the store is loaded: a cached page for this request, if there is one."""
     if endpoint not in CACHED_ENDPOINTS or not values or "store" not in values:
         return
-    if not _cacheable():
-        return
+    if not _cacheable() or _plugin_sees_this_visit():
+        return  # the view's wrapper serves the hit, after every before_request function
     ids = cache.get(slug_key(values["store"]))
     if not ids:
         return
@@ -118,6 +146,7 @@ def _serve_hit():
 
 
 def init_app(app) -> None:
+    app.extensions[BYPASS_PARAMS_KEY] = _bypass_params(app)
     # Ahead of the tenancy preprocessor, which loads the store from the database.
     app.url_value_preprocessors.setdefault(None, []).insert(0, _find_hit)
     app.before_request_funcs.setdefault(None, []).insert(0, _serve_hit)

@@ -46,6 +46,21 @@ def test_anonymous_visitor_of_a_shared_link_is_bound_when_signing_in(app, chain,
     assert binding_of(app, buyer) == d_id
 
 
+def test_every_anonymous_visitor_of_one_link_is_bound_though_the_page_is_cached(
+        app, chain, store, shop):
+    d_id, code, _ = distributor(app, chain, store)
+    url = f"/s/{store.slug}/p/{product_of(app, shop['variant_id'])}?ref={code}"
+    assert not app.config.get("STOREFRONT_PAGE_CACHE_DISABLED")
+    for _visitor in range(3):  # the first draws the page, the others get it from the cache
+        buyer = person(app, chain)
+        visitor = app.test_client()
+        page = visitor.get(url)
+        assert page.status_code == 200 and "sb_ref" in page.headers.get("Set-Cookie", "")
+        login(visitor, buyer, store=store)
+        visitor.get(f"/s/{store.slug}/")
+        assert binding_of(app, buyer) == d_id
+
+
 def test_signed_in_customer_opening_a_link_is_bound_at_once(app, chain, store, shop, client):
     d_id, code, _ = distributor(app, chain, store)
     buyer = person(app, chain)
