@@ -26,6 +26,11 @@ from shopbuilder.models import ChainOwned, Customer
 from shopbuilder.models.base import Timestamped, UTCDateTime
 
 
+#: Marks the tables as this plugin's: core autogenerate leaves them alone, and
+#: ``flask db migrate -x plugin=distribution`` writes only them (``docs/plugins.md``).
+PLUGIN = {"plugin": "distribution"}
+
+
 class DistributorStatus:
     PENDING = "pending"  # applied, waiting for HQ or the store
     ACTIVE = "active"
@@ -59,6 +64,7 @@ class Grade(ChainOwned, Timestamped, db.Model):
         CheckConstraint("second_rate_bp >= 0 AND second_rate_bp <= 5000",
                         name="second_rate_range"),
         UniqueConstraint("chain_id", "name"),
+        {"info": PLUGIN},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -77,6 +83,7 @@ class ProductCommission(ChainOwned, db.Model):
     __table_args__ = (
         UniqueConstraint("chain_id", "product_id"),
         CheckConstraint("fixed_fen >= 0 AND second_fixed_fen >= 0", name="fixed_not_negative"),
+        {"info": PLUGIN},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -99,6 +106,7 @@ class Distributor(ChainOwned, Timestamped, db.Model):
         UniqueConstraint("chain_id", "code"),
         CheckConstraint("parent_id IS NULL OR parent_id <> id", name="not_own_parent"),
         Index("ix_distribution_distributor_status", "chain_id", "status"),
+        {"info": PLUGIN},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -133,6 +141,7 @@ class Binding(ChainOwned, db.Model):
     __table_args__ = (
         UniqueConstraint("chain_id", "customer_id"),
         Index("ix_distribution_binding_distributor", "chain_id", "distributor_id"),
+        {"info": PLUGIN},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -157,6 +166,7 @@ class Commission(ChainOwned, Timestamped, db.Model):
         CheckConstraint("amount_fen >= 0", name="amount_not_negative"),
         Index("ix_distribution_commission_state", "state", "available_at"),
         Index("ix_distribution_commission_distributor", "chain_id", "distributor_id", "state"),
+        {"info": PLUGIN},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -176,6 +186,9 @@ class Commission(ChainOwned, Timestamped, db.Model):
     net_fen: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     #: The part of ``net_fen`` already added to the balance.
     credited_fen: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    #: The order's ``refunded_fen`` when this row last followed it: the worker tick
+    #: reconciles rows whose order was refunded since (``service.tick``).
+    refund_seen_fen: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     state: Mapped[str] = mapped_column(String(16), default=CommissionState.FROZEN,
                                        nullable=False)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -192,6 +205,7 @@ class Withdrawal(ChainOwned, Timestamped, db.Model):
         CheckConstraint("amount_fen > 0 AND fee_fen >= 0 AND fee_fen <= amount_fen",
                         name="amount_and_fee"),
         Index("ix_distribution_withdrawal_state", "chain_id", "state"),
+        {"info": PLUGIN},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from shopbuilder import clock, settings, tenancy
 from shopbuilder.extensions import db
@@ -50,6 +50,8 @@ PAYOUT_KIND = "payout"
 PAYOUTS = "payouts"
 PAYOUT_FEES = "payout_fees"
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+#: Rows one tick step handles at most; the next tick takes the rest.
+BATCH = 500
 
 JOIN_POLICIES = ("open", "approval", "spend")
 BINDING_MODES = ("first_touch", "last_touch", "permanent")
@@ -450,40 +452,55 @@ def _move_balance(distributor_id: int, delta: int) -> None:
 
 
 def on_order_refunded(order: Order) -> None:
-    """Shrink or cancel frozen commissions; claw back settled ones (the ledger already did).
-
-    Before settlement nothing is in the ledger yet: the frozen amount follows the
-    money left on the order and a full refund cancels it. After settlement the
-    ledger took the commission's share of the refund back from the distributor's
-    account; the balance follows, and may go below zero.
-    """
+    """The refund hook (stores with the plugin on): follow the refund at once."""
     with chain_scope(order.chain_id):
-        kept = (order.paid_fen or 0) - (order.refunded_fen or 0)
-        for row in _commissions(order, (CommissionState.FROZEN,)):
-            if order.settled_at is not None:
-                continue  # the tick moves it to settled with what the ledger credited
-            if kept <= 0:
-                row.state, row.amount_fen = CommissionState.CANCELLED, 0
-            else:
-                row.amount_fen = scaled_fen(row.full_fen, kept, order.paid_fen)
-        for row in _commissions(order, (CommissionState.SETTLED, CommissionState.AVAILABLE)):
-            _reconcile(order, row)
+        seen = order.refunded_fen or 0
+        for row in _commissions(order, (CommissionState.FROZEN, CommissionState.SETTLED,
+                                        CommissionState.AVAILABLE)):
+            follow_refund(order, row, seen)
         db.session.commit()
 
 
-def _reconcile(order: Order, row: Commission) -> None:
-    """Make the commission (and, once credited, the balance) follow the ledger's net.
+def follow_refund(order: Order, row: Commission, refunded_fen: int) -> None:
+    """Make one commission follow the money left on its order; the hook and the tick share it.
+
+    Before settlement nothing is in the ledger yet: the frozen amount follows the
+    money kept on the order and a full refund cancels it. After settlement the
+    ledger took the commission's share of the refund back from the distributor's
+    account, whichever plugins the store has on; the commission's net and, once
+    credited, the balance follow the ledger, and the balance may go below zero.
+
+    ``refunded_fen`` must be read before the ledger is (see :func:`_reconcile`).
+    """
+    if row.state == CommissionState.FROZEN:
+        if order.settled_at is not None:
+            return  # the tick moves it to settled with what the ledger credited
+        kept = (order.paid_fen or 0) - refunded_fen
+        if kept <= 0:
+            row.state, row.amount_fen = CommissionState.CANCELLED, 0
+        else:
+            row.amount_fen = scaled_fen(row.full_fen, kept, order.paid_fen)
+        row.refund_seen_fen = refunded_fen
+    elif row.state in (CommissionState.SETTLED, CommissionState.AVAILABLE):
+        _reconcile(order, row, refunded_fen)
+
+
+def _reconcile(order: Order, row: Commission, refunded_fen: int) -> None:
+    """Make a settled commission (and, once credited, the balance) follow the ledger's net.
 
     Guarded by the state and net we read: when the tick makes it available at the
     same moment, our update matches nothing and we read again, so a clawback is
-    never lost between "settled" and "available".
+    never lost between "settled" and "available". ``refunded_fen`` was read before
+    the ledger: a refund committed in between leaves ``refund_seen_fen`` behind the
+    order, so the next tick looks again (never the other way round, which would
+    hide a clawback).
     """
     for _attempt in range(3):
         net = _level_net(order, row)
-        if net == row.net_fen and (row.state != CommissionState.AVAILABLE
-                                   or row.credited_fen == net):
+        credited_ok = row.state != CommissionState.AVAILABLE or row.credited_fen == net
+        if net == row.net_fen and credited_ok and row.refund_seen_fen == refunded_fen:
             return
-        values = {"net_fen": net}
+        values = {"net_fen": net, "refund_seen_fen": refunded_fen}
         if row.state == CommissionState.AVAILABLE:
             values["credited_fen"] = net
         done = db.session.execute(
@@ -512,48 +529,84 @@ def on_order_closed(order: Order) -> None:
 
 
 def tick(now) -> dict:
-    """Settled orders' commissions become settled, then available after the freeze days."""
-    counts = {"settled": 0, "available": 0, "cancelled": 0}
+    """The worker's distribution work, for every store whether the plugin is on there or not.
+
+    Settled orders' commissions become settled; commissions of orders refunded
+    since they last looked follow the refund (the refund hook reaches only stores
+    with the plugin on, the ledger's clawback happens everywhere); settled ones
+    become available after the chain's freeze days.
+    """
+    counts = {"settled": 0, "available": 0, "cancelled": 0, "reconciled": 0}
     with tenancy.unscoped():
-        frozen = db.session.execute(
-            select(Commission.id, Order.id, Order.settled_at, Order.chain_id)
-            .join(Order, Order.id == Commission.order_id)
-            .where(Commission.state == CommissionState.FROZEN, Order.settled_at.is_not(None))
-            .limit(500)).all()
-        freeze = {}
-        for commission_id, order_id, settled_at, chain_id in frozen:
-            if chain_id not in freeze:
-                freeze[chain_id] = int(chain_settings(db.session.get(Chain, chain_id))
-                                       ["freeze_days"] or 0)
-            row = db.session.get(Commission, commission_id)
-            net = _ledger_net(order_id, chain_id, row.distributor_id)
-            state = CommissionState.SETTLED if net > 0 else CommissionState.CANCELLED
-            done = db.session.execute(
-                update(Commission).where(Commission.id == commission_id,
-                                         Commission.state == CommissionState.FROZEN)
-                .values(state=state, net_fen=max(net, 0), settled_at=settled_at,
-                        available_at=settled_at + timedelta(days=freeze[chain_id]))
-                .execution_options(synchronize_session=False)).rowcount
-            counts["settled" if state == CommissionState.SETTLED else "cancelled"] += done
-        db.session.commit()
-        due = db.session.scalars(select(Commission.id).where(
-            Commission.state == CommissionState.SETTLED, Commission.available_at <= now)
-            .limit(500)).all()
-        for commission_id in due:
-            row = db.session.get(Commission, commission_id)
-            net = row.net_fen
-            done = db.session.execute(
-                update(Commission).where(Commission.id == commission_id,
-                                         Commission.state == CommissionState.SETTLED,
-                                         Commission.net_fen == net)
-                .values(state=CommissionState.AVAILABLE, credited_fen=net)
-                .execution_options(synchronize_session=False)).rowcount == 1
-            if done:
-                # A negative balance (an earlier clawback) is repaid first, simply by adding.
-                _move_balance(row.distributor_id, net)
-                counts["available"] += 1
-            db.session.commit()
+        _settle_frozen(counts)
+        _follow_refunds(counts)
+        _make_available(now, counts)
     return {k: v for k, v in counts.items() if v}
+
+
+def _settle_frozen(counts: dict) -> None:
+    frozen = db.session.execute(
+        select(Commission.id, Order.id, Order.settled_at, Order.chain_id, Order.refunded_fen)
+        .join(Order, Order.id == Commission.order_id)
+        .where(Commission.state == CommissionState.FROZEN, Order.settled_at.is_not(None))
+        .limit(BATCH)).all()
+    freeze = {}
+    for commission_id, order_id, settled_at, chain_id, refunded in frozen:
+        if chain_id not in freeze:
+            freeze[chain_id] = int(chain_settings(db.session.get(Chain, chain_id))
+                                   ["freeze_days"] or 0)
+        row = db.session.get(Commission, commission_id)
+        # ``refunded`` was read (in the select) before the ledger: see _reconcile.
+        net = _ledger_net(order_id, chain_id, row.distributor_id)
+        state = CommissionState.SETTLED if net > 0 else CommissionState.CANCELLED
+        done = db.session.execute(
+            update(Commission).where(Commission.id == commission_id,
+                                     Commission.state == CommissionState.FROZEN)
+            .values(state=state, net_fen=max(net, 0), settled_at=settled_at,
+                    refund_seen_fen=refunded or 0,
+                    available_at=settled_at + timedelta(days=freeze[chain_id]))
+            .execution_options(synchronize_session=False)).rowcount
+        counts["settled" if state == CommissionState.SETTLED else "cancelled"] += done
+    db.session.commit()
+
+
+def _follow_refunds(counts: dict) -> None:
+    """Commissions whose order's refunded amount changed since they last followed it."""
+    changed = db.session.execute(
+        select(Commission.id, Order.id, Order.refunded_fen)
+        .join(Order, Order.id == Commission.order_id)
+        .where(Commission.state.in_((CommissionState.FROZEN, CommissionState.SETTLED,
+                                     CommissionState.AVAILABLE)),
+               Order.refunded_fen != Commission.refund_seen_fen,
+               # Frozen on a settled order: _settle_frozen takes it.
+               or_(Commission.state != CommissionState.FROZEN, Order.settled_at.is_(None)))
+        .limit(BATCH)).all()
+    for commission_id, order_id, refunded in changed:
+        order = db.session.get(Order, order_id)
+        row = db.session.get(Commission, commission_id)
+        follow_refund(order, row, refunded or 0)
+        db.session.commit()
+        counts["reconciled"] += 1
+
+
+def _make_available(now, counts: dict) -> None:
+    due = db.session.scalars(select(Commission.id).where(
+        Commission.state == CommissionState.SETTLED, Commission.available_at <= now)
+        .limit(BATCH)).all()
+    for commission_id in due:
+        row = db.session.get(Commission, commission_id)
+        net = row.net_fen
+        done = db.session.execute(
+            update(Commission).where(Commission.id == commission_id,
+                                     Commission.state == CommissionState.SETTLED,
+                                     Commission.net_fen == net)
+            .values(state=CommissionState.AVAILABLE, credited_fen=net)
+            .execution_options(synchronize_session=False)).rowcount == 1
+        if done:
+            # A negative balance (an earlier clawback) is repaid first, simply by adding.
+            _move_balance(row.distributor_id, net)
+            counts["available"] += 1
+        db.session.commit()
 
 
 # -- payouts --------------------------------------------------------------------------------------

@@ -351,3 +351,45 @@ def test_disabled_store_leaves_frozen_commission_cancelled_at_settlement(
     assert commissions(app, order_id)[1][1] == "cancelled"
     with app.test_request_context(), tenancy.unscoped():
         assert verify(app, chain).ok
+
+
+@BOTH
+def test_refund_after_the_store_turned_the_plugin_off_still_reaches_the_balance(
+        app, chain, store, shop):
+    configure(app, chain, withdraw_min_fen=100)
+    d_id, code, _c = distributor(app, chain, store)
+    buyer = person(app, chain)
+    bind(app, chain, buyer, code)
+    order_id = buy(app, store, buyer, shop["variant_id"], quantity=2)  # 20 yuan earned
+    at = settle_all(app, order_id)
+    act(app, order_id, lambda o: orders.refund(o, "system", amount_fen=5000))  # plugin on
+    assert balance(app, d_id) == ledger_balance(app, chain, f"commission:{d_id}") == 1500
+    with in_app(app):
+        w = service.request_withdrawal(db.session.get(Distributor, d_id), 1500)
+        assert service.decide_withdrawal(w, True, "staff:1", "BANK-7")
+    set_plugin_enabled(app, store, "distribution", False)
+    act(app, order_id, lambda o: orders.refund(o, "system", reason="the rest"))
+    assert ledger_balance(app, chain, f"commission:{d_id}") == -1500  # no hook ran for us
+    run_tick(app, at)
+    assert balance(app, d_id) == -1500  # the tick followed the ledger: nothing to withdraw
+    state, net = commissions(app, order_id)[1][1::2]
+    assert (state, net) == ("available", 0)
+    run_tick(app, at)
+    assert balance(app, d_id) == -1500  # and only once
+    assert verify(app, chain).ok
+
+
+def test_refund_before_settlement_in_a_store_without_the_plugin_shrinks_the_commission(
+        app, chain, store, shop):
+    d_id, code, _c = distributor(app, chain, store)
+    buyer = person(app, chain)
+    bind(app, chain, buyer, code)
+    order_id = buy(app, store, buyer, shop["variant_id"], quantity=2)
+    set_plugin_enabled(app, store, "distribution", False)
+    act(app, order_id, lambda o: orders.refund(o, "system", amount_fen=5000))
+    run_tick(app, T0)
+    assert commissions(app, order_id)[1][1:3] == ("frozen", 1500)
+    act(app, order_id, lambda o: orders.refund(o, "system", reason="the rest"))
+    run_tick(app, T0)
+    assert commissions(app, order_id)[1][1:3] == ("cancelled", 0)
+    assert balance(app, d_id) == 0
