@@ -25,7 +25,6 @@ from shopbuilder.extensions import db
 from shopbuilder.models import ChainOwned, Customer
 from shopbuilder.models.base import Timestamped, UTCDateTime
 
-
 #: Marks the tables as this plugin's: core autogenerate leaves them alone, and
 #: ``flask db migrate -x plugin=distribution`` writes only them (``docs/plugins.md``).
 PLUGIN = {"plugin": "distribution"}
