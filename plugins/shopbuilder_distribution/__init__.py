@@ -1,10 +1,12 @@
 """Tiered distribution (分销): distributors share links, bind customers and earn commission.
 
-Built only on the public plugin API: ``shopbuilder_order_paid`` freezes the
+Built on the public plugin hooks and the documented core services (orders,
+ledger, settings, tenancy): ``shopbuilder_order_paid`` freezes the
 commissions of an order, ``shopbuilder_settlement_splits`` hands them to the
 ledger when the order settles, ``shopbuilder_order_refunded``/``_cancelled``
 shrink, cancel or claw them back, and ``shopbuilder_worker_tick`` makes settled
-commissions withdrawable after the chain's freeze days. Two levels at most: see
+commissions withdrawable after the chain's freeze days and follows refunds made
+where the plugin is off. Two levels at most: see
 ``docs/distribution.md``.
 """
 
@@ -20,6 +22,7 @@ from shopbuilder import hookimpl
 from shopbuilder.plugins import PluginMeta
 
 from . import service
+from .models import DistributorStatus
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -88,6 +91,20 @@ def shopbuilder_slot(slot, store, context):
     from .views import share_slot
 
     return share_slot(slot, store, context)
+
+
+@hookimpl
+def shopbuilder_share_ref(store, customer):
+    """An active distributor's code, so links other plugins make to share carry ``?ref=``.
+
+    Group-buy's group page asks for its own share link; anyone else gets None.
+    """
+    if getattr(customer, "kind", None) != "customer":
+        return None
+    row = service.distributor_of(store.chain_id, customer.id)
+    if row is None or row.status != DistributorStatus.ACTIVE:
+        return None
+    return row.code
 
 
 # -- order events and money ----------------------------------------------------------------------

@@ -8,6 +8,7 @@ client that opened a shared link posts its code to ``/bindings`` instead.
 from __future__ import annotations
 
 from flask import g, url_for
+from flask_babel import gettext as _
 from marshmallow import Schema, fields, validate
 
 from shopbuilder.api import api_blueprint, current_customer, operation, problem
@@ -32,7 +33,7 @@ def _distributor():
     customer = current_customer()
     row = service.distributor_of(g.chain.id, customer.id)
     if row is None or row.status != DistributorStatus.ACTIVE:
-        raise problem("not_found", "You are not a distributor of this shop.")
+        raise problem("not_found", _("You are not a distributor of this shop."))
     return row
 
 
@@ -72,7 +73,7 @@ def bind(body):
     binding = service.bind(g.chain, customer.id, body["code"], g.store)
     db.session.commit()
     if binding is None:
-        raise problem("not_found", "No distributor has that code here.")
+        raise problem("not_found", _("No distributor has that code here."))
     return {"distributor_code": service.get_distributor(g.chain.id,
                                                         binding.distributor_id).code,
             "expires_at": binding.expires_at.isoformat() if binding.expires_at else None}

@@ -93,8 +93,8 @@ def _fit(draw, text: str, font, width: int) -> str:
 
 
 def render(*, title: str, price_fen: int | None, store_name: str, link: str,
-           image: Image.Image | None) -> bytes:
-    """Draw the poster and return PNG bytes."""
+           image: Image.Image | None, price_label: str | None = None) -> bytes:
+    """Draw the poster and return PNG bytes; ``price_label`` names the price ("Group price")."""
     font_path = find_font_path()
     canvas = Image.new("RGB", (WIDTH, HEIGHT), "white")
     if image is not None:
@@ -113,8 +113,13 @@ def render(*, title: str, price_fen: int | None, store_name: str, link: str,
     draw.text((30, top), _fit(draw, title, _font(font_path, 40), text_width),
               font=_font(font_path, 40), fill="#222222")
     if price_fen is not None:
-        draw.text((30, top + 70), format_fen(price_fen), font=_font(font_path, 56),
-                  fill="#d0021b")
+        price_text = format_fen(price_fen)
+        draw.text((30, top + 70), price_text, font=_font(font_path, 56), fill="#d0021b")
+        if price_label:
+            left = 30 + draw.textlength(price_text, font=_font(font_path, 56)) + 16
+            draw.text((left, top + 92), _fit(draw, price_label, _font(font_path, 30),
+                                             max(0, text_width - int(left))),
+                      font=_font(font_path, 30), fill="#d0021b")
     draw.text((30, HEIGHT - 70), _fit(draw, store_name, _font(font_path, 30), text_width),
               font=_font(font_path, 30), fill="#666666")
     canvas.paste(qr_image(link), (WIDTH - QR_SIZE - 30, PICTURE + 40))

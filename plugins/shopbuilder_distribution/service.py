@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 
 from shopbuilder import clock, settings, tenancy
 from shopbuilder.extensions import db
@@ -724,18 +724,29 @@ def summary(distributor: Distributor) -> Summary:
 
 
 def top_distributors(chain_id: int, limit: int = 20) -> list[tuple[Distributor, int, int]]:
-    """``(distributor, sales_fen, commission_fen)`` by the sales they brought (level 1)."""
+    """``(distributor, sales_fen, commission_fen)`` by the sales they brought (level 1).
+
+    Sales are net of refunds: each order's goods base scaled by what the customer
+    kept (``base × (paid − refunded) // paid``, floored per order). Commission is
+    what each row is worth now: the expected amount while frozen, the ledger's net
+    once settled.
+    """
     with chain_scope(chain_id):
-        sales = func.sum(Commission.base_fen).label("sales")
+        kept = case((Order.paid_fen > 0,
+                     Commission.base_fen * (Order.paid_fen - Order.refunded_fen)
+                     // Order.paid_fen), else_=0)
+        worth = case((Commission.state == CommissionState.FROZEN, Commission.amount_fen),
+                     else_=Commission.net_fen)
+        sales = func.sum(kept).label("sales")
         rows = db.session.execute(
-            select(Commission.distributor_id, sales,
-                   func.sum(Commission.amount_fen))
+            select(Commission.distributor_id, sales, func.sum(worth))
+            .join(Order, Order.id == Commission.order_id)
             .where(Commission.chain_id == chain_id, Commission.level == 1,
                    Commission.state != CommissionState.CANCELLED)
-            .group_by(Commission.distributor_id).order_by(sales.desc()).limit(limit)).all()
+            .group_by(Commission.distributor_id)
+            .order_by(sales.desc(), Commission.distributor_id).limit(limit)).all()
         result = []
         for distributor_id, sales_fen, commission in rows:
             row = db.session.get(Distributor, distributor_id)
             result.append((row, int(sales_fen or 0), int(commission or 0)))
         return result
-

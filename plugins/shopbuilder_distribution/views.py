@@ -10,10 +10,12 @@ within the request's chain and answer 404 otherwise.
 from __future__ import annotations
 
 import logging
+from decimal import Decimal, InvalidOperation
 
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     g,
     make_response,
@@ -24,13 +26,14 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
+from itsdangerous import BadSignature, URLSafeSerializer
 from markupsafe import Markup
 from sqlalchemy import func, select
 
 from shopbuilder import clock
 from shopbuilder.auth import customer_required, hq_required, manager_required
 from shopbuilder.extensions import db
-from shopbuilder.models import Product
+from shopbuilder.models import Product, Variant
 from shopbuilder.money import parse_yuan
 from shopbuilder.plugins import enabled_names, slot_template
 from shopbuilder.themes import render_store_template
@@ -152,7 +155,8 @@ def share_slot(slot, store, context):
         link = url_for("groupbuy.group_page", store=store.slug, group_id=group.id,
                        ref=distributor.code, _external=True)
         poster_url = (url_for("distribution.product_poster", store=store.slug,
-                              product_id=product_id, group_id=group.id)
+                              product_id=product_id, group_id=group.id,
+                              offer=group_offer(group))
                       if isinstance(product_id, int) else None)
     elif slot == "home_sections":
         link = url_for("storefront.home", store=store.slug, ref=distributor.code, _external=True)
@@ -161,6 +165,34 @@ def share_slot(slot, store, context):
         return None
     return slot_template("distribution/share_bar.html", link=link, poster_url=poster_url,
                          code=distributor.code)
+
+
+def _offers() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt="distribution-group-poster")
+
+
+def group_offer(group) -> str | None:
+    """The group price, signed into the poster's URL, read from the group page's context.
+
+    The poster is drawn in its own request, which knows only ids; signing the price
+    the page showed lets it print the group price without reading group-buy's tables
+    (and nobody can make a poster with a price of their own).
+    """
+    price = getattr(getattr(group, "campaign", None), "group_price_fen", None)
+    if isinstance(price, bool) or not isinstance(price, int):
+        return None
+    return _offers().dumps([group.id, price])
+
+
+def offered_price(group_id: int, offer: str | None) -> int | None:
+    """The group price a signed ``offer`` names for ``group_id``, or None."""
+    if not offer:
+        return None
+    try:
+        signed_group, price = _offers().loads(offer)
+    except (BadSignature, TypeError, ValueError):
+        return None
+    return price if signed_group == group_id and isinstance(price, int) else None
 
 
 def _png(data: bytes):
@@ -180,13 +212,17 @@ def product_poster(product_id):
     if distributor is None or found is None:
         abort(404)
     group_id = request.args.get("group_id", type=int)
+    price_fen, price_label = found.price_fen, None
     if group_id:
         link = url_for("groupbuy.group_page", store=g.store.slug, group_id=group_id,
                        ref=distributor.code, _external=True)
+        group_price = offered_price(group_id, request.args.get("offer"))
+        if group_price is not None:
+            price_fen, price_label = group_price, _("Group price")
     else:
         link = url_for("storefront.product", store=g.store.slug, product_id=product_id,
                        ref=distributor.code, _external=True)
-    return _png(poster.render(title=found.title, price_fen=found.price_fen,
+    return _png(poster.render(title=found.title, price_fen=price_fen, price_label=price_label,
                               store_name=g.store.name, link=link,
                               image=poster.product_image(found.image)))
 
@@ -323,6 +359,49 @@ def _int(field: str, low: int, high: int) -> int | None:
     return value if low <= value <= high else None
 
 
+def percent_to_bp(text, high_bp: int) -> int | None:
+    """``"12.5"`` (or ``"12.5%"``) → 1250 basis points; None unless 0 ≤ it ≤ ``high_bp``.
+
+    HQ thinks in percentages; the tables keep integer basis points so commission
+    arithmetic stays in integers. Two decimals at most (0.01 % is one basis point).
+    """
+    try:
+        value = Decimal((text or "").strip().rstrip("%").strip()) * 100
+    except InvalidOperation:
+        return None
+    if not value.is_finite() or value != value.to_integral_value():
+        return None
+    bp = int(value)
+    return bp if 0 <= bp <= high_bp else None
+
+
+def bp_percent(bp: int) -> str:
+    """1000 → ``"10"``, 1250 → ``"12.5"``, 5 → ``"0.05"``: basis points as HQ types them."""
+    return format((Decimal(int(bp or 0)) / 100).normalize(), "f")
+
+
+def _percent(field: str, high_bp: int) -> int | None:
+    return percent_to_bp(request.form.get(field, ""), high_bp)
+
+
+def settings_labels() -> dict[str, str]:
+    """What HQ sees beside each rule (the error message names these, not setting keys)."""
+    return {
+        "join_policy": _("Who may join"),
+        "join_min_spend_fen": _("Minimum spend (yuan)"),
+        "binding_mode": _("Binding"),
+        "protection_days": _("Protection period (days)"),
+        "freeze_days": _("Extra freeze after the after-sale period (days)"),
+        "withdraw_min_fen": _("Minimum withdrawal (yuan)"),
+        "withdraw_fee_bp": _("Withdrawal fee (%)"),
+        "self_purchase": _("Distributors earn on their own purchases"),
+    }
+
+
+#: At most this many products are offered in the fixed-commission picker (any SKU may be typed).
+PICKER_SIZE = 500
+
+
 @hq_bp.get("/", endpoint="index")
 @hq_required
 def hq_index():
@@ -338,12 +417,17 @@ def hq_index():
             ProductCommission.product_id).limit(200)))
         titles = dict(db.session.execute(select(Product.id, Product.title).where(
             Product.id.in_([f.product_id for f in fixed] or [0]))).all())
+        picker = db.session.execute(
+            select(Variant.sku, Product.title).join(Product, Product.id == Variant.product_id)
+            .where(Variant.chain_id == chain.id)
+            .order_by(Product.title, Variant.sku).limit(PICKER_SIZE)).all()
         top = service.top_distributors(chain.id)
         total = db.session.scalar(select(func.count(Distributor.id))) or 0
     return render_template("distribution/hq_index.html", grades=grades, pending=pending,
-                           payouts=payouts, fixed=fixed, titles=titles, top=top,
-                           policy=service.chain_settings(chain), total=total,
-                           modes=service.BINDING_MODES, policies=service.JOIN_POLICIES)
+                           payouts=payouts, fixed=fixed, titles=titles, picker=picker,
+                           top=top, policy=service.chain_settings(chain), total=total,
+                           modes=service.BINDING_MODES, policies=service.JOIN_POLICIES,
+                           pct=bp_percent, labels=settings_labels())
 
 
 @hq_bp.post("/settings")
@@ -356,16 +440,18 @@ def save_settings():
         "protection_days": _int("protection_days", 1, 3650),
         "freeze_days": _int("freeze_days", 0, 365),
         "withdraw_min_fen": _money("withdraw_min"),
-        "withdraw_fee_bp": _int("withdraw_fee_bp", 0, 2000),
+        "withdraw_fee_bp": _percent("withdraw_fee", 2000),
         "self_purchase": request.form.get("self_purchase") == "on",
     }
-    bad = [k for k, v in values.items() if v is None]
+    bad = {k for k, v in values.items() if v is None}
     if values["join_policy"] not in service.JOIN_POLICIES:
-        bad.append("join_policy")
+        bad.add("join_policy")
     if values["binding_mode"] not in service.BINDING_MODES:
-        bad.append("binding_mode")
+        bad.add("binding_mode")
     if bad:
-        flash(_("Please correct: %(fields)s.", fields=", ".join(sorted(set(bad)))), "error")
+        labels = settings_labels()
+        names = [labels[key] for key in labels if key in bad]  # in the order of the form
+        flash(_("Please correct: %(fields)s.", fields=", ".join(names)), "error")
         return redirect(url_for(".index"))
     service.save_chain_settings(g.chain, values)
     db.session.commit()
@@ -377,10 +463,11 @@ def save_settings():
 @hq_required
 def save_grade():
     name = (request.form.get("name") or "").strip()[:60]
-    rate = _int("rate_bp", 0, 5000)
-    second = _int("second_rate_bp", 0, 5000)
+    rate = _percent("rate", 5000)
+    second = _percent("second_rate", 5000)
     if not name or rate is None or second is None:
-        flash(_("A grade needs a name and rates between 0 and 5000 basis points."), "error")
+        flash(_("A grade needs a name and rates from 0 to 50 percent, such as 10 or 12.5."),
+              "error")
         return redirect(url_for(".index"))
     grade_id = request.form.get("grade_id", type=int)
     with service.chain_scope(g.chain.id):
@@ -404,12 +491,11 @@ def save_grade():
 @hq_bp.post("/fixed")
 @hq_required
 def save_fixed():
-    product_id = request.form.get("product_id", type=int)
     first, second = _money("fixed"), _money("second_fixed")
     with service.chain_scope(g.chain.id):
-        product = db.session.get(Product, product_id) if product_id else None
-        if product is None or product.chain_id != g.chain.id or first is None or second is None:
-            flash(_("Choose a product of this chain and amounts in yuan."), "error")
+        product = _chosen_product()
+        if product is None or first is None or second is None:
+            flash(_("Choose a product by its SKU and enter amounts in yuan."), "error")
             return redirect(url_for(".index"))
         row = db.session.scalar(select(ProductCommission).where(
             ProductCommission.product_id == product.id))
@@ -423,6 +509,18 @@ def save_fixed():
         db.session.commit()
     flash(_("Product commission saved."), "success")
     return redirect(url_for(".index"))
+
+
+def _chosen_product() -> Product | None:
+    """The product HQ picked: by SKU (typed or from the list), or by id (a row's own buttons)."""
+    sku = (request.form.get("sku") or "").strip()
+    if sku:
+        product_id = db.session.scalar(select(Variant.product_id).where(
+            Variant.chain_id == g.chain.id, Variant.sku == sku[:64]))
+    else:
+        product_id = request.form.get("product_id", type=int)
+    product = db.session.get(Product, product_id) if product_id else None
+    return product if product is not None and product.chain_id == g.chain.id else None
 
 
 @hq_bp.get("/distributors")

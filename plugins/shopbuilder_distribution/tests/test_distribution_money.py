@@ -180,7 +180,7 @@ class tenancy_clock:  # noqa: N801 - reads like a with-statement helper
         return self._cm.__exit__(*exc)
 
 
-def test_discounts_and_delivery_reduce_the_commission_base(app, chain, store, shop):
+def test_delivery_fee_is_not_part_of_the_commission_base(app, chain, store, shop):
     with in_app(app):
         row = db.session.get(Store, store.id)
         row.settings = {**(row.settings or {}), "orders": {"delivery_fee_fen": 800}}

@@ -20,7 +20,7 @@ from distkit import (  # noqa: F401  (fixtures)
 )
 from PIL import Image
 from shopbuilder_distribution import service
-from shopbuilder_distribution.models import Binding, Distributor, Withdrawal
+from shopbuilder_distribution.models import Binding, Distributor, ProductCommission, Withdrawal
 
 from shopbuilder.extensions import db
 from shopbuilder.testing import PASSWORD, in_app, login, make_staff, set_plugin_enabled
@@ -191,28 +191,88 @@ def test_hq_pays_a_withdrawal_and_the_ledger_verifies(app, chain, store, other_c
                         data={"decision": "suspend"}).status_code == 404
 
 
-def test_hq_sets_grades_and_rules(app, chain, store, shop):
+def test_hq_sets_grades_in_percent_and_rules(app, chain, store, shop):
     hq = make_staff(app, "hq@acme.example.com", chain, None, "hq")
     client = app.test_client()
     login(client, hq, chain=chain)
     base = f"/hq/{chain.slug}/distribution"
-    client.post(f"{base}/grades", data={"name": "Gold", "rate_bp": "1500",
-                                        "second_rate_bp": "300"})
-    bad = client.post(f"{base}/grades", data={"name": "Silly", "rate_bp": "9000",
-                                              "second_rate_bp": "0"}, follow_redirects=True)
-    assert "between 0 and 5000" in bad.text
+    client.post(f"{base}/grades", data={"name": "Gold", "rate": "12.5", "second_rate": "3"})
+    bad = client.post(f"{base}/grades", data={"name": "Silly", "rate": "90",
+                                              "second_rate": "0"}, follow_redirects=True)
+    assert "from 0 to 50 percent" in bad.text
+    bad = client.post(f"{base}/grades", data={"name": "Tiny", "rate": "0.125",
+                                              "second_rate": "0"}, follow_redirects=True)
+    assert "from 0 to 50 percent" in bad.text  # finer than one basis point
+    with in_app(app):
+        from shopbuilder_distribution.models import Grade
+
+        gold = db.session.scalar(db.select(Grade).where(Grade.name == "Gold"))
+        assert (gold.rate_bp, gold.second_rate_bp) == (1250, 300)
     client.post(f"{base}/settings", data={
         "join_policy": "spend", "binding_mode": "last_touch", "join_min_spend": "99.50",
         "protection_days": "15", "freeze_days": "2", "withdraw_min": "20",
-        "withdraw_fee_bp": "60"})
+        "withdraw_fee": "0.6"})
     with in_app(app):
         from shopbuilder.models import Chain
 
         policy = service.chain_settings(db.session.get(Chain, chain.id))
     assert policy["join_policy"] == "spend" and policy["join_min_spend_fen"] == 9950
     assert policy["binding_mode"] == "last_touch" and policy["self_purchase"] is False
+    assert policy["withdraw_fee_bp"] == 60
     page = client.get(f"{base}/")
-    assert "Gold" in page.text and "Silly" not in page.text
+    assert "Gold" in page.text and "Silly" not in page.text and "Tiny" not in page.text
+    assert 'name="rate" value="12.5"' in page.text and 'value="0.6"' in page.text
+
+
+def test_hq_is_told_which_rules_to_correct_by_their_labels(app, chain, store, shop):
+    hq = make_staff(app, "hq@acme.example.com", chain, None, "hq")
+    client = app.test_client()
+    login(client, hq, chain=chain)
+    page = client.post(f"/hq/{chain.slug}/distribution/settings", data={
+        "join_policy": "everyone?", "binding_mode": "first_touch", "join_min_spend": "0",
+        "protection_days": "0", "freeze_days": "0", "withdraw_min": "10",
+        "withdraw_fee": "1"}, follow_redirects=True)
+    assert "Please correct: Who may join, Protection period (days)." in page.text
+    assert "join_policy" not in page.text.split("Please correct")[1].split("<")[0]
+
+
+def test_hq_sets_a_fixed_commission_by_choosing_the_products_sku(app, chain, store, shop):
+    hq = make_staff(app, "hq@acme.example.com", chain, None, "hq")
+    client = app.test_client()
+    login(client, hq, chain=chain)
+    base = f"/hq/{chain.slug}/distribution"
+    product_id = product_of(app, shop["variant_id"])
+    sku = f"SKU-{product_id}"
+    page = client.get(f"{base}/")
+    assert f'<option value="{sku}">Longjing · {sku}</option>' in page.text
+    saved = client.post(f"{base}/fixed", data={"sku": sku, "fixed": "3", "second_fixed": "1"},
+                        follow_redirects=True)
+    assert "Product commission saved." in saved.text
+    with in_app(app):
+        row = db.session.scalar(db.select(ProductCommission))
+        assert (row.product_id, row.fixed_fen, row.second_fixed_fen) == (product_id, 300, 100)
+    unknown = client.post(f"{base}/fixed", data={"sku": "NOPE", "fixed": "3",
+                                                 "second_fixed": "0"}, follow_redirects=True)
+    assert "Choose a product by its SKU" in unknown.text
+    client.post(f"{base}/fixed", data={"product_id": product_id, "remove": "1",
+                                       "fixed": "0", "second_fixed": "0"})
+    with in_app(app):
+        assert db.session.scalar(db.select(ProductCommission)) is None
+
+
+def test_top_distributors_count_sales_net_of_refunds(app, chain, store, shop):
+    from distkit import act
+
+    from shopbuilder.services import orders
+
+    _d, code, _me = distributor(app, chain, store)
+    buyer = person(app, chain)
+    bind(app, chain, buyer, code)
+    order_id = buy(app, store, buyer, shop["variant_id"], quantity=2)  # 200 yuan of goods
+    act(app, order_id, lambda o: orders.refund(o, "system", amount_fen=5000))
+    with in_app(app):
+        (row, sales, commission), = service.top_distributors(chain.id)
+    assert row.code == code and (sales, commission) == (15000, 1500)
 
 
 def test_api_gives_the_share_code_and_the_centre_summary(app, chain, store, other_store, shop,
@@ -244,6 +304,22 @@ def test_api_gives_the_share_code_and_the_centre_summary(app, chain, store, othe
     assert client.get(f"{base}/centre", headers=token(me)).status_code == 404
 
 
+def test_api_errors_speak_the_customers_language(app, chain, store, shop, client):
+    buyer = person(app, chain)
+    answer = client.post(f"/api/v1/stores/{store.slug}/auth/token",
+                         json={"email": buyer.email, "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {answer.json['access_token']}"}
+    base = f"/api/v1/stores/{store.slug}/distribution"
+    refused = client.get(f"{base}/centre?lang=zh_CN", headers=headers)
+    assert refused.status_code == 404 and refused.json["detail"] == "您还不是本店的分销员。"
+    unknown = client.post(f"{base}/bindings?lang=zh_CN", json={"code": "NOSUCH"},
+                          headers=headers)
+    assert unknown.json["detail"] == "本店没有使用这个推广码的分销员。"
+    english = app.test_client()  # no language cookie: the chain's English
+    assert english.get(f"{base}/centre", headers=headers).json["detail"] == (
+        "You are not a distributor of this shop.")
+
+
 def test_the_centre_speaks_chinese(app, chain, store, shop, client):
     _d, _code, me = distributor(app, chain, store)
     login(client, me, store=store)
@@ -253,7 +329,8 @@ def test_the_centre_speaks_chinese(app, chain, store, shop, client):
     console = app.test_client()
     login(console, hq, chain=chain)
     page = console.get(f"/hq/{chain.slug}/distribution/?lang=zh_CN")
-    assert page.status_code == 200 and "分销员销售排行" in page.text and "1%" in page.text
+    assert page.status_code == 200 and "分销员销售排行" in page.text
+    assert "直接佣金比例（%）" in page.text
     assert "分销员" in console.get(f"/hq/{chain.slug}/distribution/distributors?lang=zh_CN").text
 
 
