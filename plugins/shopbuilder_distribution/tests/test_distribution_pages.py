@@ -18,6 +18,7 @@ from distkit import (  # noqa: F401  (fixtures)
     shop,
     verify,
 )
+from flask import template_rendered
 from PIL import Image
 from shopbuilder_distribution import service
 from shopbuilder_distribution.models import Binding, Distributor, ProductCommission, Withdrawal
@@ -50,11 +51,15 @@ def test_every_anonymous_visitor_of_one_link_is_bound_though_the_page_is_cached(
         app, chain, store, shop):
     d_id, code, _ = distributor(app, chain, store)
     url = f"/s/{store.slug}/p/{product_of(app, shop['variant_id'])}?ref={code}"
-    assert not app.config.get("STOREFRONT_PAGE_CACHE_DISABLED")
-    for _visitor in range(3):  # the first draws the page, the others get it from the cache
+    drawn = []
+    for visitor_number in range(3):
         buyer = person(app, chain)
         visitor = app.test_client()
-        page = visitor.get(url)
+        with template_rendered.connected_to(lambda *a, **kw: drawn.append(1), app):
+            page = visitor.get(url)
+        # The first visitor's page is drawn and cached; the others get it from the cache.
+        assert bool(drawn) == (visitor_number == 0)
+        drawn.clear()
         assert page.status_code == 200 and "sb_ref" in page.headers.get("Set-Cookie", "")
         login(visitor, buyer, store=store)
         visitor.get(f"/s/{store.slug}/")
