@@ -266,7 +266,7 @@ def update_campaign(campaign: Campaign, changes: CampaignChanges, chain) -> Camp
                               changes.per_order_limit)
     if not problems and changes.unit_cap > campaign.unit_cap:
         taken = dict(db.session.execute(select(CampaignStore.store_id, CampaignStore.units_taken)
-                                        .where(CampaignStore.campaign_id == campaign.id)))
+                                        .where(CampaignStore.campaign_id == campaign.id)).all())
         short = stores_short_of(chain, campaign.variant_id, campaign_targets(campaign),
                                 lambda store_id: changes.unit_cap - taken.get(store_id, 0))
         if short:

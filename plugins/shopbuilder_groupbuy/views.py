@@ -302,12 +302,13 @@ def _int_or_none(value):
     return int(value) if value not in (None, "") else None
 
 
-def variant_choices(chain, store=None, limit: int = PICKER_LIMIT) -> list[tuple] | None:
+def variant_choices(chain, store=None, limit: int | None = None) -> list[tuple] | None:
     """``(id, "Product · variant · SKU")`` of the variants a campaign may sell.
 
     HQ picks from the master catalogue, a store from what it lists. None when
-    there are more than ``limit``: the form then takes a SKU, checked here.
+    there are more than ``limit`` (``PICKER_LIMIT``): the form then takes a SKU.
     """
+    limit = PICKER_LIMIT if limit is None else limit
     stmt = (select(Variant.id, Product.title, Variant.options, Variant.sku)
             .join(Product, Product.id == Variant.product_id)
             .where(Variant.chain_id == chain.id, Product.status != "archived"))
