@@ -102,7 +102,7 @@ class HQCampaignForm(CampaignForm):
     #: Choices are the chain's stores, set by the view; a large chain uses ``store_codes``.
     store_ids = SelectMultipleField(_l("Chosen stores"), coerce=int, choices=[],
                                     validate_choice=False)
-    store_codes = TextAreaField(_l("Chosen stores' codes, one per line"),
+    store_codes = TextAreaField(_l("Chosen stores' address names (slugs), one per line"),
                                 validators=[Optional(), Length(max=20000)])
 
     def validate_which_stores(self, field):
