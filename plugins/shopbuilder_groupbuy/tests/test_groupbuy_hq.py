@@ -76,7 +76,7 @@ def test_hq_cannot_attach_a_store_of_another_chain(app, chain, store, other_chai
     assert refused.status_code == 422
     assert "not stores of this chain" in refused.text and "Rival One" not in refused.text
     assert campaigns(app) == []
-    with pytest.raises(service.GroupError, match="not stores of this chain"):
+    with pytest.raises(service.GroupError, match="not stores of this chain|不属于本品牌"):
         make_campaign(app, chain, None, two_stores, store_ids=(other_chain_store.id,))
 
 
