@@ -111,6 +111,23 @@ def _checkout(body) -> orders.Checkout:
         contact_phone=body["contact_phone"], address=body["address"], note=body["note"])
 
 
+def _replayed(key: str, body) -> bool:
+    """Whether this is a retry of a request already answered; 409 when the body differs.
+
+    The key is per customer and per campaign or group (see :func:`_key`), so an
+    order found by it is this customer's answer to the same action.
+    """
+    existing = orders.find_by_key(g.store, key)
+    if existing is None:
+        return False
+    member = service.member_for_order(existing.id)
+    if (member is None or member.quantity != body["quantity"]
+            or existing.fulfilment_code != body["fulfilment"]
+            or existing.payment_provider != body["payment_provider"]):
+        raise problem("idempotency_conflict")
+    return True
+
+
 def _order_answer(order) -> dict:
     member = service.member_for_order(order.id)
     return {"order": {"id": order.id, "number": order.number, "state": order.state,
@@ -121,32 +138,45 @@ def _order_answer(order) -> dict:
 @bp.post("/campaigns/<int:campaign_id>/groups")
 @operation("Start a group: places the leader's order (pay it to open the group)",
            tags=["groupbuy"], auth=True, body=BuyBody, status=201,
-           responses={409: "Refused before paying (`checkout_refused`): sold out, limits."})
+           description="A retry with the same `Idempotency-Key` returns the same order "
+                       "(header `Idempotent-Replayed: true`); the same key with another "
+                       "quantity, fulfilment or payment is a 409 `idempotency_conflict`.",
+           responses={409: "Refused before paying (`checkout_refused`): sold out, limits; "
+                           "or the key was used for another request."})
 def start_group(campaign_id, body):
     campaign = _campaign(campaign_id)
     customer = current_customer()
+    key = _key(customer, f"start{campaign.id}")
+    replayed = _replayed(key, body)
     try:
         order = service.start_group(g.store, customer, campaign, _checkout(body),
-                                    body["quantity"], _key(customer, f"start{campaign.id}"),
-                                    body["ref"])
+                                    body["quantity"], key, body["ref"])
     except service.GroupError as exc:
         db.session.rollback()
         raise problem("checkout_refused", str(exc)) from exc
-    return _order_answer(order), 201
+    return _order_answer(order), 201, _replay_headers(replayed)
 
 
 @bp.post("/groups/<int:group_id>/members")
 @operation("Join a group: takes a seat and places the order (pay it within the hold)",
            tags=["groupbuy"], auth=True, body=BuyBody, status=201,
+           description="A retry with the same `Idempotency-Key` returns the same order "
+                       "(header `Idempotent-Replayed: true`).",
            responses={409: "Refused before paying (`checkout_refused`): full, closed, "
                            "already a member, limits."})
 def join_group(group_id, body):
     group = _group(group_id)
     customer = current_customer()
+    key = _key(customer, f"join{group.id}")
+    replayed = _replayed(key, body)
     try:
         order = service.join_group(g.store, customer, group, _checkout(body), body["quantity"],
-                                   _key(customer, f"join{group.id}"), body["ref"])
+                                   key, body["ref"])
     except service.GroupError as exc:
         db.session.rollback()
         raise problem("checkout_refused", str(exc)) from exc
-    return _order_answer(order), 201
+    return _order_answer(order), 201, _replay_headers(replayed)
+
+
+def _replay_headers(replayed: bool) -> dict:
+    return {"Idempotent-Replayed": "true"} if replayed else {}

@@ -1,18 +1,28 @@
-"""Settings and campaign forms."""
+"""Settings and campaign forms.
+
+Times are typed in the user's local time (the Babel timezone, Asia/Shanghai by
+default) and stored in UTC. The variant and the stores are picked from lists
+filled by the view; for a catalogue or a chain too large for a list, the view
+shows a SKU or store-code text field instead and resolves it server-side.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, timedelta
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import to_user_timezone, to_utc
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
     Form,
     IntegerField,
+    RadioField,
+    SelectField,
     SelectMultipleField,
     StringField,
+    TextAreaField,
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
@@ -46,7 +56,7 @@ class YuanField(StringField):
 
 
 def _default_start():
-    return clock.now().replace(second=0, microsecond=0, tzinfo=None)
+    return local_input(clock.now().replace(second=0, microsecond=0))
 
 
 def _default_end():
@@ -55,16 +65,20 @@ def _default_end():
 
 class CampaignForm(FlaskForm):
     title = StringField(_l("Title"), validators=[InputRequired(), Length(max=120)])
-    variant_id = IntegerField(_l("Variant id"), validators=[InputRequired()])
+    #: Choices are set by the view (product title, variant, SKU); a large catalogue
+    #: uses ``sku`` instead.
+    variant_id = SelectField(_l("Product"), coerce=int, choices=[], validate_choice=False,
+                             validators=[Optional()])
+    sku = StringField(_l("SKU"), validators=[Optional(), Length(max=64)])
     group_price = YuanField(_l("Group price (yuan)"), validators=[InputRequired()])
     leader_price = YuanField(_l("Leader price (yuan, optional)"), validators=[Optional()])
     group_size = IntegerField(_l("Group size"), default=3,
                               validators=[InputRequired(), NumberRange(min=2, max=50)])
     fill_hours = IntegerField(_l("Hours to fill a group"), default=24,
                               validators=[InputRequired(), NumberRange(min=1, max=720)])
-    starts_at = DateTimeLocalField(_l("Starts (UTC)"), default=_default_start,
+    starts_at = DateTimeLocalField(_l("Starts (local time)"), default=_default_start,
                                    format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
-    ends_at = DateTimeLocalField(_l("Ends (UTC)"), default=_default_end,
+    ends_at = DateTimeLocalField(_l("Ends (local time)"), default=_default_end,
                                  format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
     unit_cap = IntegerField(_l("Units per store"), default=10,
                             validators=[InputRequired(), NumberRange(min=1)])
@@ -81,10 +95,48 @@ class CampaignForm(FlaskForm):
 
 
 class HQCampaignForm(CampaignForm):
-    all_stores = BooleanField(_l("All stores"), default=True)
-    store_ids = SelectMultipleField(_l("Or these stores"), coerce=int, choices=[],
+    which_stores = RadioField(
+        _l("Stores"), default="all",
+        choices=[("all", _l("All stores")), ("chosen", _l("Only the stores chosen below"))],
+        validators=[InputRequired()])
+    #: Choices are the chain's stores, set by the view; a large chain uses ``store_codes``.
+    store_ids = SelectMultipleField(_l("Chosen stores"), coerce=int, choices=[],
                                     validate_choice=False)
+    store_codes = TextAreaField(_l("Chosen stores' address names (slugs), one per line"),
+                                validators=[Optional(), Length(max=20000)])
+
+    def validate_which_stores(self, field):
+        chosen = bool(self.store_ids.data) or bool((self.store_codes.data or "").strip())
+        if field.data == "chosen" and not chosen:
+            raise ValidationError(_l("Choose at least one store, or choose all stores."))
+        if field.data == "all" and chosen:
+            raise ValidationError(_l("You chose some stores but also all stores: choose "
+                                     "only the chosen stores, or clear the choice."))
+
+
+class CampaignEditForm(FlaskForm):
+    """The fields that can change while a campaign runs (see ``service.CampaignChanges``)."""
+
+    title = StringField(_l("Title"), validators=[InputRequired(), Length(max=120)])
+    ends_at = DateTimeLocalField(_l("Ends (local time)"), format="%Y-%m-%dT%H:%M",
+                                 validators=[InputRequired()])
+    unit_cap = IntegerField(_l("Units per store"),
+                            validators=[InputRequired(), NumberRange(min=1)])
+    per_customer_limit = IntegerField(_l("Limit per customer"),
+                                      validators=[InputRequired(), NumberRange(min=1, max=99)])
+    per_order_limit = IntegerField(_l("Limit per order"),
+                                   validators=[InputRequired(), NumberRange(min=1, max=99)])
 
 
 def aware(value):
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+    """A local time typed in a form, as an aware UTC datetime (None stays None)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return to_utc(value).replace(tzinfo=UTC)  # pytz: localize, never replace(tzinfo)
+    return value.astimezone(UTC)
+
+
+def local_input(value):
+    """An aware UTC datetime as the naive local time a ``datetime-local`` input shows."""
+    return to_user_timezone(value).replace(tzinfo=None)

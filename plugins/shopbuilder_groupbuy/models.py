@@ -1,7 +1,8 @@
 """Group-buy tables: campaigns, their per-store counters, groups and members.
 
 Every counter that decides who gets in (``Group.seats_taken``, ``Group.paid_count``,
-``CampaignStore.units_taken``) is changed only by conditional UPDATEs in
+``CampaignStore.units_taken``, ``CampaignCustomer.units``) is changed only by conditional
+UPDATEs in
 :mod:`shopbuilder_groupbuy.service`, never read-modify-write in Python, so many
 processes racing for the last seat cannot overfill a group.
 """
@@ -22,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shopbuilder.extensions import db
-from shopbuilder.models import Customer, Order, StoreOptional, StoreOwned, Variant
+from shopbuilder.models import ChainOwned, Customer, Order, StoreOptional, StoreOwned, Variant
 from shopbuilder.models.base import Timestamped, UTCDateTime
 
 
@@ -97,7 +98,8 @@ class Campaign(StoreOptional, Timestamped, db.Model):
     #: Whether group orders earn distribution commission.
     commission_allowed: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
     all_stores: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
-    #: ``active`` or ``stopped`` (a stopped campaign opens no new groups).
+    #: ``active`` or ``stopped``: a stopped campaign opens no new groups; the groups
+    #: already open run to their deadline (they may still fill, or are refunded).
     status: Mapped[str] = mapped_column(String(16), default="active", nullable=False)
 
     variant: Mapped[Variant] = relationship(lazy="joined")
@@ -126,6 +128,28 @@ class CampaignStore(StoreOwned, db.Model):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("groupbuy_campaign.id"), nullable=False)
     chosen: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     units_taken: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+
+
+class CampaignCustomer(ChainOwned, db.Model):
+    """The units one customer holds in one campaign: what makes the per-customer limit exact.
+
+    Counted across the chain's stores (a customer belongs to the chain), taken with
+    ``units = units + q WHERE units + q <= limit`` in the order's transaction and
+    given back when the member's order is cancelled or refunded. Two orders of one
+    customer racing in two groups therefore cannot pass the limit together: the
+    database serialises the UPDATEs on this row and re-checks the condition.
+    """
+
+    __tablename__ = "groupbuy_campaign_customer"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "customer_id"),
+        CheckConstraint("units >= 0", name="customer_units_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("groupbuy_campaign.id"), nullable=False)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), nullable=False)
+    units: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
 
 
 class Group(StoreOwned, Timestamped, db.Model):

@@ -41,13 +41,24 @@ from shopbuilder.plugins import plugin_settings
 from shopbuilder.services import cart as cart_service
 from shopbuilder.services import orders
 
-from .models import Campaign, CampaignStore, Group, GroupMember, GroupState, MemberState
+from .models import (
+    Campaign,
+    CampaignCustomer,
+    CampaignStore,
+    Group,
+    GroupMember,
+    GroupState,
+    MemberState,
+)
 
 log = logging.getLogger(__name__)
 
 NAME = "groupbuy"
 INTENT_KEY = "groupbuy.intent"
 REFUSAL_KEY = "groupbuy.refusal"
+#: ``Campaign.status`` values.
+ACTIVE = "active"
+STOPPED = "stopped"
 S = OrderState
 G = GroupState
 M = MemberState
@@ -93,6 +104,47 @@ def available_units(store_id: int, variant_id: int) -> int:
     return listing.available if listing is not None else 0
 
 
+def foreign_store_ids(chain, store_ids) -> list[int]:
+    """The ids among ``store_ids`` that are not stores of ``chain`` (never named: no oracle)."""
+    wanted = {int(i) for i in store_ids}
+    if not wanted:
+        return []
+    own = set(db.session.scalars(select(Store.id).where(Store.id.in_(wanted),
+                                                        Store.chain_id == chain.id)))
+    return sorted(wanted - own)
+
+
+def stores_short_of(chain, variant_id: int, store_ids, units_needed) -> list[str]:
+    """``Name (available)`` of every target store with less stock than needed.
+
+    ``store_ids`` None means every store of the chain that lists the variant (an
+    all-stores campaign), read in the same query rather than as a list of ids.
+    ``units_needed`` is a number, or a function of the store id (for an edit,
+    where what a store already sold in the campaign is already reserved).
+    """
+    need = units_needed if callable(units_needed) else (lambda _store_id: units_needed)
+    available = StoreListing.stock_on_hand - StoreListing.reserved
+    stmt = select(StoreListing.store_id, available).where(
+        StoreListing.chain_id == chain.id, StoreListing.variant_id == variant_id)
+    if store_ids is None:
+        if not callable(units_needed):
+            stmt = stmt.where(available < units_needed)
+    else:
+        store_ids = sorted({int(i) for i in store_ids})
+        stmt = stmt.where(StoreListing.store_id.in_(store_ids))
+    have = dict(db.session.execute(stmt).all())
+    targets = sorted(have) if store_ids is None else store_ids
+    short_ids = [i for i in targets if need(i) > have.get(i, 0)]
+    names = dict(db.session.execute(select(Store.id, Store.name).where(
+        Store.id.in_(short_ids[:11]), Store.chain_id == chain.id)).all())
+    return [f"{names.get(i, i)} ({have.get(i, 0)})" for i in short_ids]
+
+
+def _short_message(short: list[str]):
+    return _l("The unit cap is above the stock available in: %(stores)s.",
+              stores=", ".join(short[:10]) + (" …" if len(short) > 10 else ""))
+
+
 def check_campaign(data: CampaignInput, chain, store=None) -> list[str]:
     """Every reason ``data`` cannot be a campaign (empty when it can)."""
     problems = []
@@ -106,40 +158,48 @@ def check_campaign(data: CampaignInput, chain, store=None) -> list[str]:
         problems.append(_l("A group has 1 to 720 hours to fill."))
     if data.ends_at <= data.starts_at:
         problems.append(_l("The campaign must end after it starts."))
-    if not 1 <= data.per_order_limit <= data.per_customer_limit:
-        problems.append(_l("The limit per order must be at least 1 and at most the limit per "
-                           "customer."))
+    problems += _check_limits(data.unit_cap, data.per_customer_limit, data.per_order_limit)
     if not 0 <= data.virtual_percent <= 100:
         problems.append(_l("Virtual completion is a percentage between 0 and 100."))
-    if data.unit_cap < 1:
-        problems.append(_l("The unit cap must be at least 1."))
     variant = db.session.get(Variant, data.variant_id)
     if variant is None or variant.chain_id != chain.id:
         problems.append(_l("Choose a product variant of this chain."))
         return problems
+    if store is None and not data.all_stores:
+        if not data.store_ids:
+            problems.append(_l("Choose the stores, or all stores."))
+        foreign = foreign_store_ids(chain, data.store_ids)
+        if foreign:
+            # Ids only: the name of another chain's store is none of this chain's business.
+            problems.append(_l("These stores are not stores of this chain: %(ids)s.",
+                               ids=", ".join(str(i) for i in foreign[:10])))
+            return problems
     if store is not None:
         targets = [store.id]
-    elif data.all_stores:
-        targets = list(db.session.scalars(select(StoreListing.store_id).where(
-            StoreListing.chain_id == chain.id, StoreListing.variant_id == variant.id)))
     else:
-        targets = list(data.store_ids)
-        if not targets:
-            problems.append(_l("Choose the stores, or all stores."))
-    short = []
-    for store_id in targets:
-        have = available_units(store_id, variant.id)
-        if data.unit_cap > have:
-            row = db.session.get(Store, store_id)
-            short.append(f"{row.name if row else store_id} ({have})")
+        targets = None if data.all_stores else data.store_ids
+    short = stores_short_of(chain, variant.id, targets, data.unit_cap)
     if short:
-        problems.append(_l("The unit cap is above the stock available in: %(stores)s.",
-                           stores=", ".join(short[:10]) + (" …" if len(short) > 10 else "")))
+        problems.append(_short_message(short))
+    return problems
+
+
+def _check_limits(unit_cap: int, per_customer: int, per_order: int) -> list:
+    problems = []
+    if not 1 <= per_order <= per_customer:
+        problems.append(_l("The limit per order must be at least 1 and at most the limit per "
+                           "customer."))
+    if unit_cap < 1:
+        problems.append(_l("The unit cap must be at least 1."))
     return problems
 
 
 def create_campaign(data: CampaignInput, chain, store=None) -> Campaign:
-    """Create a campaign by HQ (``store`` None) or by ``store`` for itself; caller commits."""
+    """Create a campaign by HQ (``store`` None) or by ``store`` for itself; caller commits.
+
+    Chosen store ids outside ``chain`` are refused (:func:`check_campaign`), so a
+    form tampered with cannot attach another chain's store to a campaign.
+    """
     problems = check_campaign(data, chain, store)
     if problems:
         raise GroupError(" ".join(str(p) for p in problems))
@@ -158,11 +218,110 @@ def create_campaign(data: CampaignInput, chain, store=None) -> Campaign:
     db.session.add(campaign)
     db.session.flush()
     if store is None and not data.all_stores:
-        for store_id in data.store_ids:
+        for store_id in sorted({int(i) for i in data.store_ids}):
             db.session.add(CampaignStore(chain_id=chain.id, store_id=store_id,
                                          campaign_id=campaign.id, chosen=True))
     db.session.flush()
     return campaign
+
+
+@dataclass
+class CampaignChanges:
+    """What can change in a running campaign without breaking a promise already made.
+
+    Prices, the group size, the hours to fill, the variant, the stores and the
+    virtual rule are fixed: open groups and placed orders rely on them.
+    """
+
+    title: str
+    ends_at: object
+    unit_cap: int
+    per_customer_limit: int
+    per_order_limit: int
+
+
+def campaign_targets(campaign: Campaign) -> list[int] | None:
+    """The stores a campaign runs in; None for an all-stores campaign (every listing)."""
+    if campaign.store_id is not None:
+        return [campaign.store_id]
+    if campaign.all_stores:
+        return None
+    return list(db.session.scalars(select(CampaignStore.store_id).where(
+        CampaignStore.campaign_id == campaign.id, CampaignStore.chosen.is_(True))))
+
+
+def update_campaign(campaign: Campaign, changes: CampaignChanges, chain) -> Campaign:
+    """Change the safe fields of a campaign; caller commits.
+
+    A higher unit cap is checked against each store's stock like a new campaign,
+    counting what the store already sold in it (those units are reserved or gone).
+    """
+    problems = []
+    now = clock.now()
+    if changes.ends_at <= campaign.starts_at:
+        problems.append(_l("The campaign must end after it starts."))
+    elif changes.ends_at <= now and campaign.ends_at > now:
+        problems.append(_l("Choose an end in the future; to end the campaign now, stop it."))
+    problems += _check_limits(changes.unit_cap, changes.per_customer_limit,
+                              changes.per_order_limit)
+    if not problems and changes.unit_cap > campaign.unit_cap:
+        taken = dict(db.session.execute(select(CampaignStore.store_id, CampaignStore.units_taken)
+                                        .where(CampaignStore.campaign_id == campaign.id)).all())
+        short = stores_short_of(chain, campaign.variant_id, campaign_targets(campaign),
+                                lambda store_id: changes.unit_cap - taken.get(store_id, 0))
+        if short:
+            problems.append(_short_message(short))
+    if problems:
+        raise GroupError(" ".join(str(p) for p in problems))
+    campaign.title = changes.title.strip()[:120] or campaign.title
+    campaign.ends_at = changes.ends_at
+    campaign.unit_cap = changes.unit_cap
+    campaign.per_customer_limit = changes.per_customer_limit
+    campaign.per_order_limit = changes.per_order_limit
+    db.session.flush()
+    log.info("campaign %s edited", campaign.id)
+    return campaign
+
+
+def stop_campaign(campaign: Campaign) -> bool:
+    """Stop a campaign for good: no new group starts; the open ones run to their deadline.
+
+    Open groups keep their promise: friends may still join through the shared
+    link until the group's own deadline, and a group that does not fill is
+    refunded by the worker as always. True when this call stopped it.
+    """
+    stopped = db.session.execute(
+        update(Campaign).where(Campaign.id == campaign.id, Campaign.status == ACTIVE)
+        .values(status=STOPPED).execution_options(synchronize_session=False)
+    ).rowcount == 1
+    db.session.expire(campaign)
+    if stopped:
+        log.info("campaign %s stopped", campaign.id)
+    return stopped
+
+
+def open_group_count(campaign: Campaign) -> int:
+    return int(db.session.scalar(select(func.count(Group.id)).where(
+        Group.campaign_id == campaign.id, Group.state.in_(G.ACTIVE))) or 0)
+
+
+def _runs_in_clause(store):
+    """SQL for "this campaign runs in ``store``": its own, or HQ's for all or chosen stores."""
+    chosen = select(CampaignStore.campaign_id).where(
+        CampaignStore.store_id == store.id, CampaignStore.chosen.is_(True))
+    return (Campaign.chain_id == store.chain_id) & or_(
+        Campaign.store_id == store.id,
+        Campaign.store_id.is_(None) & (Campaign.all_stores.is_(True) | Campaign.id.in_(chosen)))
+
+
+def store_campaigns(store, page: int = 1, per_page: int = 30) -> tuple[list[Campaign], bool]:
+    """One page of the campaigns that run (or ran) in ``store``, newest first; and whether
+    there are more. Filtered in SQL, so a chain with thousands of campaigns costs one page.
+    """
+    rows = list(db.session.scalars(
+        select(Campaign).where(_runs_in_clause(store)).order_by(Campaign.id.desc())
+        .offset((max(page, 1) - 1) * per_page).limit(per_page + 1)))
+    return rows[:per_page], len(rows) > per_page
 
 
 def campaign_runs_in(campaign: Campaign, store) -> bool:
@@ -263,32 +422,63 @@ def member_of(group: Group, customer_id: int | None) -> GroupMember | None:
         GroupMember.state.in_(M.SEATED)).order_by(GroupMember.id.desc()))
 
 
-def units_bought(store, campaign: Campaign, customer_id: int) -> int:
-    return int(db.session.scalar(select(func.coalesce(func.sum(GroupMember.quantity), 0)).where(
-        GroupMember.store_id == store.id, GroupMember.campaign_id == campaign.id,
-        GroupMember.customer_id == customer_id, GroupMember.state.in_(M.SEATED))) or 0)
+def customer_units(campaign: Campaign, customer_id: int) -> int:
+    """Units ``customer_id`` holds in ``campaign`` (in every store of the chain)."""
+    return int(db.session.scalar(select(CampaignCustomer.units).where(
+        CampaignCustomer.campaign_id == campaign.id,
+        CampaignCustomer.customer_id == customer_id)) or 0)
 
 
 # -- starting and joining: placing the order --------------------------------------------------
 
 
-def _check_can_buy(store, campaign: Campaign, customer, quantity: int, group=None) -> None:
-    now = clock.now()
-    if campaign.status != "active" or not campaign.starts_at <= now < campaign.ends_at:
-        raise GroupError(_l("This group-buy is not running."))
+def _check_quantity(campaign: Campaign, customer, quantity: int) -> None:
+    """Friendly refusals before the order is built; the counters decide for certain later."""
     if quantity < 1 or quantity > campaign.per_order_limit:
         raise GroupError(_l("You can buy %(n)s per order in this group-buy.",
                             n=campaign.per_order_limit))
-    if units_bought(store, campaign, customer.id) + quantity > campaign.per_customer_limit:
+    if customer_units(campaign, customer.id) + quantity > campaign.per_customer_limit:
         raise GroupError(_l("You can buy at most %(n)s in this group-buy.",
                             n=campaign.per_customer_limit))
-    if group is not None:
-        if group.state != G.OPEN or seconds_left(group) <= 0:
-            raise GroupError(_l("This group is closed."))
-        if member_of(group, customer.id) is not None:
-            raise GroupError(_l("You are already in this group."))
-        if group.seats_taken >= group.size:
-            raise GroupError(_l("This group is full."))
+
+
+def _check_can_start(campaign: Campaign, customer, quantity: int) -> None:
+    now = clock.now()
+    if campaign.status != ACTIVE or not campaign.starts_at <= now < campaign.ends_at:
+        raise GroupError(_l("This group-buy is not running."))
+    _check_quantity(campaign, customer, quantity)
+
+
+def _check_can_join(group: Group, customer, quantity: int) -> None:
+    """Joining needs an open group, not a running campaign: a group opened before the
+    campaign ended or was stopped may still fill until its own deadline."""
+    if group.state != G.OPEN or seconds_left(group) <= 0:
+        raise GroupError(_l("This group is closed."))
+    if member_of(group, customer.id) is not None:
+        raise GroupError(_l("You are already in this group."))
+    if group.seats_taken >= group.size:
+        raise GroupError(_l("This group is full."))
+    _check_quantity(group.campaign, customer, quantity)
+
+
+def earlier_order(store, customer, idempotency_key: str | None, campaign: Campaign,
+                  group: Group | None = None) -> Order | None:
+    """The order a first try with this idempotency key placed, for a retry to answer with.
+
+    Looked up before any limit or membership check: the first try made the
+    customer a member and used up their limit, so checking first would refuse
+    a double-clicked form or a retried API call instead of giving back its order.
+    """
+    existing = orders.find_by_key(store, idempotency_key)
+    if existing is None:
+        return None
+    member = member_for_order(existing.id)
+    if (existing.customer_id != customer.id or member is None
+            or member.campaign_id != campaign.id
+            or (group is not None and member.group_id != group.id)):
+        raise GroupError(_l("This form was already used for another order; "
+                            "reload the page and try again."))
+    return existing
 
 
 def group_cart(store, customer, campaign: Campaign, quantity: int, intent: dict):
@@ -326,8 +516,14 @@ def _place(store, customer, campaign: Campaign, quantity: int, checkout, intent:
 
 def start_group(store, customer, campaign: Campaign, checkout, quantity: int = 1,
                 idempotency_key: str | None = None, ref: str | None = None) -> Order:
-    """Place the leader's order; the group opens when it is paid."""
-    _check_can_buy(store, campaign, customer, quantity)
+    """Place the leader's order; the group opens when it is paid.
+
+    A retry with the same ``idempotency_key`` gets the first try's order back.
+    """
+    existing = earlier_order(store, customer, idempotency_key, campaign)
+    if existing is not None:
+        return existing
+    _check_can_start(campaign, customer, quantity)
     intent = {"campaign_id": campaign.id, "group_id": None, "leader": True,
               "quantity": quantity, "ref": ref}
     return _place(store, customer, campaign, quantity, checkout, intent, idempotency_key)
@@ -335,11 +531,17 @@ def start_group(store, customer, campaign: Campaign, checkout, quantity: int = 1
 
 def join_group(store, customer, group: Group, checkout, quantity: int = 1,
                idempotency_key: str | None = None, ref: str | None = None) -> Order:
-    """Take a seat in ``group`` and place the order that pays for it (refused when full)."""
+    """Take a seat in ``group`` and place the order that pays for it (refused when full).
+
+    A retry with the same ``idempotency_key`` gets the first try's order back.
+    """
     if group.store_id != store.id:
         raise GroupError(_l("This group is closed."))
     campaign = group.campaign
-    _check_can_buy(store, campaign, customer, quantity, group)
+    existing = earlier_order(store, customer, idempotency_key, campaign, group)
+    if existing is not None:
+        return existing
+    _check_can_join(group, customer, quantity)
     intent = {"campaign_id": campaign.id, "group_id": group.id, "leader": False,
               "quantity": quantity, "ref": ref}
     return _place(store, customer, campaign, quantity, checkout, intent, idempotency_key)
@@ -393,7 +595,38 @@ def _take_units(store, campaign: Campaign, quantity: int) -> bool:
     ).rowcount == 1
 
 
+def _take_customer_units(store, campaign: Campaign, customer_id: int, quantity: int) -> bool:
+    """The exact per-customer limit: one conditional UPDATE on the customer's counter row."""
+    db.session.execute(
+        _dialect_insert()(CampaignCustomer.__table__)
+        .values(chain_id=store.chain_id, campaign_id=campaign.id, customer_id=customer_id,
+                units=0)
+        .on_conflict_do_nothing(index_elements=["campaign_id", "customer_id"])
+    )
+    return db.session.execute(
+        update(CampaignCustomer)
+        .where(CampaignCustomer.campaign_id == campaign.id,
+               CampaignCustomer.customer_id == customer_id,
+               CampaignCustomer.units + quantity <= campaign.per_customer_limit)
+        .values(units=CampaignCustomer.units + quantity)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+
+
 def _give_units(member: GroupMember) -> None:
+    """Give a member's units back to the store's cap and to the customer's limit.
+
+    Called exactly once per member: every caller first moved the member out of a
+    state that holds units with a conditional UPDATE.
+    """
+    db.session.execute(
+        update(CampaignCustomer)
+        .where(CampaignCustomer.campaign_id == member.campaign_id,
+               CampaignCustomer.customer_id == member.customer_id,
+               CampaignCustomer.units >= member.quantity)
+        .values(units=CampaignCustomer.units - member.quantity)
+        .execution_options(synchronize_session=False)
+    )
     db.session.execute(
         update(CampaignStore)
         .where(CampaignStore.campaign_id == member.campaign_id,
@@ -414,6 +647,9 @@ def on_order_placed(store, order: Order) -> None:
     now = clock.now()
     if not _take_units(store, campaign, quantity):
         _refuse(_l("This group-buy has sold out in this store."))
+    if not _take_customer_units(store, campaign, order.customer_id, quantity):
+        _refuse(_l("You can buy at most %(n)s in this group-buy.",
+                   n=campaign.per_customer_limit))
     if intent["leader"]:
         group = Group(chain_id=store.chain_id, store_id=store.id, campaign_id=campaign.id,
                       state=G.PENDING, size=campaign.group_size, seats_taken=1,
@@ -778,10 +1014,13 @@ def tick(now) -> dict:
 # -- reports -----------------------------------------------------------------------------------
 
 
-def report_rows(chain, by: str = "campaign", store_id: int | None = None):
+def report_rows(chain, by: str = "campaign", store_id: int | None = None, keys=None,
+                limit: int | None = None, offset: int = 0):
     """Groups opened, filled, failed, fill rate and sales, per campaign or per store.
 
     ``opened`` counts groups whose leader paid; sales are what succeeded members paid.
+    ``keys`` narrows to some campaigns (or stores); ``limit``/``offset`` page the rows,
+    most groups opened first, so a chain of many stores reads one page at a time.
     """
     key = Group.campaign_id if by == "campaign" else Group.store_id
     opened = func.sum(case((Group.state.in_((G.OPEN, G.SUCCEEDED, G.FAILED))
@@ -789,20 +1028,26 @@ def report_rows(chain, by: str = "campaign", store_id: int | None = None):
     filled = func.sum(case((Group.state == G.SUCCEEDED, 1), else_=0))
     failed = func.sum(case((Group.state == G.FAILED, 1), else_=0))
     stmt = (select(key, opened, filled, failed).where(Group.chain_id == chain.id)
-            .group_by(key))
+            .group_by(key).order_by(opened.desc(), key))
     if store_id is not None:
         stmt = stmt.where(Group.store_id == store_id)
+    if keys is not None:
+        stmt = stmt.where(key.in_(list(keys)))
+    if limit is not None:
+        stmt = stmt.limit(limit).offset(offset)
+    counted = db.session.execute(stmt).all()
     sales_key = GroupMember.campaign_id if by == "campaign" else GroupMember.store_id
     sales_stmt = (select(sales_key,
                          func.sum(GroupMember.unit_price_fen * GroupMember.quantity),
                          func.sum(GroupMember.quantity))
-                  .where(GroupMember.chain_id == chain.id,
-                         GroupMember.state == M.SUCCEEDED).group_by(sales_key))
+                  .where(GroupMember.chain_id == chain.id, GroupMember.state == M.SUCCEEDED,
+                         sales_key.in_([k for k, *_rest in counted]))
+                  .group_by(sales_key))
     if store_id is not None:
         sales_stmt = sales_stmt.where(GroupMember.store_id == store_id)
     sales = {k: (int(s or 0), int(q or 0)) for k, s, q in db.session.execute(sales_stmt)}
     rows = []
-    for k, o, f, x in db.session.execute(stmt):
+    for k, o, f, x in counted:
         o, f, x = int(o or 0), int(f or 0), int(x or 0)
         fen, units = sales.get(k, (0, 0))
         rows.append({"key": k, "opened": o, "filled": f, "failed": x,

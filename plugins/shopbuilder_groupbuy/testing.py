@@ -8,7 +8,7 @@ from shopbuilder import clock
 from shopbuilder.models import Customer, Order, Variant
 from shopbuilder.testing import register_id_argument, seed, seed_factory, unique
 
-from .models import Campaign, CampaignStore, Group, GroupMember
+from .models import Campaign, CampaignCustomer, CampaignStore, Group, GroupMember
 
 
 @seed_factory(Campaign)
@@ -28,6 +28,14 @@ def _seed_campaign_store(session, store):
     campaign = seed(session, Campaign, store)
     return CampaignStore(chain_id=store.chain_id, store_id=store.id, campaign_id=campaign.id,
                          chosen=True, units_taken=0)
+
+
+@seed_factory(CampaignCustomer)
+def _seed_campaign_customer(session, store):
+    campaign = seed(session, Campaign, store)
+    customer = seed(session, Customer, store)
+    return CampaignCustomer(chain_id=store.chain_id, campaign_id=campaign.id,
+                            customer_id=customer.id, units=1)
 
 
 @seed_factory(Group)

@@ -7,28 +7,36 @@ another store's address.
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import to_user_timezone
 from flask_login import current_user
 from sqlalchemy import select
 
+from shopbuilder import clock
 from shopbuilder.auth import customer_required, hq_required, staff_required
 from shopbuilder.extensions import db
-from shopbuilder.models import Store, Variant
+from shopbuilder.models import Product, Store, StoreListing, Variant
 from shopbuilder.payments import providers_for
 from shopbuilder.plugins import store_hook
 from shopbuilder.services import orders
 
 from . import service
-from .forms import CampaignForm, HQCampaignForm, aware
+from .forms import CampaignEditForm, CampaignForm, HQCampaignForm, aware, local_input
 from .models import Campaign, Group, GroupMember, GroupState
 
 shop_bp = Blueprint("groupbuy", __name__, url_prefix="/s/<store>/groups")
 manage_bp = Blueprint("groupbuy_manage", __name__, url_prefix="/s/<store>/manage/groupbuy")
 hq_bp = Blueprint("groupbuy_hq", __name__, url_prefix="/hq/<chain>/groupbuy")
 PER_PAGE = 30
+#: Above this many variants (stores), the form asks for a SKU (store address names) instead
+#: of offering a list.
+PICKER_LIMIT = 300
+STORE_PICKER_LIMIT = 500
+
 
 def _labels():
     return {
@@ -48,9 +56,9 @@ def _ref() -> str | None:
     return ref[:64] or None
 
 
-def _page() -> int:
+def _page(name: str = "page") -> int:
     try:
-        return max(1, int(request.args.get("page", 1)))
+        return max(1, int(request.args.get(name, 1)))
     except ValueError:
         return 1
 
@@ -199,11 +207,32 @@ def join(group_id):
 # -- the store console -------------------------------------------------------------------------
 
 
+def campaign_state(campaign: Campaign) -> str:
+    """``running``, ``scheduled``, ``ended`` or ``stopped``, for the consoles."""
+    if campaign.status == service.STOPPED:
+        return "stopped"
+    now = clock.now()
+    if now < campaign.starts_at:
+        return "scheduled"
+    return "ended" if now >= campaign.ends_at else "running"
+
+
+def _campaign_labels():
+    return {"running": _("Running"), "scheduled": _("Scheduled"), "ended": _("Ended"),
+            "stopped": _("Stopped")}
+
+
+def _console_context() -> dict:
+    return {"labels": _labels(), "campaign_labels": _campaign_labels(),
+            "campaign_state": campaign_state, "local": to_user_timezone,
+            "order_labels": orders.STATE_LABELS}
+
+
 @manage_bp.get("/")
 @staff_required
 def index():
-    campaigns = list(db.session.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(100)))
-    campaigns = [c for c in campaigns if service.campaign_runs_in(c, g.store)]
+    cpage = _page("cpage")
+    campaigns, more_campaigns = service.store_campaigns(g.store, cpage, PER_PAGE)
     state = request.args.get("state") or None
     stmt = select(Group).where(Group.store_id == g.store.id)
     if state:
@@ -211,30 +240,49 @@ def index():
     page = _page()
     groups = list(db.session.scalars(stmt.order_by(Group.id.desc())
                                       .offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)))
-    rows = service.report_rows(g.chain, by="campaign", store_id=g.store.id)
-    return render_template("groupbuy/manage_index.html", campaigns=campaigns,
-                           groups=groups[:PER_PAGE], more=len(groups) > PER_PAGE, page=page,
-                           state=state, labels=_labels(), report={r["key"]: r for r in rows})
+    rows = service.report_rows(g.chain, by="campaign", store_id=g.store.id,
+                               keys=[c.id for c in campaigns])
+    return render_template("groupbuy/manage_index.html", campaigns=campaigns, cpage=cpage,
+                           more_campaigns=more_campaigns, groups=groups[:PER_PAGE],
+                           more=len(groups) > PER_PAGE, page=page, state=state,
+                           report={r["key"]: r for r in rows}, **_console_context())
+
+
+def _manager_only() -> None:
+    if g.staff_role != "manager":
+        abort(404)
 
 
 @manage_bp.route("/campaigns/new", methods=["GET", "POST"])
 @staff_required
 def new_campaign():
-    if g.staff_role != "manager":
-        abort(404)
+    _manager_only()
     form = CampaignForm()
-    if form.validate_on_submit():
-        try:
-            service.create_campaign(_input(form), g.chain, g.store)
-        except service.GroupError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-        else:
-            db.session.commit()
-            flash(_("Campaign created."), "success")
-            return redirect(url_for("groupbuy_manage.index"))
-    return render_template("groupbuy/campaign_form.html", form=form, hq=False), \
-        422 if request.method == "POST" else 200
+    return _new_campaign(form, store=g.store, back="groupbuy_manage.index")
+
+
+def _own_store_campaign(campaign_id: int) -> Campaign:
+    """A campaign of this store (HQ's campaigns are run, not edited, by a store)."""
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None or campaign.store_id != g.store.id:
+        abort(404)
+    return campaign
+
+
+@manage_bp.route("/campaigns/<int:campaign_id>/edit", methods=["GET", "POST"])
+@staff_required
+def edit_campaign(campaign_id):
+    _manager_only()
+    return _edit_campaign(_own_store_campaign(campaign_id), hq=False,
+                          back="groupbuy_manage.index")
+
+
+@manage_bp.route("/campaigns/<int:campaign_id>/stop", methods=["GET", "POST"])
+@staff_required
+def stop_campaign(campaign_id):
+    _manager_only()
+    return _stop_campaign(_own_store_campaign(campaign_id), hq=False,
+                          back="groupbuy_manage.index")
 
 
 @manage_bp.get("/groups/<int:group_id>")
@@ -244,22 +292,169 @@ def group_detail(group_id):
     members = list(db.session.scalars(select(GroupMember).where(GroupMember.group_id == group.id)
                                       .order_by(GroupMember.id)))
     return render_template("groupbuy/manage_group.html", group=group, members=members,
-                           labels=_labels())
+                           **_console_context())
 
 
-def _input(form) -> service.CampaignInput:
+# -- campaign forms, shared by the store console and HQ ------------------------------------------
+
+
+def _int_or_none(value):
+    return int(value) if value not in (None, "") else None
+
+
+def variant_choices(chain, store=None, limit: int | None = None) -> list[tuple] | None:
+    """``(id, "Product · variant · SKU")`` of the variants a campaign may sell.
+
+    HQ picks from the master catalogue, a store from what it lists. None when
+    there are more than ``limit`` (``PICKER_LIMIT``): the form then takes a SKU.
+    """
+    limit = PICKER_LIMIT if limit is None else limit
+    stmt = (select(Variant.id, Product.title, Variant.options, Variant.sku)
+            .join(Product, Product.id == Variant.product_id)
+            .where(Variant.chain_id == chain.id, Product.status != "archived"))
+    if store is None:
+        stmt = stmt.where(Product.store_id.is_(None))
+    else:
+        stmt = stmt.join(StoreListing, (StoreListing.variant_id == Variant.id)
+                         & (StoreListing.store_id == store.id))
+    rows = db.session.execute(stmt.order_by(Product.title, Variant.position, Variant.id)
+                              .limit(limit + 1)).all()
+    if len(rows) > limit:
+        return None
+    return [(vid, " · ".join(p for p in (title, " / ".join(str(v) for v in (options or {})
+                                                             .values()), sku) if p))
+            for vid, title, options, sku in rows]
+
+
+def _set_up_variant_picker(form, store=None) -> None:
+    choices = variant_choices(g.chain, store)
+    form.large_catalogue = choices is None
+    form.variant_id.coerce = _int_or_none
+    form.variant_id.choices = [("", _("Choose a product"))] + (choices or [])
+
+
+def _chosen_variant_id(form) -> int | None:
+    """The variant the form names (from the picker, or by SKU), or None with a field error."""
+    if form.large_catalogue:
+        sku = (form.sku.data or "").strip()
+        variant_id = db.session.scalar(select(Variant.id).where(
+            Variant.chain_id == g.chain.id, Variant.sku == sku)) if sku else None
+        if variant_id is None:
+            form.sku.errors = [_("No product of this chain has the SKU %(sku)s.", sku=sku)
+                               if sku else _("Enter the product's SKU.")]
+        return variant_id
+    offered = {value for value, _label in form.variant_id.choices if value != ""}
+    if form.variant_id.data not in offered:
+        form.variant_id.errors = [_("Choose a product.")]
+        return None
+    return form.variant_id.data
+
+
+def _set_up_store_picker(form) -> None:
+    rows = db.session.execute(select(Store.id, Store.name).where(Store.chain_id == g.chain.id)
+                              .order_by(Store.name, Store.id).limit(STORE_PICKER_LIMIT + 1)).all()
+    form.large_chain = len(rows) > STORE_PICKER_LIMIT
+    form.store_ids.choices = [] if form.large_chain else [(i, name) for i, name in rows]
+
+
+def _chosen_store_ids(form) -> tuple | None:
+    """The stores HQ chose (ids from the picker, or address names typed), None on error.
+
+    Ids are checked against the chain again by ``service.check_campaign``.
+    """
+    if form.which_stores.data != "chosen":
+        return ()
+    if not form.large_chain:
+        return tuple(form.store_ids.data or ())
+    slugs = {s.strip().lower() for s in re.split(r"[\s,;]+", form.store_codes.data or "")
+             if s.strip()}
+    found = dict(db.session.execute(select(Store.slug, Store.id).where(
+        Store.chain_id == g.chain.id, Store.slug.in_(slugs))).all()) if slugs else {}
+    unknown = sorted(slugs - set(found))
+    if unknown:
+        form.store_codes.errors = [_("No store of this chain has the address name: %(names)s.",
+                                     names=", ".join(unknown[:10]))]
+        return None
+    return tuple(sorted(found.values()))
+
+
+def _input(form, variant_id: int, store_ids: tuple = ()) -> service.CampaignInput:
+    hq = hasattr(form, "which_stores")
     return service.CampaignInput(
-        title=form.title.data, variant_id=form.variant_id.data,
+        title=form.title.data, variant_id=variant_id,
         group_price_fen=form.group_price.fen or 0, leader_price_fen=form.leader_price.fen,
         group_size=form.group_size.data, fill_hours=form.fill_hours.data,
         starts_at=aware(form.starts_at.data), ends_at=aware(form.ends_at.data),
         unit_cap=form.unit_cap.data, per_customer_limit=form.per_customer_limit.data,
         per_order_limit=form.per_order_limit.data, virtual_percent=form.virtual_percent.data,
         commission_allowed=form.commission_allowed.data,
-        all_stores=bool(getattr(form, "all_stores", None) and form.all_stores.data),
-        store_ids=tuple(getattr(form, "store_ids", None).data or ())
-        if getattr(form, "store_ids", None) else (),
+        all_stores=hq and form.which_stores.data == "all", store_ids=store_ids,
     )
+
+
+def _new_campaign(form, store, back: str):
+    """Create a campaign from ``form`` (HQ's when ``store`` is None); 422 with the reasons."""
+    hq = store is None
+    _set_up_variant_picker(form, store)
+    if hq:
+        _set_up_store_picker(form)
+    if form.validate_on_submit():
+        variant_id = _chosen_variant_id(form)
+        store_ids = _chosen_store_ids(form) if hq else ()
+        if variant_id is not None and store_ids is not None:
+            try:
+                service.create_campaign(_input(form, variant_id, store_ids), g.chain, store)
+            except service.GroupError as exc:
+                db.session.rollback()
+                flash(str(exc), "error")
+            else:
+                db.session.commit()
+                flash(_("Campaign created."), "success")
+                return redirect(url_for(back))
+    return render_template("groupbuy/campaign_form.html", form=form, hq=hq), \
+        422 if request.method == "POST" else 200
+
+
+def _edit_campaign(campaign: Campaign, hq: bool, back: str):
+    """Change a campaign's safe fields (title, end, caps, limits); a stopped one stays as is."""
+    if campaign.status == service.STOPPED:
+        flash(_("This campaign was stopped; it can no longer change."), "error")
+        return redirect(url_for(back))
+    form = CampaignEditForm(obj=None if request.method == "POST" else campaign)
+    if request.method != "POST":
+        form.ends_at.data = local_input(campaign.ends_at)
+    if form.validate_on_submit():
+        changes = service.CampaignChanges(
+            title=form.title.data, ends_at=aware(form.ends_at.data), unit_cap=form.unit_cap.data,
+            per_customer_limit=form.per_customer_limit.data,
+            per_order_limit=form.per_order_limit.data)
+        try:
+            service.update_campaign(campaign, changes, g.chain)
+        except service.GroupError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(_("Campaign saved."), "success")
+            return redirect(url_for(back))
+    return render_template("groupbuy/campaign_edit.html", form=form, campaign=campaign, hq=hq,
+                           back=back), 422 if request.method == "POST" else 200
+
+
+def _stop_campaign(campaign: Campaign, hq: bool, back: str):
+    """Ask first; stopping is for good (no new groups; open groups run to their deadline)."""
+    errors = []
+    if request.method == "POST":
+        if request.form.get("confirm") != "1":
+            errors.append(_("Tick the box to confirm that you want to stop this campaign."))
+        else:
+            if service.stop_campaign(campaign):
+                flash(_("Campaign stopped. Open groups run until their deadline."), "success")
+            db.session.commit()
+            return redirect(url_for(back))
+    return render_template("groupbuy/campaign_stop.html", campaign=campaign, hq=hq, back=back,
+                           errors=errors, open_groups=service.open_group_count(campaign)), \
+        422 if errors else 200
 
 
 # -- HQ ------------------------------------------------------------------------------------------
@@ -267,43 +462,48 @@ def _input(form) -> service.CampaignInput:
 
 @hq_required
 def index_hq():
-    campaigns = list(db.session.scalars(select(Campaign).where(Campaign.store_id.is_(None))
-                                        .order_by(Campaign.id.desc()).limit(100)))
-    by_campaign = service.report_rows(g.chain, by="campaign")
-    by_store = service.report_rows(g.chain, by="store")
-    names = dict(db.session.execute(select(Store.id, Store.name)).all())
-    titles = dict(db.session.execute(select(Campaign.id, Campaign.title)).all())
-    return render_template("groupbuy/hq_index.html", campaigns=campaigns,
-                           by_campaign=by_campaign, by_store=by_store, names=names,
-                           titles=titles)
+    cpage, spage = _page("cpage"), _page("spage")
+    campaigns = list(db.session.scalars(
+        select(Campaign).where(Campaign.chain_id == g.chain.id)
+        .order_by(Campaign.id.desc()).offset((cpage - 1) * PER_PAGE).limit(PER_PAGE + 1)))
+    by_campaign = service.report_rows(g.chain, by="campaign", keys=[c.id for c in campaigns])
+    by_store = service.report_rows(g.chain, by="store", limit=PER_PAGE + 1,
+                                   offset=(spage - 1) * PER_PAGE)
+    # Names only of the rows shown, and only this chain's: never another chain's stores.
+    shown = {r["key"] for r in by_store} | {c.store_id for c in campaigns if c.store_id}
+    names = dict(db.session.execute(select(Store.id, Store.name).where(
+        Store.chain_id == g.chain.id, Store.id.in_(shown))).all())
+    return render_template(
+        "groupbuy/hq_index.html", campaigns=campaigns[:PER_PAGE],
+        more_campaigns=len(campaigns) > PER_PAGE, cpage=cpage,
+        report={r["key"]: r for r in by_campaign}, by_store=by_store[:PER_PAGE],
+        more_stores=len(by_store) > PER_PAGE, spage=spage, names=names, **_console_context())
 
 
 @hq_bp.route("/campaigns/new", methods=["GET", "POST"])
 @hq_required
 def new_campaign_hq():
-    form = HQCampaignForm()
-    form.store_ids.choices = [(s.id, s.name) for s in db.session.scalars(
-        select(Store).order_by(Store.name).limit(500))]
-    if form.validate_on_submit():
-        try:
-            service.create_campaign(_input(form), g.chain, None)
-        except service.GroupError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-        else:
-            db.session.commit()
-            flash(_("Campaign created."), "success")
-            return redirect(url_for("groupbuy_hq.index"))
-    return render_template("groupbuy/campaign_form.html", form=form, hq=True), \
-        422 if request.method == "POST" else 200
+    return _new_campaign(HQCampaignForm(), store=None, back="groupbuy_hq.index")
+
+
+def _own_hq_campaign(campaign_id: int) -> Campaign:
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None or campaign.chain_id != g.chain.id or campaign.store_id is not None:
+        abort(404)
+    return campaign
+
+
+@hq_bp.route("/campaigns/<int:campaign_id>/edit", methods=["GET", "POST"])
+@hq_required
+def edit_campaign_hq(campaign_id):
+    return _edit_campaign(_own_hq_campaign(campaign_id), hq=True, back="groupbuy_hq.index")
+
+
+@hq_bp.route("/campaigns/<int:campaign_id>/stop", methods=["GET", "POST"])
+@hq_required
+def stop_campaign_hq(campaign_id):
+    return _stop_campaign(_own_hq_campaign(campaign_id), hq=True, back="groupbuy_hq.index")
 
 
 # ``index`` names the HQ page in menus: ``url_for("groupbuy_hq.index")``.
 hq_bp.add_url_rule("/", "index", index_hq)
-
-
-def variant_choices():
-    """Variants HQ or a store can pick (for the forms' help text)."""
-    return db.session.execute(select(Variant.id, Variant.sku).limit(200)).all()
-
-

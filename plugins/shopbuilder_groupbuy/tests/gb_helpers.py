@@ -73,18 +73,18 @@ def checkout(fulfilment="delivery"):
                            contact_name="Lin", contact_phone="138", address="1 Lake Road")
 
 
-def start(app, store, customer_id, campaign_id, quantity=1):
-    """The leader places an order; returns the order id."""
+def start(app, store, customer_id, campaign_id, quantity=1, how=None):
+    """The leader places an order (``how``: a Checkout, delivery by default); its id."""
     with app.test_request_context():
         row = db.session.get(Store, store.id)
         with tenancy.store_scope(row):
             customer = db.session.get(Customer, customer_id)
             campaign = service.get_campaign(row, campaign_id)
-            order = service.start_group(row, customer, campaign, checkout(), quantity)
+            order = service.start_group(row, customer, campaign, how or checkout(), quantity)
             return order.id
 
 
-def join(app, store, customer_id, group_id, quantity=1):
+def join(app, store, customer_id, group_id, quantity=1, how=None):
     with app.test_request_context():
         row = db.session.get(Store, store.id)
         with tenancy.store_scope(row):
@@ -92,7 +92,7 @@ def join(app, store, customer_id, group_id, quantity=1):
             group = service.get_group(row, group_id)
             if group is None:
                 raise LookupError("no such group here")
-            order = service.join_group(row, customer, group, checkout(), quantity)
+            order = service.join_group(row, customer, group, how or checkout(), quantity)
             return order.id
 
 
@@ -132,6 +132,16 @@ def stock(app, store, variant_id):
         listing = db.session.scalar(db.select(StoreListing).where(
             StoreListing.store_id == store.id, StoreListing.variant_id == variant_id))
         return listing.stock_on_hand, listing.reserved
+
+
+def customer_units(app, campaign_id, customer_id):
+    """What the per-customer counter says the customer holds in the campaign."""
+    from shopbuilder_groupbuy.models import CampaignCustomer
+
+    with in_app(app):
+        return db.session.scalar(db.select(CampaignCustomer.units).where(
+            CampaignCustomer.campaign_id == campaign_id,
+            CampaignCustomer.customer_id == customer_id)) or 0
 
 
 def run_tick(app, at):

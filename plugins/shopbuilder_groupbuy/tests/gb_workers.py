@@ -37,7 +37,7 @@ def join_and_pay(args) -> str:
                     checkout = orders.Checkout("delivery", "offline", contact_name="x",
                                                contact_phone="1", address="street")
                     order = service.join_group(store, customer, group, checkout,
-                                               idempotency_key=f"join-{customer_id}")
+                                               idempotency_key=f"join-{customer_id}-{group_id}")
                     order_id = order.id
                 with tenancy.unscoped():
                     orders.mark_paid(db.session.get(Order, order_id), "system")

@@ -92,3 +92,36 @@ def test_payments_racing_the_deadline_end_in_a_place_or_a_refund(app, chain, sto
             assert order.refunded_fen == order.paid_fen
         assert {m.state for m in db.session.scalars(db.select(GroupMember))} <= {
             "refunded", "cancelled"}
+
+
+@BOTH
+def test_one_customer_racing_into_many_groups_never_passes_the_per_customer_limit(
+        app, chain, store, tmp_path):
+    from gb_helpers import customer_units
+
+    set_plugin_enabled(app, store, "groupbuy")
+    variant_id = make_variant(app, chain, [store], stock=100)
+    campaign_id = make_campaign(app, chain, store, variant_id, group_size=3, unit_cap=100,
+                                per_customer_limit=3, per_order_limit=1)
+    *leaders, racer = make_customers(app, chain, 9)
+    groups = []
+    for leader in leaders:
+        order_id = start(app, store, leader, campaign_id)
+        pay(app, order_id)
+        groups.append(group_of(app, order_id))
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(8, initializer=gb_workers.init,
+                      initargs=(app.config["SQLALCHEMY_DATABASE_URI"],
+                                str(tmp_path / "instance"))) as pool:
+        results = pool.map(gb_workers.join_and_pay,
+                           [(store.id, racer, group_id, T0) for group_id in groups],
+                           chunksize=1)
+    outcomes = Counter(r if r in ("joined", "refused") else "other" for r in results)
+    assert outcomes == {"joined": 3, "refused": 5}, Counter(results).most_common(3)
+    assert customer_units(app, campaign_id, racer) == 3
+    with in_app(app):
+        held = db.session.scalars(db.select(GroupMember).where(
+            GroupMember.customer_id == racer)).all()
+        assert sorted(m.state for m in held) == ["paid"] * 3
+        assert db.session.scalar(db.select(db.func.count(Order.id)).where(
+            Order.customer_id == racer)) == 3

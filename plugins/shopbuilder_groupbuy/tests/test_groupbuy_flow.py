@@ -186,6 +186,55 @@ def test_limits_per_order_and_per_customer(app, chain, store, shop):
         start(app, store, a, shop["campaign_id"], quantity=1)
 
 
+def test_per_customer_limit_counts_every_group_and_comes_back_when_an_order_ends(
+        app, chain, store, shop):
+    from gb_helpers import customer_units
+
+    a, b, c = make_customers(app, chain, 3)
+    groups = []
+    for leader in (a, b):
+        order_id = start(app, store, leader, shop["campaign_id"])
+        pay(app, order_id)
+        groups.append(group_of(app, order_id))
+    first = join(app, store, c, groups[0])
+    pay(app, first)
+    unpaid = join(app, store, c, groups[1])
+    assert customer_units(app, shop["campaign_id"], c) == 2
+    with pytest.raises(service.GroupError, match="at most 2"):
+        start(app, store, c, shop["campaign_id"])
+    # The unpaid seat lapses and the paid one is refunded: both units come back.
+    run_tick(app, T0 + timedelta(minutes=16))
+    assert order_state(app, unpaid) == "cancelled"
+    with app.test_request_context(), tenancy.unscoped():
+        orders.refund(db.session.get(Order, first), "system", reason="changed mind")
+    assert customer_units(app, shop["campaign_id"], c) == 0
+    start(app, store, c, shop["campaign_id"], quantity=2)
+    assert customer_units(app, shop["campaign_id"], c) == 2
+
+
+def test_stopped_campaign_opens_no_group_but_open_groups_fill_or_refund(app, chain, store,
+                                                                        shop):
+    a, b, c, d = make_customers(app, chain, 4)
+    filling = start(app, store, a, shop["campaign_id"])
+    pay(app, filling)
+    short = start(app, store, b, shop["campaign_id"])
+    pay(app, short)
+    filling_group, short_group = group_of(app, filling), group_of(app, short)
+    with in_app(app):
+        assert service.stop_campaign(db.session.get(service.Campaign, shop["campaign_id"]))
+        db.session.commit()
+    with pytest.raises(service.GroupError, match="not running"):
+        start(app, store, d, shop["campaign_id"])
+    # Friends can still join an open group through its shared link until its deadline.
+    for friend in (c, d):
+        pay(app, join(app, store, friend, filling_group))
+    assert group_state(app, filling_group)[0] == "succeeded"
+    assert order_state(app, filling) == "paid"
+    run_tick(app, T0 + timedelta(hours=24, minutes=1))
+    assert group_state(app, short_group)[0] == "failed"
+    assert order_state(app, short) == "refunded"
+
+
 def test_unit_cap_refuses_before_paying(app, chain, store):
     from shopbuilder.testing import set_plugin_enabled
 

@@ -187,7 +187,7 @@ def test_hq_creates_a_campaign_for_all_stores_and_it_shows_in_each(app, chain, s
     form = {"title": "Chain-wide", "variant_id": variant_id, "group_price": "19.90",
             "group_size": "2", "fill_hours": "24", "starts_at": "2026-11-27T00:00",
             "ends_at": "2026-12-27T00:00", "unit_cap": "9", "per_customer_limit": "1",
-            "per_order_limit": "1", "virtual_percent": "0", "all_stores": "y"}
+            "per_order_limit": "1", "virtual_percent": "0", "which_stores": "all"}
     refused = client.post(f"/hq/{chain.slug}/groupbuy/campaigns/new", data=form)
     assert refused.status_code == 422 and "North Street (8)" in refused.text
     created = client.post(f"/hq/{chain.slug}/groupbuy/campaigns/new",
