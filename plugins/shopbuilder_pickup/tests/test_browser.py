@@ -175,6 +175,9 @@ def test_customer_picks_nearest_store_pays_and_clerk_verifies_once(browser, live
 
 
 def slot_day(key: str) -> str:
-    from shopbuilder_pickup.slots import LOCAL, parse_key
+    from zoneinfo import ZoneInfo
 
-    return parse_key(key).astimezone(LOCAL).strftime("%Y-%m-%d")
+    from shopbuilder.config import Defaults
+    from shopbuilder_pickup.slots import parse_key
+
+    return parse_key(key).astimezone(ZoneInfo(Defaults.BABEL_DEFAULT_TIMEZONE)).strftime("%Y-%m-%d")
