@@ -137,3 +137,26 @@ def test_notifications_carry_the_order_as_well_as_its_number(
     assert (email, event) == (customer.email, "order_ready")
     assert context["order"].number == context["order_number"] == number_of(app, order_id)
     assert context["order_id"] == order_id and context["pickup_code"] == code_for(app, order_id)
+
+
+def test_worker_counts_a_completed_order_whose_pickup_missed_it_as_collected(
+        app, chain, pickup_store, customer, clerk, manager):
+    from sqlalchemy import update
+
+    from shopbuilder_pickup import service
+    from shopbuilder_pickup.models import PickupOrder
+
+    _p, tea = make_goods(app, chain, [pickup_store])
+    order_id = ready_order(app, pickup_store, customer, {tea: 1}, clerk)
+    console_action(app, pickup_store, manager, order_id, "complete")
+    with in_app(app):  # as if the completion hook had failed: the pickup still looks ready
+        db.session.execute(update(PickupOrder).values(state="ready", collected_by=""))
+        db.session.commit()
+    with app.test_request_context():
+        deadlines.tick(NOW + timedelta(days=8))
+        db.session.remove()
+    with in_app(app):
+        order = db.session.get(Order, order_id)
+        assert (order.state, order.refunded_fen) == ("completed", 0)
+        pickup = service.pickup_of(order_id)
+        assert (pickup.state, pickup.collected_by) == ("collected", "manager")
