@@ -222,6 +222,7 @@ def test_hq_report_counts_pickups_and_no_shows_for_its_chain_only(
 
 def test_wrong_code_limit_is_shared_through_redis_when_configured(tmp_path):
     """Two app processes (here: two apps) count one clerk's wrong codes together in Redis."""
+    import os
     import uuid
 
     import redis
@@ -229,7 +230,7 @@ def test_wrong_code_limit_is_shared_through_redis_when_configured(tmp_path):
     from shopbuilder import create_app
     from shopbuilder.testing import make_chain, make_test_config, reset_database
 
-    url = "redis://127.0.0.1:6379/7"
+    url = os.environ.get("SHOPBUILDER_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
     try:
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
     except redis.RedisError:
