@@ -40,7 +40,7 @@ test: setup lint
 
 # Retake the phone screenshots in docs/screenshots (README shows them).
 screenshots: setup
-	SHOPBUILDER_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/browser
+	SHOPBUILDER_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/browser plugins/shopbuilder_pickup/tests/test_browser.py
 
 lint: setup
 	$(BIN)/ruff check .

@@ -118,6 +118,16 @@ def shopbuilder_order_fulfilled(order):
 
 
 @hookimpl
+def shopbuilder_order_completed(order):
+    from .service import close_completed
+
+    # The core console's *Complete* (or any other caller of orders.complete) hands the goods
+    # over too: close the pickup so its code dies and the worker does not call it a no-show.
+    if order.fulfilment_code == "pickup":
+        close_completed(order)
+
+
+@hookimpl
 def shopbuilder_order_cancelled(order):
     from .service import release
 

@@ -14,7 +14,6 @@ from marshmallow import Schema, fields
 from shopbuilder.api import api_blueprint, current_customer, operation, problem
 from shopbuilder.extensions import db
 from shopbuilder.models import Order
-from shopbuilder.services import orders
 
 from . import codes, service, slots
 
@@ -69,12 +68,10 @@ def pickup_detail(order_id):
     order = db.session.get(Order, order_id)
     if order is None or order.customer_id != customer.id:
         raise problem("not_found")
-    pickup = service.pickup_of(order.id)
+    pickup = service.in_step(order)
     if pickup is None:
         raise problem("not_found", "This order is not picked up in a store.")
-    if order.state == orders.S.READY_FOR_PICKUP and pickup.state == "booked":
-        pickup = service.ensure_ready(order)
-        db.session.commit()
+    db.session.commit()
     code = codes.code_of(pickup) if pickup.state == "ready" else None
     return {
         "order_id": order.id, "state": pickup.state,

@@ -114,4 +114,6 @@ def qr_svg(code: str) -> Markup:
     image.save(buffer)
     svg = buffer.getvalue().decode()
     svg = svg[svg.index("<svg"):]  # drop the XML declaration: it is inlined in HTML
+    # Fill the panel (its viewBox keeps it square) rather than 33 mm: easier to scan.
+    svg = re.sub(r'^<svg width="[^"]*" height="[^"]*"', '<svg width="100%"', svg, count=1)
     return Markup(svg)

@@ -23,6 +23,8 @@ def _dates(form, field):
 
 
 class SettingsForm(Form):
+    """How long a ready order waits is not here: it is the core's ``deadlines.pickup_days``."""
+
     slot_minutes = IntegerField(_l("Length of a pickup slot (minutes)"), default=30,
                                 validators=[NumberRange(10, 240)])
     capacity = IntegerField(_l("Orders per slot"), default=10, validators=[NumberRange(1, 1000)])
@@ -32,7 +34,5 @@ class SettingsForm(Form):
                               validators=[NumberRange(0, 30)])
     closed_dates = TextAreaField(_l("Closed days (e.g. 2026-02-10, 2026-02-11)"), default="",
                                  validators=[Optional(), _dates])
-    pickup_days = IntegerField(_l("Days to collect before the order is cancelled and refunded"),
-                               default=7, validators=[NumberRange(1, 60)])
     reminder_hours = IntegerField(_l("Remind the customer this many hours before"), default=24,
                                   validators=[NumberRange(0, 24 * 30)])

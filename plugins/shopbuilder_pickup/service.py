@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from shopbuilder import clock, tenancy
 from shopbuilder.extensions import db
-from shopbuilder.models import Order, OrderLine, OrderState, Store
+from shopbuilder.models import Order, OrderEvent, OrderLine, OrderState, User
 from shopbuilder.plugins import store_hook
 from shopbuilder.services import orders
 from shopbuilder.services import stock as stock_service
@@ -92,7 +92,8 @@ def notify(store, order: Order, event: str, **context) -> None:
     try:
         store_hook("shopbuilder_notify", store)(
             store=store, customer=order.customer, event=event,
-            context={"order_number": order.number, "order_id": order.id, **context},
+            context={"order": order, "order_number": order.number, "order_id": order.id,
+                     **context},
         )
     except Exception:
         log.exception("notification %s failed for order %s", event, order.number)
@@ -166,6 +167,88 @@ def release(order: Order) -> None:
     db.session.commit()
 
 
+# -- completed elsewhere ---------------------------------------------------------------------
+
+
+def completion_by(order: Order) -> tuple[datetime, str, int | None]:
+    """When and by whom ``order`` was completed: ``(at, name, staff user id or None)``.
+
+    Read from the order's ``complete`` event (``staff:7``, ``system``, ...), so a
+    completion from the core order console is credited to the person who pressed it.
+    """
+    event = db.session.scalars(
+        select(OrderEvent).where(OrderEvent.order_id == order.id, OrderEvent.kind == "complete")
+        .order_by(OrderEvent.id.desc())
+    ).first()
+    if event is None:
+        return clock.now(), "", None
+    kind, _sep, ident = event.actor.partition(":")
+    user = db.session.get(User, int(ident)) if kind == "staff" and ident.isdigit() else None
+    if user is None:
+        return event.at, event.actor[:120], None
+    return event.at, (user.name or user.email)[:120], user.id
+
+
+def close_completed(order: Order, open_states=("booked", "ready")) -> PickupOrder | None:
+    """The order completed without the counter (the core console's *Complete*): close the pickup.
+
+    The goods were handed over however the order got there, so the pickup is
+    ``collected``: its code is void, every line counts as picked, and the worker
+    no longer expires it (which would count a collected order as a no-show).
+    A staff member's completion is also recorded as a hand-over, so it appears
+    in the store's list of verifications. Does nothing for a pickup already
+    closed (the counter's own completion lands here too, after the fact).
+    """
+    pickup = pickup_of(order.id)
+    if pickup is None:
+        return None
+    db.session.refresh(order, ["state"])
+    if order.state != S.COMPLETED:
+        return pickup
+    at, who, user_id = completion_by(order)
+    with orders.unit_of_work():
+        claimed = db.session.execute(
+            update(PickupOrder)
+            .where(PickupOrder.id == pickup.id, PickupOrder.state.in_(open_states))
+            .values(state="collected", open_code_hash=None, collected_at=at, collected_by=who,
+                    closed_at=at)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if claimed:
+            lines = db.session.scalars(
+                select(PickupLine).where(PickupLine.pickup_id == pickup.id)
+                .execution_options(populate_existing=True)
+            ).all()
+            handed = {str(line.id): line.remaining for line in lines if line.remaining}
+            db.session.execute(
+                update(PickupLine).where(PickupLine.pickup_id == pickup.id)
+                .values(picked=PickupLine.quantity)
+                .execution_options(synchronize_session=False)
+            )
+            if user_id is not None and handed:
+                db.session.add(PickupCollection(
+                    chain_id=pickup.chain_id, store_id=pickup.store_id, pickup_id=pickup.id,
+                    at=at, user_id=user_id, user_name=who, quantities=handed, complete=True))
+    return pickup
+
+
+def in_step(order: Order) -> PickupOrder | None:
+    """The pickup of ``order``, first caught up with the order should a hook have been missed.
+
+    Order-event hooks run after the order's commit and a failure there is only
+    logged; the pages that show a pickup call this so the code appears once the
+    order is ready and disappears once it is completed, whatever happened.
+    """
+    pickup = pickup_of(order.id)
+    if pickup is None or pickup.state not in ("booked", "ready"):
+        return pickup
+    if order.state == S.READY_FOR_PICKUP and pickup.state == "booked":
+        return ensure_ready(order)
+    if order.state == S.COMPLETED:
+        return close_completed(order)
+    return pickup
+
+
 # -- verification at the counter (核销) -------------------------------------------------------
 
 
@@ -202,7 +285,7 @@ def lookup(store, text: str | None) -> Lookup:
         if found.store_id != store.id:
             db.session.expunge(found)
             return Lookup("other_store")
-    pickup = db.session.get(PickupOrder, found.id, populate_existing=True)
+    pickup = in_step(db.session.get(PickupOrder, found.id, populate_existing=True).order)
     if pickup.state == "collected":
         return Lookup("collected", pickup, code)
     if pickup.state in ("expired", "cancelled"):
@@ -331,6 +414,10 @@ def expire_one(pickup_id: int, now: datetime) -> bool:
         pickup = db.session.get(PickupOrder, pickup_id, populate_existing=True)
         order = pickup.order
         db.session.refresh(order)
+        if order.state == S.COMPLETED:
+            # Completed elsewhere and the pickup missed it: collected, not a no-show.
+            close_completed(order, open_states=("expired",))
+            return False
         if order.state != S.READY_FOR_PICKUP:
             return True
         reason = N_("Not picked up in time")
@@ -350,8 +437,3 @@ def expire_one(pickup_id: int, now: datetime) -> bool:
             if line.remaining:
                 stock_service.restock(order.store_id, line.order_line.variant_id, line.remaining)
     return True
-
-
-def stores_of_chain(chain_id: int) -> list[Store]:
-    return list(db.session.scalars(select(Store).where(Store.chain_id == chain_id)
-                                   .order_by(Store.name)))

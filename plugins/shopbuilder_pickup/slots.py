@@ -13,19 +13,20 @@ SQLite serialises writers).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from shopbuilder import clock
 from shopbuilder.extensions import db
 from shopbuilder.plugins import plugin_settings
+from shopbuilder.services import orders
 
 from .models import PickupSlot
 
-LOCAL = ZoneInfo("Asia/Shanghai")
 DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 KEY_FORMAT = "%Y%m%dT%H%MZ"
 
@@ -36,12 +37,29 @@ DEFAULTS = {
     "lead_minutes": 60,
     "days_ahead": 3,
     "closed_dates": "",
-    "pickup_days": 7,
     "reminder_hours": 24,
 }
 
 
+def local_zone(store=None) -> ZoneInfo:
+    """The time zone of a store's opening hours, slots and days.
+
+    The store's own ``timezone`` where it has one, else the deployment's
+    ``BABEL_DEFAULT_TIMEZONE`` (``Asia/Shanghai`` by default), the zone the
+    core shows times in; never a zone written into the plugin.
+    """
+    name = getattr(store, "timezone", None) or current_app.config.get("BABEL_DEFAULT_TIMEZONE")
+    return ZoneInfo(name or "UTC")
+
+
 def config(store) -> dict:
+    """The plugin's settings for ``store``, plus ``pickup_days`` from the core's deadlines.
+
+    How long a ready order waits is the core setting ``deadlines.pickup_days``
+    (the one HQ sets for every pickup, with or without this plugin), so there is
+    one number: the plugin expires the order at that time, the core's own
+    deadline is moved far behind it (``service.SAFETY_NET``).
+    """
     values = {**DEFAULTS, **plugin_settings("pickup", store)}
     for key, default in DEFAULTS.items():
         if isinstance(default, int):
@@ -49,6 +67,10 @@ def config(store) -> dict:
                 values[key] = int(values[key])
             except (TypeError, ValueError):
                 values[key] = default
+    try:
+        values["pickup_days"] = int(orders.deadline_values(store)["pickup_days"])
+    except (KeyError, TypeError, ValueError):
+        values["pickup_days"] = orders.DEADLINE_DEFAULTS["pickup_days"]
     return values
 
 
@@ -58,6 +80,7 @@ class Slot:
     end: datetime
     booked: int
     capacity: int
+    zone: tzinfo = UTC
 
     @property
     def key(self) -> str:
@@ -73,11 +96,11 @@ class Slot:
 
     @property
     def local_start(self) -> datetime:
-        return self.start.astimezone(LOCAL)
+        return self.start.astimezone(self.zone)
 
     @property
     def local_end(self) -> datetime:
-        return self.end.astimezone(LOCAL)
+        return self.end.astimezone(self.zone)
 
 
 def parse_key(key: str | None) -> datetime | None:
@@ -109,14 +132,14 @@ def _clock_time(text: str) -> time | None:
 
 def opening_periods(store, day: date) -> list[tuple[datetime, datetime]]:
     """The store's opening periods on local ``day`` as aware local datetimes."""
-    periods = []
+    periods, zone = [], local_zone(store)
     for pair in (store.opening_hours or {}).get(DAY_KEYS[day.weekday()], []) or []:
         if not isinstance(pair, list | tuple) or len(pair) != 2:
             continue
         opens, closes = _clock_time(pair[0]), _clock_time(pair[1])
         if opens is None or closes is None or closes <= opens:
             continue
-        periods.append((datetime.combine(day, opens, LOCAL), datetime.combine(day, closes, LOCAL)))
+        periods.append((datetime.combine(day, opens, zone), datetime.combine(day, closes, zone)))
     return periods
 
 
@@ -124,7 +147,7 @@ def is_open(store, at: datetime | None = None) -> bool | None:
     """Whether the store is open at ``at`` (None: its hours are unknown)."""
     if not store.opening_hours:
         return None
-    at = (at or clock.now()).astimezone(LOCAL)
+    at = (at or clock.now()).astimezone(local_zone(store))
     if at.date() in closed_dates(config(store)["closed_dates"]):
         return False
     return any(start <= at < end for start, end in opening_periods(store, at.date()))
@@ -137,7 +160,7 @@ def candidate_starts(store, now: datetime | None = None, cfg: dict | None = None
     length = timedelta(minutes=max(cfg["slot_minutes"], 5))
     earliest = now + timedelta(minutes=max(cfg["lead_minutes"], 0))
     closed = closed_dates(cfg["closed_dates"])
-    today = now.astimezone(LOCAL).date()
+    today = now.astimezone(local_zone(store)).date()
     for offset in range(max(cfg["days_ahead"], 0) + 1):
         day = today + timedelta(days=offset)
         if day in closed:
@@ -163,7 +186,9 @@ def available_slots(store, now: datetime | None = None) -> list[Slot]:
         )
     ).all()
     booked = {row.starts_at: row.booked for row in rows}
-    return [Slot(start, end, booked.get(start, 0), cfg["capacity"]) for start, end in starts]
+    zone = local_zone(store)
+    return [Slot(start, end, booked.get(start, 0), cfg["capacity"], zone)
+            for start, end in starts]
 
 
 def find_slot(store, key: str | None, now: datetime | None = None) -> Slot | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, time, timedelta
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -27,7 +28,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 
 from shopbuilder import clock
 from shopbuilder.auth import hq_required, staff_required
@@ -37,14 +38,14 @@ from shopbuilder.services import cart as cart_service
 from shopbuilder.services import orders
 
 from . import codes, finder, service, slots
-from .models import PickupCollection, PickupOrder
+from .models import PickupCollection, PickupOrder, PickupSlot
 
 store_bp = Blueprint("pickup", __name__, url_prefix="/s/<store>")
 manage_bp = Blueprint("pickup_manage", __name__, url_prefix="/s/<store>/manage/pickup")
 hq_bp = Blueprint("pickup_hq", __name__, url_prefix="/hq/<chain>/pickup")
 
-LOCAL = slots.LOCAL
 REPORT_PAGE = 50
+#: Stores per page of the per-day table (one column each; a phone shows a few at a time).
 REPORT_DAY_COLUMNS = 12
 DAY_LABELS = {"mon": _l("Mon"), "tue": _l("Tue"), "wed": _l("Wed"), "thu": _l("Thu"),
               "fri": _l("Fri"), "sat": _l("Sat"), "sun": _l("Sun")}
@@ -65,9 +66,9 @@ def _int(value, default=None):
         return default
 
 
-def local_day_bounds(day):
-    start = datetime.combine(day, time(0), LOCAL)
-    return start, start + timedelta(days=1)
+def local_day_bounds(day, zone):
+    start = datetime.combine(day, time(0), zone)
+    return start, datetime.combine(day + timedelta(days=1), time(0), zone)
 
 
 # -- the store finder -------------------------------------------------------------------------
@@ -88,7 +89,7 @@ def stores():
         lat = None
     city = (request.args.get("city") or "").strip()[:64]
     product_id = _int(request.args.get("product_id"))
-    found = finder.nearest(g.chain.id, lat, lng, city, product_id)
+    found = finder.nearest(g.chain.id, lat, lng, city, product_id, near=g.store)
     cart, _customer, _token = _visitor_cart()
     lines = [(line.variant, line.quantity) for line in (cart.lines if cart else [])]
     unavailable = {}
@@ -108,7 +109,7 @@ def switch_store():
     target = db.session.scalar(select(Store).where(
         Store.slug == (request.form.get("to") or "")[:64], Store.chain_id == g.chain.id,
         Store.status == "active"))
-    if target is None or target.id not in {s.id for s in finder.pickup_stores(g.chain.id)}:
+    if target is None or not finder.offers_pickup(g.chain.id, target.id):
         abort(404)
     cart, customer_id, token = _visitor_cart()
     if target.id == g.store.id:
@@ -130,16 +131,14 @@ def switch_store():
 
 def customer_pickup_panel(order: Order):
     """The order page's pickup panel: where and when, then the code and its QR once ready."""
-    pickup = service.pickup_of(order.id)
+    pickup = service.in_step(order)
     if pickup is None:
         return None
-    if order.state == orders.S.READY_FOR_PICKUP and pickup.state == "booked":
-        pickup = service.ensure_ready(order)
     code = codes.code_of(pickup) if pickup.state == "ready" else None
     return render_template(
         "pickup/order_slot.html", pickup=pickup, order=order, store=order.store,
         code=codes.display(code) if code else None, qr=codes.qr_svg(code) if code else None,
-        LOCAL=LOCAL,
+        LOCAL=slots.local_zone(order.store),
     )
 
 
@@ -149,33 +148,55 @@ def customer_pickup_panel(order: Order):
 @manage_bp.get("/")
 @staff_required
 def today():
-    day = clock.now().astimezone(LOCAL).date()
+    zone = slots.local_zone(g.store)
+    day = clock.now().astimezone(zone).date()
     chosen = request.args.get("day")
     if chosen:
         try:
             day = datetime.strptime(chosen, "%Y-%m-%d").date()
         except ValueError:
             flash(_("Write the day as 2026-11-27."), "error")
-    start, end = local_day_bounds(day)
+    start, end = local_day_bounds(day, zone)
     rows = db.session.scalars(
         select(PickupOrder).where(PickupOrder.slot_start >= start, PickupOrder.slot_start < end)
         .order_by(PickupOrder.slot_start, PickupOrder.id)
     ).all()
     by_slot = defaultdict(list)
     for row in rows:
-        by_slot[row.slot_start.astimezone(LOCAL)].append(row)
+        by_slot[row.slot_start].append(row)
+    booked = dict(db.session.execute(
+        select(PickupSlot.starts_at, PickupSlot.booked)
+        .where(PickupSlot.starts_at >= start, PickupSlot.starts_at < end)
+    ).all())
     verified = db.session.scalars(
         select(PickupCollection).where(PickupCollection.at >= start, PickupCollection.at < end)
         .order_by(PickupCollection.at.desc())
     ).all()
     return render_template(
-        "pickup/manage_today.html", day=day, by_slot=sorted(by_slot.items()), verified=verified,
+        "pickup/manage_today.html", day=day, verified=verified,
+        by_slot=[(slot_start.astimezone(zone), booked.get(slot_start, 0), found)
+                 for slot_start, found in sorted(by_slot.items())],
+        capacity=slots.config(g.store)["capacity"],
         pickups={p.id: p for p in rows} | {
             p.id: p for p in db.session.scalars(select(PickupOrder).where(
                 PickupOrder.id.in_([v.pickup_id for v in verified])))},
-        state_labels=orders.STATE_LABELS, LOCAL=LOCAL,
+        state_labels=orders.STATE_LABELS, LOCAL=zone,
         prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1),
     )
+
+
+def back_within_store(default: str) -> str:
+    """The form's ``back`` when it is a path inside this store's pages, else ``default``.
+
+    Never another site (``//evil.example``, ``https://...``) nor another store's pages.
+    """
+    target = request.form.get("back") or ""
+    parts = urlsplit(target)
+    home = url_for("storefront.home")
+    if (not parts.scheme and not parts.netloc and "\\" not in target
+            and target.startswith(home) and not target.startswith("//")):
+        return target
+    return default
 
 
 @manage_bp.post("/<int:pickup_order_id>/prepare")
@@ -192,7 +213,7 @@ def prepare(pickup_order_id):
     else:
         flash(_("Order %(number)s is ready; the customer was told.",
                 number=pickup.order.number), "success")
-    return redirect(request.form.get("back") or url_for("pickup_manage.today"))
+    return redirect(back_within_store(url_for("pickup_manage.today")))
 
 
 def _clerk_key() -> str:
@@ -210,15 +231,16 @@ def _wrong_code(response) -> bool:
 @manage_bp.errorhandler(429)
 def too_many(error):
     return render_template("pickup/manage_verify.html", result=None, text="",
-                           limited=True, LOCAL=LOCAL), 429
+                           limited=True, LOCAL=slots.local_zone(g.store)), 429
 
 
 @manage_bp.route("/verify", methods=["GET", "POST"])
 @staff_required
 @limiter.limit(_verify_limit, key_func=_clerk_key, methods=["POST"], deduct_when=_wrong_code)
 def verify():
+    zone = slots.local_zone(g.store)
     if request.method == "GET":
-        return render_template("pickup/manage_verify.html", result=None, text="", LOCAL=LOCAL)
+        return render_template("pickup/manage_verify.html", result=None, text="", LOCAL=zone)
     text = (request.form.get("code") or "")[:600]
     result = service.lookup(g.store, text)
     g.pickup_wrong_code = result.wrong
@@ -231,7 +253,7 @@ def verify():
                 flash(_("Hand over between 0 and %(n)s of %(title)s.", n=line.remaining,
                         title=line.order_line.title), "error")
                 return render_template("pickup/manage_verify.html", result=result, text=text,
-                                       LOCAL=LOCAL), 422
+                                       LOCAL=zone), 422
             quantities[line.id] = n
         try:
             record = service.collect(g.store, result.pickup.id, quantities, current_user)
@@ -251,7 +273,7 @@ def verify():
     elif result.outcome != "ok":
         status = 404 if result.wrong else 409
     return render_template("pickup/manage_verify.html", result=result, text=text,
-                           LOCAL=LOCAL), status
+                           LOCAL=zone), status
 
 
 # -- HQ -----------------------------------------------------------------------------------------
@@ -260,28 +282,63 @@ def verify():
 @hq_bp.get("/")
 @hq_required
 def report():
+    """Pickups collected and no-shows per store and per day, counted in SQL.
+
+    Stores are paged in SQL (busiest first, then by name), the per-day table
+    has its own pager over the stores that had pickups (``REPORT_DAY_COLUMNS``
+    columns at a time), so the page costs the same for 10 stores or 100,000.
+    """
+    zone = slots.local_zone()
     days = min(max(_int(request.args.get("days"), 14) or 14, 1), 92)
-    today_local = clock.now().astimezone(LOCAL).date()
-    first = today_local - timedelta(days=days - 1)
-    start, _end = local_day_bounds(first)
-    rows = db.session.execute(
-        select(PickupOrder.store_id, PickupOrder.state, PickupOrder.collected_at,
-               PickupOrder.closed_at)
-        .where(PickupOrder.state.in_(("collected", "expired")), PickupOrder.closed_at >= start)
-    ).all()
-    table = defaultdict(lambda: defaultdict(lambda: {"collected": 0, "expired": 0}))
-    totals = defaultdict(lambda: {"collected": 0, "expired": 0})
-    for row in rows:
-        day = row.closed_at.astimezone(LOCAL).date()
-        table[row.store_id][day][row.state] += 1
-        totals[row.store_id][row.state] += 1
-    # Stores with pickups in the period first (busiest first), then the rest; paginated.
-    all_stores = sorted(service.stores_of_chain(g.chain.id), key=lambda s: (
-        -(totals[s.id]["collected"] + totals[s.id]["expired"]) if s.id in totals else 1, s.name))
-    page = max(_int(request.args.get("page"), 1) or 1, 1)
-    stores = all_stores[(page - 1) * REPORT_PAGE:page * REPORT_PAGE]
-    active = [s for s in stores if s.id in totals][:REPORT_DAY_COLUMNS]
+    first = clock.now().astimezone(zone).date() - timedelta(days=days - 1)
     day_list = [first + timedelta(days=i) for i in range(days)]
+    edges = [local_day_bounds(day, zone)[0] for day in day_list]
+    edges.append(local_day_bounds(day_list[-1], zone)[1])
+    closed = select(
+        PickupOrder.store_id, PickupOrder.state,
+        # The local day as an index into day_list: the boundaries come from zoneinfo,
+        # so this is right on any database and across daylight-saving changes.
+        case(*[(PickupOrder.closed_at < edge, i) for i, edge in enumerate(edges[1:])])
+        .label("day"),
+    ).where(PickupOrder.chain_id == g.chain.id, PickupOrder.state.in_(("collected", "expired")),
+            PickupOrder.closed_at >= edges[0], PickupOrder.closed_at < edges[-1]).subquery()
+    collected = func.sum(case((closed.c.state == "collected", 1), else_=0))
+    expired = func.sum(case((closed.c.state == "expired", 1), else_=0))
+    per_store = select(closed.c.store_id, collected.label("collected"),
+                       expired.label("expired")).group_by(closed.c.store_id).subquery()
+    busy = func.coalesce(per_store.c.collected, 0) + func.coalesce(per_store.c.expired, 0)
+
+    page = max(_int(request.args.get("page"), 1) or 1, 1)
+    n_stores = db.session.scalar(select(func.count(Store.id)).where(Store.chain_id == g.chain.id))
+    store_rows = db.session.execute(
+        select(Store, func.coalesce(per_store.c.collected, 0),
+               func.coalesce(per_store.c.expired, 0))
+        .outerjoin(per_store, per_store.c.store_id == Store.id)
+        .where(Store.chain_id == g.chain.id)
+        .order_by(busy.desc(), Store.name, Store.id)
+        .limit(REPORT_PAGE).offset((page - 1) * REPORT_PAGE)
+    ).all()
+    stores = [row[0] for row in store_rows]
+    totals = {row[0].id: {"collected": int(row[1]), "expired": int(row[2])} for row in store_rows}
+
+    cols = max(_int(request.args.get("cols"), 1) or 1, 1)
+    n_active = db.session.scalar(select(func.count()).select_from(per_store))
+    active = list(db.session.scalars(
+        select(Store).join(per_store, per_store.c.store_id == Store.id)
+        .order_by(busy.desc(), Store.name, Store.id)
+        .limit(REPORT_DAY_COLUMNS).offset((cols - 1) * REPORT_DAY_COLUMNS)
+    ))
+    table = defaultdict(lambda: defaultdict(lambda: {"collected": 0, "expired": 0}))
+    for store_id, day, state, n in db.session.execute(
+            select(closed.c.store_id, closed.c.day, closed.c.state, func.count())
+            .where(closed.c.store_id.in_([s.id for s in active]))
+            .group_by(closed.c.store_id, closed.c.day, closed.c.state)):
+        table[store_id][day_list[day]][state] = n
+    chain_days = defaultdict(lambda: {"collected": 0, "expired": 0})
+    for day, state, n in db.session.execute(
+            select(closed.c.day, closed.c.state, func.count())
+            .group_by(closed.c.day, closed.c.state)):
+        chain_days[day_list[day]][state] = n
 
     def rate(counts):
         done = counts["collected"] + counts["expired"]
@@ -289,6 +346,8 @@ def report():
 
     return render_template(
         "pickup/hq_report.html", stores=stores, active=active, table=table, totals=totals,
-        days=day_list, rate=rate, n_days=days, page=page,
-        pages=max((len(all_stores) + REPORT_PAGE - 1) // REPORT_PAGE, 1),
+        chain_days=chain_days, days=day_list, rate=rate, n_days=days, page=page,
+        pages=max((n_stores + REPORT_PAGE - 1) // REPORT_PAGE, 1), cols=cols,
+        col_pages=max((n_active + REPORT_DAY_COLUMNS - 1) // REPORT_DAY_COLUMNS, 1),
+        first_col=(cols - 1) * REPORT_DAY_COLUMNS + 1, n_active=n_active,
     )

@@ -27,6 +27,7 @@ CHROMIUM = os.environ.get("SHOPBUILDER_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 PHONE = {"width": 390, "height": 844}
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 ALL_DAY = {day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 
 
@@ -120,7 +121,27 @@ def sign_in(page, url, email):
     page.locator("form button, form input[type=submit]").last.click()
 
 
-def test_customer_picks_nearest_store_pays_and_clerk_verifies_once(browser, live):
+@pytest.fixture
+def screenshot(tmp_path):
+    """Save a page's picture: into docs/screenshots with ``make screenshots``
+    (SHOPBUILDER_SCREENSHOTS=1), else into the test's temporary folder, so an ordinary
+    test run leaves the committed pictures alone (as ``tests/browser`` does)."""
+    folder = SCREENSHOTS if os.environ.get("SHOPBUILDER_SCREENSHOTS") == "1" else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def take(page, name: str):
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+        return folder / f"{name}.png"
+
+    return take
+
+
+def buy_for_pickup(browser, live):
+    """The customer finds the nearest store, books a slot and pays; the clerk prepares it.
+
+    Returns the customer's page (on the order, now showing the code), the clerk's page
+    (signed in) and the order number.
+    """
     customer = phone(browser, live, geolocation={"latitude": 30.2600, "longitude": 120.1520},
                      permissions=["geolocation"])
     sign_in(customer, "/s/airport/login", "lin@example.com")
@@ -137,7 +158,8 @@ def test_customer_picks_nearest_store_pays_and_clerk_verifies_once(browser, live
 
     customer.goto("/s/west-lake/checkout")
     customer.check("input[name=fulfilment][value=pickup]")
-    slot_value = customer.locator("#pickup-slot option:not([disabled])").nth(1) \
+    # The second slot offered: the first may close (lead time) while the form is sent.
+    slot_value = customer.locator("#pickup-slot option:not([disabled])").nth(2) \
         .get_attribute("value")
     customer.select_option("#pickup-slot", slot_value)
     customer.check("input[name=payment_provider][value=sandbox]")
@@ -152,29 +174,94 @@ def test_customer_picks_nearest_store_pays_and_clerk_verifies_once(browser, live
     sign_in(clerk, "/s/west-lake/manage/login", "clerk@example.com")
     clerk.goto("/s/west-lake/manage/pickup/?day=" + slot_day(slot_value))
     clerk.locator("tr", has_text=number).locator("button").click()
+    clerk.wait_for_selector(".flash-success")
 
     customer.goto(order_url)
+    return customer, clerk, number
+
+
+def test_customer_picks_nearest_store_pays_and_clerk_verifies_once(browser, live, screenshot):
+    customer, clerk, number = buy_for_pickup(browser, live)
     code = customer.locator(".pickup-code").inner_text().replace(" ", "")
     assert re.fullmatch(r"\d{12}", code)
     assert customer.locator(".pickup-qr svg").count() == 1
+    screenshot(customer, "pickup-code")
 
     clerk.goto("/s/west-lake/manage/pickup/verify")
     clerk.fill("input[name=code]", code)
     clerk.click("#verify-form button[type=submit]")
     assert "Longjing" in clerk.locator(".pickup-collect").inner_text()
+    screenshot(clerk, "pickup-verify")
     clerk.click(".pickup-collect button[type=submit]")
     assert "is complete" in clerk.locator(".flash-success").inner_text()
 
-    customer.goto(order_url)
+    customer.goto(customer.url)
     assert "Collected on" in customer.locator(".pickup-panel").inner_text()
 
     clerk.fill("input[name=code]", code)
     clerk.click("#verify-form button[type=submit]")
     refusal = clerk.locator(".pickup-result").inner_text()
-    assert "Already collected on" in refusal and "Wang" in refusal
+    assert "Already collected on" in refusal and "Wang" in refusal and number in refusal
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", refusal)
+    screenshot(clerk, "pickup-refused")
+
+
+#: Stands in for the phone's camera: a canvas stream showing the picture in
+#: ``window.__cameraPicture`` (a data URL), as ``getUserMedia`` would show the customer's
+#: screen held up to the camera. Everything after it (jsQR, the form) is the real scan.js.
+FAKE_CAMERA = """
+navigator.mediaDevices.getUserMedia = async function () {
+  const picture = new Image();
+  picture.src = %s;
+  await picture.decode();
+  const canvas = document.createElement('canvas');
+  canvas.width = picture.width + 80; canvas.height = picture.height + 80;
+  const ctx = canvas.getContext('2d');
+  const draw = () => { ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, canvas.width, canvas.height);
+                       ctx.drawImage(picture, 40, 40); };
+  draw(); setInterval(draw, 100);
+  return canvas.captureStream(10);
+};
+"""
+
+
+def test_clerk_scans_the_customers_qr_code_with_the_shipped_decoder(browser, live):
+    import base64
+    import json
+
+    customer, clerk, number = buy_for_pickup(browser, live)
+    picture = base64.b64encode(customer.locator(".pickup-qr").screenshot()).decode()
+    data_url = "data:image/png;base64," + picture
+
+    clerk.goto("/s/west-lake/manage/pickup/verify")
+    # The vendored jsQR reads the customer's QR code as the signed token...
+    token = clerk.evaluate("""async (src) => {
+      const picture = new Image(); picture.src = src; await picture.decode();
+      const canvas = document.createElement('canvas');
+      canvas.width = picture.width; canvas.height = picture.height;
+      const ctx = canvas.getContext('2d'); ctx.drawImage(picture, 0, 0);
+      const image = ctx.getImageData(0, 0, canvas.width, canvas.height);
+      const found = window.jsQR(image.data, image.width, image.height,
+                                {inversionAttempts: 'dontInvert'});
+      return found ? found.data : null; }""", data_url)
+    assert token and not token.isdigit()  # the signed token, not the bare digits
+
+    # ...and scan.js, fed that picture as the camera, submits it and shows the order.
+    clerk.context.add_init_script(FAKE_CAMERA % json.dumps(data_url))
+    clerk.goto("/s/west-lake/manage/pickup/verify")
+    clerk.click("#scan-start")
+    clerk.wait_for_selector(".pickup-collect", timeout=20_000)
+    assert number in clerk.locator("main").inner_text()
+    assert "Longjing" in clerk.locator(".pickup-collect").inner_text()
+    assert clerk.locator(".pickup-collect input[name=code]").input_value() == token
+    clerk.click(".pickup-collect button[type=submit]")
+    assert "is complete" in clerk.locator(".flash-success").inner_text()
 
 
 def slot_day(key: str) -> str:
-    from shopbuilder_pickup.slots import LOCAL, parse_key
+    from zoneinfo import ZoneInfo
 
-    return parse_key(key).astimezone(LOCAL).strftime("%Y-%m-%d")
+    from shopbuilder.config import Defaults
+    from shopbuilder_pickup.slots import parse_key
+
+    return parse_key(key).astimezone(ZoneInfo(Defaults.BABEL_DEFAULT_TIMEZONE)).strftime("%Y-%m-%d")

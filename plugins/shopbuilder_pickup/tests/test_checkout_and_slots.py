@@ -115,7 +115,7 @@ def test_manager_overrides_settings_in_the_console_within_hq_locks(app, chain, p
     login(client, boss, store=pickup_store)
     url = f"/s/{pickup_store.slug}/manage/plugins/pickup/settings"
     form = {"slot_minutes": "20", "capacity": "4", "lead_minutes": "0", "days_ahead": "2",
-            "closed_dates": "2026-12-25", "pickup_days": "5", "reminder_hours": "12"}
+            "closed_dates": "2026-12-25", "reminder_hours": "12"}
     assert client.post(url, data=form).status_code == 302
     with in_store(app, pickup_store) as row:
         cfg = slots.config(row)

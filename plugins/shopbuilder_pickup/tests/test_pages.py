@@ -222,6 +222,7 @@ def test_hq_report_counts_pickups_and_no_shows_for_its_chain_only(
 
 def test_wrong_code_limit_is_shared_through_redis_when_configured(tmp_path):
     """Two app processes (here: two apps) count one clerk's wrong codes together in Redis."""
+    import os
     import uuid
 
     import redis
@@ -229,7 +230,7 @@ def test_wrong_code_limit_is_shared_through_redis_when_configured(tmp_path):
     from shopbuilder import create_app
     from shopbuilder.testing import make_chain, make_test_config, reset_database
 
-    url = "redis://127.0.0.1:6379/7"
+    url = os.environ.get("SHOPBUILDER_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
     try:
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
     except redis.RedisError:
@@ -252,3 +253,69 @@ def test_wrong_code_limit_is_shared_through_redis_when_configured(tmp_path):
         answers.append(client.post(f"/s/{store.slug}/manage/pickup/verify",
                                    data={"code": "000000000000"}).status_code)
     assert answers == [404, 404, 404, 429]
+
+
+def test_prepare_returns_to_the_day_shown_but_never_outside_the_store(
+        app, chain, pickup_store, customer, clerk):
+    from .helpers import pay, place_pickup
+
+    _p, tea = make_goods(app, chain, [pickup_store], stock=10)
+    client = app.test_client()
+    login(client, clerk, store=pickup_store)
+    today = f"/s/{pickup_store.slug}/manage/pickup/"
+    for back, lands in ((f"{today}?day=2026-11-28", f"{today}?day=2026-11-28"),
+                        ("https://evil.example/phish", today), ("//evil.example/", today),
+                        ("/s/south/manage/", today), ("/\\evil.example", today)):
+        order_id = place_pickup(app, pickup_store, customer, {tea: 1})
+        pay(app, pickup_store, order_id)
+        with in_app(app):
+            pickup_id = service.pickup_of(order_id).id
+        with clock.frozen(NOW):
+            answer = client.post(f"{today}{pickup_id}/prepare", data={"back": back})
+        assert answer.status_code == 302 and answer.location == lands, back
+
+
+def test_console_shows_booked_places_of_each_slot(app, chain, pickup_store, customer, clerk):
+    from .helpers import first_key, place_pickup
+
+    _p, tea = make_goods(app, chain, [pickup_store], stock=10)
+    for _ in range(2):
+        place_pickup(app, pickup_store, customer, {tea: 1}, key=first_key(2))
+    place_pickup(app, pickup_store, customer, {tea: 1}, key=first_key(3))
+    client = app.test_client()
+    login(client, clerk, store=pickup_store)
+    with clock.frozen(NOW):
+        html = client.get(f"/s/{pickup_store.slug}/manage/pickup/").get_data(as_text=True)
+    eleven = html.split("11:00")[1].split("<table")[0]
+    noon = html.split("12:00")[1].split("<table")[0]
+    assert "2 of 10 places booked" in eleven and "1 of 10 places booked" in noon
+
+
+def test_code_of_an_expired_pickup_says_it_was_not_collected_in_time(
+        app, chain, pickup_store, customer, clerk):
+    _p, tea = make_goods(app, chain, [pickup_store])
+    order_id = ready_order(app, pickup_store, customer, {tea: 1}, clerk)
+    with app.test_request_context():
+        deadlines.tick(NOW + timedelta(days=7, minutes=1))
+        db.session.remove()
+    client = app.test_client()
+    login(client, clerk, store=pickup_store)
+    answer = client.post(f"/s/{pickup_store.slug}/manage/pickup/verify",
+                         data={"code": code_for(app, order_id)})
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 409
+    assert "not collected in time" in text and "was cancelled" not in text
+
+
+def test_slots_and_days_follow_the_deployments_time_zone(app, chain, pickup_store):
+    from shopbuilder_pickup import slots
+
+    with in_store(app, pickup_store) as row:
+        shanghai = slots.available_slots(row)[0]
+    app.config["BABEL_DEFAULT_TIMEZONE"] = "Europe/Berlin"
+    with in_store(app, pickup_store) as row:
+        berlin = slots.available_slots(row)[0]
+    # NOW is 09:00 in Shanghai (an hour's lead: the first slot at 10:00) and 02:00 in Berlin,
+    # where the store opens at 09:00 Berlin time, 08:00 UTC.
+    assert (shanghai.local_start.hour, berlin.local_start.hour) == (10, 9)
+    assert (shanghai.start.hour, berlin.start.hour) == (2, 8)

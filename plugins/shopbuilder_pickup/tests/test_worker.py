@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from shopbuilder import settings
 from shopbuilder.extensions import db
-from shopbuilder.models import Order, StoreListing
+from shopbuilder.models import Chain, Deadline, Order, StoreListing
 from shopbuilder.services import deadlines
-from shopbuilder.testing import in_app, login, set_plugin_settings
+from shopbuilder.testing import in_app, login
 from shopbuilder_pickup import service
 
-from .helpers import NOW, code_for, make_goods, ready_order
+from .helpers import NOW, code_for, make_goods, order_state, ready_order
 
 
 def tick(app, at):
@@ -46,13 +47,23 @@ def test_reminder_a_day_before_then_refund_and_restock(app, chain, pickup_store,
     assert stock(app) == (10, 0)
 
 
-def test_expiry_days_are_a_setting(app, chain, pickup_store, customer, clerk):
-    set_plugin_settings(app, "pickup", {"pickup_days": 2}, chain=chain)
+def test_hq_pickup_deadline_sets_when_an_uncollected_order_is_refunded(
+        app, chain, pickup_store, customer, clerk):
+    """One number: the core's ``deadlines.pickup_days`` is the plugin's expiry too."""
+    with in_app(app):
+        row = db.session.get(Chain, chain.id)
+        settings.set_chain_values(row, "deadlines", {"pickup_days": 2})
+        db.session.commit()
     _p, tea = make_goods(app, chain, [pickup_store])
     order_id = ready_order(app, pickup_store, customer, {tea: 1}, clerk)
-    tick(app, NOW + timedelta(days=2, seconds=1))
     with in_app(app):
-        assert db.session.get(Order, order_id).state == "refunded"
+        assert service.pickup_of(order_id).expires_at == NOW + timedelta(days=2)
+        core = db.session.query(Deadline).filter_by(order_id=order_id, kind="pickup").one()
+        assert core.due_at == NOW + timedelta(days=2) + service.SAFETY_NET
+    tick(app, NOW + timedelta(days=1, hours=23))
+    assert order_state(app, order_id) == "ready_for_pickup"
+    tick(app, NOW + timedelta(days=2, seconds=1))
+    assert order_state(app, order_id) == "refunded"
 
 
 def test_partly_collected_order_refunds_the_rest_and_shelves_it(app, chain, pickup_store,
