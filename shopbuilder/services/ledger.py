@@ -462,15 +462,19 @@ def royalty_fen(order, settled_fen: int, royalty_bp: int) -> int:
 
 
 def _commission_splits(order, store, settled_fen: int) -> list[Posting]:
-    from ..plugins import store_hook
+    from ..plugins import PluginError, call_money_hook
 
+    # A money hook: call_money_hook logs a failure with the plugin's name and raises
+    # PluginError, so the settlement aborts with a message that says which plugin failed.
     try:
-        results = store_hook("shopbuilder_settlement_splits", store)(
-            order=order, amount_fen=settled_fen
+        results = call_money_hook(
+            "shopbuilder_settlement_splits", store, order=order, amount_fen=settled_fen
         )
-    except Exception as exc:  # a money-changing hook aborts the operation cleanly
-        log.exception("settlement split hook failed for order %s", order.id)
-        raise LedgerError(f"a plugin failed while splitting order {order.number}: {exc}") from exc
+    except PluginError as exc:
+        raise LedgerError(
+            f"a plugin failed while splitting order {order.number} "
+            f"({exc.plugin_name}): {exc.message}"
+        ) from exc
     lines: list[Posting] = []
     for result in results or []:
         if isinstance(result, tuple) and len(result) == 3 and isinstance(result[0], str):
