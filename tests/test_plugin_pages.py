@@ -192,3 +192,39 @@ def test_store_plugin_page_speaks_the_chains_chinese(app, store, manager):
     login(client, manager, store=store)
     page = client.get(f"/s/{store.slug}/manage/plugins/").get_data(as_text=True)
     assert "插件" in page and "启用" in page
+
+
+def plugin_hq_pages(app) -> dict[str, list[str]]:
+    """``{plugin: [rule]}``: the HQ pages (GET, no argument but the chain) of each plugin."""
+    from shopbuilder.plugins import get_host
+
+    owner = get_host(app).blueprint_owner
+    pages: dict[str, list[str]] = {}
+    for rule in app.url_map.iter_rules():
+        plugin = owner.get(rule.endpoint.split(".")[0])
+        if (plugin and rule.rule.startswith("/hq/<chain>/") and "GET" in rule.methods
+                and rule.arguments == {"chain"}):
+            pages.setdefault(plugin, []).append(rule.rule)
+    return pages
+
+
+def test_hq_pages_of_a_plugin_hq_forbids_answer_404_for_that_chain_only(
+    app, client, chain, other_chain, hq_user
+):
+    pages = plugin_hq_pages(app)
+    assert {"pickup", "groupbuy", "distribution"} <= set(pages)
+    other_hq = make_staff(app, "hq@other.example.com", other_chain, None, "hq")
+    for plugin in pages:
+        set_plugin_policy(app, chain, plugin, "forbidden")
+    login(client, hq_user, chain=chain)
+    other_client = app.test_client()
+    login(other_client, other_hq, chain=other_chain)
+    for rules in pages.values():
+        for rule in rules:
+            assert client.get(rule.replace("<chain>", chain.slug)).status_code == 404, rule
+            url = rule.replace("<chain>", other_chain.slug)
+            assert other_client.get(url).status_code == 200, url
+    # Allowed again: the pages are back, nothing was deleted.
+    set_plugin_policy(app, chain, "pickup", "allowed")
+    for rule in pages["pickup"]:
+        assert client.get(rule.replace("<chain>", chain.slug)).status_code == 200, rule
