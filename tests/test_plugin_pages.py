@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import types
 
 import pytest
 from wtforms import Form, IntegerField, StringField
 from wtforms.validators import Length, NumberRange
 
-from shopbuilder import hookimpl, tenancy
+from shopbuilder import hookimpl, settings, tenancy
 from shopbuilder.extensions import db
-from shopbuilder.models import Store, StorePlugin
+from shopbuilder.models import Chain, Store, StorePlugin
 from shopbuilder.plugins import PluginMeta, plugin_settings
 from shopbuilder.testing import (
     login,
@@ -228,3 +229,41 @@ def test_hq_pages_of_a_plugin_hq_forbids_answer_404_for_that_chain_only(
     set_plugin_policy(app, chain, "pickup", "allowed")
     for rule in pages["pickup"]:
         assert client.get(rule.replace("<chain>", chain.slug)).status_code == 200, rule
+
+
+def chain_part(app, chain) -> dict:
+    with app.app_context(), tenancy.unscoped():
+        return (db.session.get(Chain, chain.id).settings or {}).get("plugin:wrapping", {})
+
+
+def test_hq_saving_a_platform_default_keeps_no_chain_value_so_new_defaults_arrive(
+    app, client, chain, store, hq_user
+):
+    login(client, hq_user, chain=chain)
+    url = f"/hq/{chain.slug}/plugins/wrapping/settings"
+    client.post(url, data={"paper": "red", "fee_fen": "150"})
+    assert chain_part(app, chain)["values"] == {"fee_fen": 150}
+    # A later platform default for the paper reaches the chain's stores; HQ's fee stays.
+    with app.test_request_context(), tenancy.unscoped():
+        row = db.session.get(Store, store.id)
+        assert settings.values(row, "plugin:wrapping", {"paper": "gold", "fee_fen": 200}) == {
+            "paper": "gold", "fee_fen": 150}
+    page = client.get(url).get_data(as_text=True)
+    assert re.search(r'id="setting-paper".*?data-source="default"', page, re.S)
+    assert re.search(r'id="setting-fee_fen".*?data-source="chain"', page, re.S)
+
+
+def test_hq_resets_a_chain_value_to_the_platform_default(app, client, chain, store, hq_user):
+    login(client, hq_user, chain=chain)
+    url = f"/hq/{chain.slug}/plugins/wrapping/settings"
+    client.post(url, data={"paper": "blue", "fee_fen": "300", "lock": ["paper"]})
+    assert effective(app, store) == {"paper": "blue", "fee_fen": 300}
+    page = client.get(url).get_data(as_text=True)
+    assert 'name="reset" value="paper"' in page and 'name="reset" value="fee_fen"' in page
+    response = client.post(url, data={"reset": "paper"}, follow_redirects=True)
+    assert "Paper now follows the platform default." in response.get_data(as_text=True)
+    assert effective(app, store) == {"paper": "red", "fee_fen": 300}
+    assert chain_part(app, chain) == {"values": {"fee_fen": 300}, "locked": ["paper"]}
+    page = client.get(url).get_data(as_text=True)
+    assert 'name="reset" value="paper"' not in page
+    assert 'value="paper" checked' in page  # the lock stays: every store takes the default
