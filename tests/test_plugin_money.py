@@ -110,3 +110,22 @@ def test_a_failing_settlement_split_aborts_and_names_the_plugin(app, store, capl
     assert "leaky_commission" in str(error.value)
     assert "distributor table unavailable" in str(error.value)
     assert "plugin leaky_commission failed in shopbuilder_settlement_splits" in caplog.text
+
+
+def test_account_net_sums_one_account_for_one_order_or_all(app, chain, store):
+    """The per-order commission a distribution plugin reconciles, without reading rows."""
+    with in_app(app) as session:
+        for order_id, amount in ((1, 500), (2, 300)):
+            ledger.post(chain.id, "test_commission", [
+                ("store_payable", -amount, "commission"),
+                ("commission:7", amount, "commission"),
+            ], order_id=order_id, store_id=store.id)
+        ledger.post(chain.id, "test_clawback", [
+            ("commission:7", -120, "refund clawback"), ("store_payable", 120, "clawback"),
+        ], order_id=1, store_id=store.id)
+        session.commit()
+    with in_app(app):
+        assert ledger.account_net(chain.id, "commission:7", order_id=1) == 380
+        assert ledger.account_net(chain.id, "commission:7", order_id=2) == 300
+        assert ledger.account_net(chain.id, "commission:7") == 680
+        assert ledger.account_net(chain.id, "commission:8") == 0

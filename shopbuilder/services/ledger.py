@@ -299,6 +299,23 @@ def balances(chain_id: int, store_id: int | None = None) -> dict[str, int]:
         }
 
 
+def account_net(chain_id: int, account: str, order_id: int | None = None) -> int:
+    """The balance of one account in fen (credits minus debits); of one order's entries if given.
+
+    For plugins that keep their own view of money they moved through the ledger: a
+    distributor's commission on one order, less what refunds clawed back, is
+    ``account_net(chain_id, f"{COMMISSION_PREFIX}{distributor_id}", order_id)``. Reads
+    the chain's committed and this transaction's entries; 0 for an account never used.
+    """
+    with _chain_scope(chain_id):
+        query = select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0)).where(
+            LedgerEntry.chain_id == chain_id, LedgerEntry.account == account
+        )
+        if order_id is not None:
+            query = query.where(LedgerEntry.order_id == order_id)
+        return int(db.session.scalar(query) or 0)
+
+
 def store_balances(chain_id: int, store_ids: Iterable[int]) -> dict[int, dict[str, int]]:
     """``{store_id: {account: balance}}`` for the given stores, in one query."""
     ids = list(store_ids)
