@@ -161,9 +161,19 @@ class PluginHost:
         # (``specname=``) would run in stores that disabled the plugin.
         for attr in dir(plugin):
             impl = getattr(getattr(plugin, attr, None), "shopbuilder_impl", None)
-            if isinstance(impl, dict) and impl.get("specname") not in (None, attr):
+            if not isinstance(impl, dict):
+                continue
+            if impl.get("specname") not in (None, attr):
                 raise PluginRefused(
                     f"{attr} uses specname=, which per-store enablement cannot filter"
+                )
+            # The core calls slot, money, display and order-event hooks one implementation
+            # at a time (to log and skip, or abort, per plugin): a wrapper would be called
+            # as a plain function there and its generator taken for a result.
+            if impl.get("wrapper") or impl.get("hookwrapper"):
+                raise PluginRefused(
+                    f"{attr} is a hook wrapper; the core calls hooks one plugin at a time, "
+                    "so wrappers are not supported (use tryfirst/trylast for order)"
                 )
 
     # -- dispatch ----------------------------------------------------------------
