@@ -146,13 +146,17 @@ def ensure_wrk() -> str:
     return path
 
 
-def _run_wrk(url: str, seconds: float, connections: int, threads: int) -> dict[str, Any]:
+def _run_wrk(
+    url: str, seconds: float, connections: int, threads: int,
+    headers: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     cmd = [
         ensure_wrk(),
         f"--threads={threads}",
         f"--connections={connections}",
         f"--duration={max(1, round(seconds))}s",
         f"--script={WRK_SCRIPT}",
+        *(f"--header={name}: {value}" for name, value in (headers or {}).items()),
         url,
     ]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -163,19 +167,21 @@ def _run_wrk(url: str, seconds: float, connections: int, threads: int) -> dict[s
 
 
 def measure_rps(
-    url: str, seconds: float = 10, connections: int = 16, threads: int = 2, warmup: float = 2
+    url: str, seconds: float = 10, connections: int = 16, threads: int = 2, warmup: float = 2,
+    headers: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Load `url` with wrk and return requests/s, latency percentiles (ms) and failures.
 
     A `warmup` run (discarded) comes first, so lazy imports, caches and connection pools are
     warm. `non_2xx_3xx` counts responses with another status; `socket_errors` counts
     connect/read/write errors and timeouts. A benchmark should report both, and treat a
-    non-zero count as a failed run rather than a fast one.
+    non-zero count as a failed run rather than a fast one. `headers` go with every request
+    (a signed-in visitor's ``Cookie``).
     """
     threads = min(threads, connections)
     if warmup > 0:
-        _run_wrk(url, warmup, connections, threads)
-    raw = _run_wrk(url, seconds, connections, threads)
+        _run_wrk(url, warmup, connections, threads, headers)
+    raw = _run_wrk(url, seconds, connections, threads, headers)
     duration_s = raw["duration_us"] / 1e6
     return {
         "url": url,

@@ -90,7 +90,10 @@ def _exists(endpoint: str) -> bool:
 def _plugin_entries(results) -> list[tuple[str, str]]:
     entries = []
     for result in results:
-        for entry in result or []:
+        if not isinstance(result, list | tuple):
+            log.warning("a plugin menu hook returned %r, not a list of (label, url)", result)
+            continue
+        for entry in result:
             try:
                 label, url = entry
             except (TypeError, ValueError):
@@ -101,13 +104,11 @@ def _plugin_entries(results) -> list[tuple[str, str]]:
 
 
 def hq_menu(chain) -> ConsoleMenu:
-    from .plugins import chain_hook
+    from .plugins import call_chain_display_hook
 
     pairs = [(label, url_for(endpoint)) for endpoint, label in HQ_ENTRIES if _exists(endpoint)]
-    try:
-        pairs += _plugin_entries(chain_hook("shopbuilder_hq_menu", chain)(chain=chain))
-    except Exception:
-        log.exception("an HQ menu hook failed")
+    # Plugins the chain has not forbidden; a failing one is logged by name and skipped alone.
+    pairs += _plugin_entries(call_chain_display_hook("shopbuilder_hq_menu", chain))
     return ConsoleMenu("hq", _mark_current(pairs), url_for("hq.logout"))
 
 

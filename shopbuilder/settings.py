@@ -93,6 +93,39 @@ def set_chain_values(chain, namespace: str, new_values: dict, locked=None) -> No
     _replace(chain, namespace, part)
 
 
+def save_chain_values(chain, namespace: str, new_values: dict, defaults: dict,
+                      locked=None) -> None:
+    """HQ saved a settings form: keep as chain values only those that differ from the default.
+
+    A key saved with the platform default's value is dropped from the chain, so the
+    chain follows the platform: a later change of the default reaches it. (Storing
+    every field of the form, as :func:`set_chain_values` would, pins them all.)
+    """
+    part = dict(_chain_part(chain, namespace))
+    stored = dict(part.get("values", {}))
+    for key, value in new_values.items():
+        if key in defaults and value == defaults[key]:
+            stored.pop(key, None)
+        else:
+            stored[key] = value
+    part["values"] = stored
+    if locked is not None:
+        part["locked"] = sorted(locked)
+    _replace(chain, namespace, part)
+
+
+def reset_chain_value(chain, namespace: str, key: str) -> None:
+    """Drop HQ's value of ``key`` so the platform default applies to the chain again.
+
+    A lock on the key stays: locked, every store then takes the platform default.
+    """
+    part = dict(_chain_part(chain, namespace))
+    stored = dict(part.get("values", {}))
+    stored.pop(key, None)
+    part["values"] = stored
+    _replace(chain, namespace, part)
+
+
 def set_store_values(store, namespace: str, new_values: dict) -> None:
     """Override keys for one store; a locked key raises :class:`SettingLocked`."""
     locks = locked_keys(store.chain, namespace) & set(new_values)

@@ -27,6 +27,7 @@ import pytest
 import sqlalchemy as sa
 
 from . import create_app, tenancy
+from .extensions import babel as _babel
 from .extensions import db as _db
 from .models import Chain, Customer, StaffRole, Store, User
 
@@ -112,6 +113,10 @@ def app_config():
 def app(db_url, tmp_path, app_config, monkeypatch):
     monkeypatch.setenv("SHOPBUILDER_INSTANCE_PATH", str(tmp_path / "instance"))
     application = create_app(make_test_config(db_url, str(tmp_path / "instance"), **app_config))
+    # Flask-Babel keeps merged catalogues per locale in one process-wide cache: without
+    # this, the first test app's plugins (their translations) would serve every later app.
+    with application.app_context():
+        _babel.domain_instance.cache.clear()
     reset_database(application)
     yield application
     with application.app_context():

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import types
 
 import pytest
 
-from shopbuilder import tenancy
+from shopbuilder import hookimpl, tenancy
 from shopbuilder.extensions import db
 from shopbuilder.models import Order, Product, Store
-from shopbuilder.plugins import get_host
+from shopbuilder.plugins import PluginMeta, get_host
 from shopbuilder.testing import (
     example_url_values,
     login,
@@ -151,6 +153,31 @@ def test_plugin_entries_appear_only_where_the_plugin_is_enabled(
     html = client.get(f"/s/{store.slug}/manage/", query_string={"lang": "en"}).get_data(
         as_text=True)
     assert "pickup/verify" in MENU.search(html).group(1)
+
+
+def broken_hq_menu_plugin():
+    module = types.ModuleType("broken_menu")
+    module.meta = PluginMeta(name="broken_menu", title="Broken menu", version="1.0")
+
+    @hookimpl
+    def shopbuilder_hq_menu(chain):
+        raise RuntimeError("report service down")
+
+    module.shopbuilder_hq_menu = shopbuilder_hq_menu
+    return module
+
+
+def test_a_failing_plugin_hq_menu_leaves_the_other_plugins_entries(
+        app, client, chain, hq_user, caplog):
+    get_host(app).add(broken_hq_menu_plugin())
+    login(client, hq_user, chain=chain)
+    with caplog.at_level(logging.ERROR):
+        response = client.get(f"/hq/{chain.slug}/", query_string={"lang": "en"})
+    assert response.status_code == 200
+    menu = MENU.search(response.get_data(as_text=True)).group(1)
+    for href in ("/pickup/", "/groupbuy/", "/distribution/"):
+        assert f'href="/hq/{chain.slug}{href}' in menu, href
+    assert "plugin broken_menu failed in shopbuilder_hq_menu" in caplog.text
 
 
 def test_the_menu_fits_a_phone(app, client):

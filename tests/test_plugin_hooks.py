@@ -154,6 +154,46 @@ def test_plugin_registered_with_specname_is_refused(app):
     assert host.pm.get_plugin("sneaky") is None
 
 
+def test_plugin_with_a_hook_wrapper_is_refused(app):
+    wrapping = types.ModuleType("wrapping_slots")
+    wrapping.meta = PluginMeta(name="wrapping_slots", title="Wrapping", version="1.0")
+
+    @hookimpl(wrapper=True)
+    def shopbuilder_slot(slot, store, context):
+        html = yield
+        return html
+
+    wrapping.shopbuilder_slot = shopbuilder_slot
+    host = get_host(app)
+    assert host.add(wrapping) is False
+    assert "wrapper" in host.refused["wrapping_slots"]
+    assert host.pm.get_plugin("wrapping_slots") is None
+
+
+def slot_plugin(name: str, **marker):
+    module = types.ModuleType(name)
+    module.meta = PluginMeta(name=name, title=name, version="1.0")
+
+    @hookimpl(**marker)
+    def shopbuilder_slot(slot, store, context):
+        return f"[{name}]"
+
+    module.shopbuilder_slot = shopbuilder_slot
+    return module
+
+
+def test_tryfirst_and_trylast_order_what_a_slot_shows(app, store):
+    host = get_host(app)
+    for plugin in (slot_plugin("last", trylast=True), slot_plugin("first", tryfirst=True),
+                   slot_plugin("plain")):
+        assert host.add(plugin)
+        set_plugin_enabled(app, store, plugin.meta.name)
+    set_plugin_enabled(app, store, "beta")
+    with app.test_request_context(), tenancy.unscoped():
+        html = str(render_slot("product_below_price", store=db.session.get(Store, store.id)))
+    assert html.startswith("[first]") and html.endswith("[last]")
+
+
 def make_entry_point(name: str, value: str):
     return importlib.metadata.EntryPoint(name=name, value=value, group="shopbuilder.plugins")
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import types
 
 import pytest
 from wtforms import Form, IntegerField, StringField
 from wtforms.validators import Length, NumberRange
 
-from shopbuilder import hookimpl, tenancy
+from shopbuilder import hookimpl, settings, tenancy
 from shopbuilder.extensions import db
-from shopbuilder.models import Store, StorePlugin
+from shopbuilder.models import Chain, Store, StorePlugin
 from shopbuilder.plugins import PluginMeta, plugin_settings
 from shopbuilder.testing import (
     login,
@@ -192,3 +193,77 @@ def test_store_plugin_page_speaks_the_chains_chinese(app, store, manager):
     login(client, manager, store=store)
     page = client.get(f"/s/{store.slug}/manage/plugins/").get_data(as_text=True)
     assert "插件" in page and "启用" in page
+
+
+def plugin_hq_pages(app) -> dict[str, list[str]]:
+    """``{plugin: [rule]}``: the HQ pages (GET, no argument but the chain) of each plugin."""
+    from shopbuilder.plugins import get_host
+
+    owner = get_host(app).blueprint_owner
+    pages: dict[str, list[str]] = {}
+    for rule in app.url_map.iter_rules():
+        plugin = owner.get(rule.endpoint.split(".")[0])
+        if (plugin and rule.rule.startswith("/hq/<chain>/") and "GET" in rule.methods
+                and rule.arguments == {"chain"}):
+            pages.setdefault(plugin, []).append(rule.rule)
+    return pages
+
+
+def test_hq_pages_of_a_plugin_hq_forbids_answer_404_for_that_chain_only(
+    app, client, chain, other_chain, hq_user
+):
+    pages = plugin_hq_pages(app)
+    assert {"pickup", "groupbuy", "distribution"} <= set(pages)
+    other_hq = make_staff(app, "hq@other.example.com", other_chain, None, "hq")
+    for plugin in pages:
+        set_plugin_policy(app, chain, plugin, "forbidden")
+    login(client, hq_user, chain=chain)
+    other_client = app.test_client()
+    login(other_client, other_hq, chain=other_chain)
+    for rules in pages.values():
+        for rule in rules:
+            assert client.get(rule.replace("<chain>", chain.slug)).status_code == 404, rule
+            url = rule.replace("<chain>", other_chain.slug)
+            assert other_client.get(url).status_code == 200, url
+    # Allowed again: the pages are back, nothing was deleted.
+    set_plugin_policy(app, chain, "pickup", "allowed")
+    for rule in pages["pickup"]:
+        assert client.get(rule.replace("<chain>", chain.slug)).status_code == 200, rule
+
+
+def chain_part(app, chain) -> dict:
+    with app.app_context(), tenancy.unscoped():
+        return (db.session.get(Chain, chain.id).settings or {}).get("plugin:wrapping", {})
+
+
+def test_hq_saving_a_platform_default_keeps_no_chain_value_so_new_defaults_arrive(
+    app, client, chain, store, hq_user
+):
+    login(client, hq_user, chain=chain)
+    url = f"/hq/{chain.slug}/plugins/wrapping/settings"
+    client.post(url, data={"paper": "red", "fee_fen": "150"})
+    assert chain_part(app, chain)["values"] == {"fee_fen": 150}
+    # A later platform default for the paper reaches the chain's stores; HQ's fee stays.
+    with app.test_request_context(), tenancy.unscoped():
+        row = db.session.get(Store, store.id)
+        assert settings.values(row, "plugin:wrapping", {"paper": "gold", "fee_fen": 200}) == {
+            "paper": "gold", "fee_fen": 150}
+    page = client.get(url).get_data(as_text=True)
+    assert re.search(r'id="setting-paper".*?data-source="default"', page, re.S)
+    assert re.search(r'id="setting-fee_fen".*?data-source="chain"', page, re.S)
+
+
+def test_hq_resets_a_chain_value_to_the_platform_default(app, client, chain, store, hq_user):
+    login(client, hq_user, chain=chain)
+    url = f"/hq/{chain.slug}/plugins/wrapping/settings"
+    client.post(url, data={"paper": "blue", "fee_fen": "300", "lock": ["paper"]})
+    assert effective(app, store) == {"paper": "blue", "fee_fen": 300}
+    page = client.get(url).get_data(as_text=True)
+    assert 'name="reset" value="paper"' in page and 'name="reset" value="fee_fen"' in page
+    response = client.post(url, data={"reset": "paper"}, follow_redirects=True)
+    assert "Paper now follows the platform default." in response.get_data(as_text=True)
+    assert effective(app, store) == {"paper": "red", "fee_fen": 300}
+    assert chain_part(app, chain) == {"values": {"fee_fen": 300}, "locked": ["paper"]}
+    page = client.get(url).get_data(as_text=True)
+    assert 'name="reset" value="paper"' not in page
+    assert 'value="paper" checked' in page  # the lock stays: every store takes the default

@@ -52,3 +52,23 @@ def test_reset_returns_store_to_chain_value():
     settings.set_store_values(store, "pickup", {"capacity": 5})
     settings.reset_store_value(store, "pickup", "capacity")
     assert settings.resolve(store, "pickup", DEFAULTS)["capacity"].source == "chain"
+
+
+def test_hq_saving_the_default_keeps_no_chain_value_so_a_new_default_arrives():
+    chain, store = make()
+    settings.save_chain_values(chain, "pickup", {"capacity": 20, "lead_minutes": 30}, DEFAULTS)
+    assert settings.chain_values(chain, "pickup") == {"capacity": 20}
+    new_defaults = {"lead_minutes": 45, "capacity": 10}
+    assert settings.values(store, "pickup", new_defaults) == {"lead_minutes": 45, "capacity": 20}
+    # Saving the default again drops a value HQ had set before.
+    settings.save_chain_values(chain, "pickup", {"capacity": 10}, DEFAULTS)
+    assert settings.chain_values(chain, "pickup") == {}
+
+
+def test_hq_reset_returns_the_chain_to_the_platform_default_and_keeps_the_lock():
+    chain, store = make()
+    settings.set_chain_values(chain, "pickup", {"capacity": 20}, locked={"capacity"})
+    settings.reset_chain_value(chain, "pickup", "capacity")
+    resolved = settings.resolve(store, "pickup", DEFAULTS)["capacity"]
+    assert (resolved.value, resolved.source) == (10, "locked")
+    assert settings.chain_values(chain, "pickup") == {}

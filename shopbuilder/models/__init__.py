@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .accounts import Customer, StaffRole, User
 from .api import ApiIdempotencyKey, ApiToken
-from .base import ChainOwned, StoreOptional, StoreOwned, UTCDateTime
+from .base import ChainOwned, StoreOptional, StoreOwned, Timestamped, UTCDateTime
 from .catalogue import (
     Category,
     Product,
@@ -67,6 +67,7 @@ __all__ = [
     "StoreOptional",
     "StoreOwned",
     "StorePlugin",
+    "Timestamped",
     "UTCDateTime",
     "User",
     "Variant",

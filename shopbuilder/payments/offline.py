@@ -9,8 +9,8 @@ from flask_babel import lazy_gettext as _l
 from ..plugins import PluginMeta, hookimpl
 
 meta = PluginMeta(
-    name="offline", title="Pay at the counter", version="1.0",
-    description="Cash or card at the store; a clerk marks the order paid.",
+    name="offline", title=_l("Pay at the counter"), version="1.0",
+    description=_l("Cash or card at the store; a clerk marks the order paid."),
     default_on=True,
 )
 

@@ -37,8 +37,8 @@ from ..plugins import PluginMeta, hookimpl
 log = logging.getLogger(__name__)
 
 meta = PluginMeta(
-    name="sandbox", title="Sandbox online payment", version="1.0",
-    description="A simulated online gateway with signed, timestamped callbacks.",
+    name="sandbox", title=_l("Sandbox online payment"), version="1.0",
+    description=_l("A simulated online gateway with signed, timestamped callbacks."),
     default_on=True,
 )
 

@@ -161,9 +161,19 @@ class PluginHost:
         # (``specname=``) would run in stores that disabled the plugin.
         for attr in dir(plugin):
             impl = getattr(getattr(plugin, attr, None), "shopbuilder_impl", None)
-            if isinstance(impl, dict) and impl.get("specname") not in (None, attr):
+            if not isinstance(impl, dict):
+                continue
+            if impl.get("specname") not in (None, attr):
                 raise PluginRefused(
                     f"{attr} uses specname=, which per-store enablement cannot filter"
+                )
+            # The core calls slot, money, display and order-event hooks one implementation
+            # at a time (to log and skip, or abort, per plugin): a wrapper would be called
+            # as a plain function there and its generator taken for a result.
+            if impl.get("wrapper") or impl.get("hookwrapper"):
+                raise PluginRefused(
+                    f"{attr} is a hook wrapper; the core calls hooks one plugin at a time, "
+                    "so wrappers are not supported (use tryfirst/trylast for order)"
                 )
 
     # -- dispatch ----------------------------------------------------------------
@@ -357,16 +367,39 @@ def store_hook(name: str, store=None):
     return host.subset(name, disabled)
 
 
-def chain_hook(name: str, chain=None):
-    """The hook ``name`` restricted to the plugins ``chain`` has not forbidden (HQ menus)."""
+def chain_allowed(chain, host=None) -> frozenset[str]:
+    """The installed plugins ``chain`` has not forbidden (HQ menus and HQ pages reach these)."""
     from .policy import chain_policy
 
+    host = host or get_host()
+    return frozenset(n for n in host.names if chain_policy(chain, n)["policy"] != "forbidden")
+
+
+def chain_hook(name: str, chain=None):
+    """The hook ``name`` restricted to the plugins ``chain`` has not forbidden (HQ menus)."""
     chain = chain if chain is not None else g.chain
     host = get_host()
-    allowed = frozenset(
-        n for n in host.names if chain_policy(chain, n)["policy"] != "forbidden"
-    )
-    return host.hook_for(name, allowed)
+    return host.hook_for(name, chain_allowed(chain, host))
+
+
+def call_chain_display_hook(name: str, chain=None, **kwargs) -> list:
+    """Call a chain-scoped display hook (HQ menus); a failing plugin is logged and skipped.
+
+    The chain's counterpart of :func:`call_display_hook`: one plugin raising must
+    not take every other plugin's HQ menu entries with it.
+    """
+    chain = chain if chain is not None else g.chain
+    host = get_host()
+    results = []
+    for impl in host.ordered_impls(name, host.disabled_from(chain_allowed(chain, host))):
+        try:
+            result = impl.function(**_kwargs_for(impl, {"chain": chain, **kwargs}))
+        except Exception:
+            log.exception("plugin %s failed in %s", impl.plugin_name, name)
+            continue
+        if result is not None:
+            results.append(result)
+    return results
 
 
 def stores_enabling(name: str, chain_id: int | None = None):
@@ -514,12 +547,22 @@ def plugin_static(name: str, filename: str):
 
 
 def _plugin_guard():
-    """A plugin's store pages answer 404 in stores that have not enabled it."""
-    store = g.get("store")
-    if store is None or request.blueprint is None:
+    """A plugin's pages answer 404 where it is off: in a store that has not enabled it,
+    and on a chain's HQ pages (``/hq/<chain>/...``) when HQ has forbidden it.
+    """
+    if request.blueprint is None:
         return None
-    plugin_name = get_host().blueprint_owner.get(request.blueprint.split(".")[0])
-    if plugin_name is not None and plugin_name not in enabled_names(store):
+    host = get_host()
+    plugin_name = host.blueprint_owner.get(request.blueprint.split(".")[0])
+    if plugin_name is None:
+        return None
+    store = g.get("store")
+    if store is not None:
+        if plugin_name not in enabled_names(store):
+            abort(404)
+        return None
+    chain = g.get("chain")
+    if chain is not None and plugin_name not in chain_allowed(chain, host):
         abort(404)
     return None
 
@@ -617,7 +660,9 @@ def init_app(app) -> PluginHost:
 __all__ = [
     "ENTRY_POINT_GROUP",
     "PluginError",
+    "call_chain_display_hook",
     "call_display_hook",
+    "chain_allowed",
     "chain_hook",
     "stores_enabling",
     "call_money_hook",

@@ -32,36 +32,52 @@ hookspec = pluggy.HookspecMarker("shopbuilder")
 
 @hookspec
 def shopbuilder_app_blueprints(app):
-    """Return Flask blueprints to register.
+    """Return a Flask blueprint or a list of them to register (once, in ``create_app``).
 
-    Store-scoped pages use a ``url_prefix`` starting with ``/s/<store>``; they
-    answer 404 in stores that have not enabled the plugin.
+    ``app`` is the Flask application. Store pages use a ``url_prefix`` starting
+    with ``/s/<store>``: they answer 404 in stores that have not enabled the
+    plugin. HQ pages use ``/hq/<chain>``: they answer 404 for a chain whose HQ
+    has forbidden the plugin.
     """
 
 
 @hookspec
 def shopbuilder_app_template_folder():
-    """Return a folder of templates, reachable as ``<plugin name>/<file>``."""
+    """Return a folder of templates (once, at start-up), reachable as ``<plugin name>/<file>``.
+
+    Themes find them after their own folders and before the core's.
+    """
 
 
 @hookspec
 def shopbuilder_app_static_folder():
-    """Return a folder served at ``/static/plugins/<plugin name>/``."""
+    """Return a folder (once, at start-up) served at ``/static/plugins/<plugin name>/``."""
 
 
 @hookspec
 def shopbuilder_app_translation_folder():
-    """Return a Babel translations folder (``<lang>/LC_MESSAGES/messages.po``)."""
+    """Return a Babel translations folder (once, in ``create_app``), merged with the core's.
+
+    It holds ``<locale>/LC_MESSAGES/messages.mo`` (and its ``.po``).
+    """
 
 
 @hookspec
 def shopbuilder_app_commands():
-    """Return click commands added under ``flask shopbuilder``."""
+    """Return a click command or a list of them (once, in ``create_app``).
+
+    They are added under ``flask shopbuilder`` and run with every tenant visible
+    (``tenancy.unscoped()``).
+    """
 
 
 @hookspec
 def shopbuilder_app_migration_folder():
-    """Return the folder of the plugin's own Alembic version branch."""
+    """Return the folder of the plugin's own Alembic version branch.
+
+    Asked whenever Flask-Migrate builds its configuration (``flask db ...``,
+    ``shopbuilder init``); ``flask db upgrade`` goes to every branch's head.
+    """
 
 
 @hookspec
@@ -86,7 +102,8 @@ def shopbuilder_app_page_cache_bypass():
 def shopbuilder_store_enabled(store):
     """Called for this plugin only when ``store`` turns it on (or HQ forces it on).
 
-    Runs inside the transaction that records the change; raising aborts it.
+    ``store`` is the :class:`~shopbuilder.models.Store`. Runs inside the
+    transaction that records the change; raising aborts it. Returns nothing.
     Create what the store needs lazily rather than here when you can: a policy
     change at HQ calls this once per store that changes state.
     """
@@ -94,15 +111,22 @@ def shopbuilder_store_enabled(store):
 
 @hookspec
 def shopbuilder_store_disabled(store):
-    """Called for this plugin only when ``store`` turns it off. Keep the data: it may come back."""
+    """Called for this plugin only when ``store`` turns it off (or HQ forbids it).
+
+    ``store`` is the :class:`~shopbuilder.models.Store`. Runs inside the
+    transaction that records the change; raising aborts it. Keep the data:
+    turning the plugin on again must bring it back. Returns nothing.
+    """
 
 
 @hookspec(firstresult=True)
 def shopbuilder_settings_form():
-    """Return a WTForms ``Form`` class for the plugin's per-store settings.
+    """Return a WTForms ``Form`` class (not ``FlaskForm``) for the plugin's settings.
 
-    Field names are setting keys; field defaults are the platform defaults.
-    HQ may set chain values and lock them; stores override what is unlocked.
+    Asked when the HQ or store settings page is drawn and by ``plugin_settings``
+    for the defaults. Field names are setting keys; field defaults are the
+    platform defaults. HQ may set chain values and lock them; stores override
+    what is unlocked.
     """
 
 
@@ -113,7 +137,10 @@ def shopbuilder_settings_form():
 def shopbuilder_slot(slot, store, context):
     """Return HTML (``markupsafe.Markup`` or text, escaped) for a named slot, or None.
 
-    Slots placed by themes: ``head``, ``home_sections``, ``product_below_price``,
+    Called when a page renders ``{{ slot(name, ...) }}``, for the store's
+    enabled plugins; ``store`` is the page's store. A display hook: an exception
+    is logged with the plugin's name and its part renders empty. Slots placed by
+    themes: ``head``, ``home_sections``, ``product_below_price``,
     ``product_actions``, ``cart_summary``, ``checkout_options``,
     ``order_detail``, ``account_menu``, ``manage_order_detail``, ``group_actions``.
     ``context`` holds what the page shows (``product``, ``cart``, ``order``...).
@@ -125,19 +152,30 @@ def shopbuilder_slot(slot, store, context):
 
 @hookspec
 def shopbuilder_checkout_fulfilment_options(store, cart):
-    """Return a list of :class:`shopbuilder.plugins.FulfilmentOption` for this cart."""
+    """Return a list of :class:`shopbuilder.plugins.FulfilmentOption` for this cart.
+
+    Called when the checkout page is built and when the order is placed, with
+    the ``store`` and the customer's ``cart``. A money hook: an exception aborts.
+    """
 
 
 @hookspec
 def shopbuilder_checkout_price_adjustments(store, cart):
-    """Return a list of :class:`shopbuilder.plugins.PriceAdjustment` (fen, +/-)."""
+    """Return a list of :class:`shopbuilder.plugins.PriceAdjustment` (fen, +/-).
+
+    Called when the total of ``cart`` in ``store`` is computed at checkout. A
+    money hook: an exception aborts.
+    """
 
 
 @hookspec
 def shopbuilder_checkout_validate(store, cart, checkout):
     """Return a list of messages that stop the order, or nothing.
 
-    ``checkout`` is a dict of the chosen fulfilment, its data and the address.
+    Called before the order is written. ``checkout`` is a dict: ``fulfilment``
+    (code), ``data`` (the ``f_*`` fields), ``address``, ``contact_name``,
+    ``contact_phone``, ``payment_provider``, ``note``. A money hook: an
+    exception aborts; return messages to refuse on purpose.
     """
 
 
@@ -155,37 +193,63 @@ def shopbuilder_checkout_placed(store, order, checkout):
 
 @hookspec
 def shopbuilder_order_created(order):
-    """An order was placed (pending payment)."""
+    """An order was placed (pending payment); called after the commit. Returns nothing.
+
+    ``order`` is the :class:`~shopbuilder.models.Order`. For the plugins enabled
+    for the order's store; a failure is logged and the order is unaffected.
+    """
 
 
 @hookspec
 def shopbuilder_order_paid(order):
-    """An order was paid in full."""
+    """``order`` was paid in full; called after the commit. Returns nothing.
+
+    For the plugins enabled for the order's store; a failure is logged.
+    """
 
 
 @hookspec
 def shopbuilder_order_fulfilled(order):
-    """An order is ready for pickup or was shipped."""
+    """``order`` became ready for pickup or was shipped; after the commit. Returns nothing.
+
+    For the plugins enabled for the order's store; a failure is logged.
+    """
 
 
 @hookspec
 def shopbuilder_order_completed(order):
-    """An order was collected or its receipt confirmed."""
+    """``order`` was collected or its receipt confirmed; after the commit. Returns nothing.
+
+    For the plugins enabled for the order's store; a failure is logged.
+    """
 
 
 @hookspec
 def shopbuilder_order_cancelled(order):
-    """An order was cancelled before payment (or its payment refunded in full)."""
+    """``order`` was cancelled before payment (or refunded in full); after the commit.
+
+    For the plugins enabled for the order's store; a failure is logged.
+    Returns nothing.
+    """
 
 
 @hookspec
 def shopbuilder_order_refunded(order, amount_fen):
-    """Money went back to the customer: ``amount_fen`` of the order, in full or in part."""
+    """Money went back to the customer: ``amount_fen`` of ``order``, in full or in part.
+
+    Called after the commit, for the plugins enabled for the order's store; a
+    failure is logged. Returns nothing.
+    """
 
 
 @hookspec(firstresult=True)
 def shopbuilder_order_hold_after_payment(order):
-    """Return a reason to keep a paid order from fulfilment (e.g. an unfilled group)."""
+    """Return a reason (text) to keep a paid ``order`` from fulfilment, or None.
+
+    Asked right after payment, for the plugins enabled for the order's store;
+    the first answer wins and the order waits as ``awaiting_group`` (e.g. an
+    unfilled group) until the plugin releases it.
+    """
 
 
 @hookspec(firstresult=True)
@@ -211,12 +275,23 @@ def shopbuilder_share_ref(store, customer):
 
 @hookspec
 def shopbuilder_payment_providers():
-    """Return payment provider objects (see ``docs/plugins.md``, Payment providers)."""
+    """Return a list of payment provider objects (``code``, ``label``, ``online``, methods
+    ``start(order, payment)`` and ``refund(payment, amount_fen, reason)``).
+
+    Asked once per plugin when the app's payment registry is built; a store's
+    checkout offers the providers of the plugins enabled for it.
+    """
 
 
 @hookspec
 def shopbuilder_notify(store, customer, event, context):
-    """Deliver a notification (``event`` such as ``order_ready``) through a channel."""
+    """Deliver a notification to ``customer`` through the plugin's channel; returns nothing.
+
+    Called when the shop has something to tell a customer of ``store``;
+    ``event`` names it (``order_paid``, ``order_ready``...) and ``context`` is a
+    dict of what it is about (``order``...). For the store's enabled plugins; a
+    failure is logged.
+    """
 
 
 @hookspec
@@ -233,17 +308,31 @@ def shopbuilder_settlement_splits(order, amount_fen):
 
 @hookspec
 def shopbuilder_worker_tick(now):
-    """Apply the plugin's due work (idempotent; may run in two workers at once)."""
+    """Apply the plugin's due work at ``now`` (the tick's ``clock.now()``); returns nothing.
+
+    Called on every tick of the worker (or cron), for every installed plugin;
+    find your stores with ``stores_enabling(name)``. Be idempotent: two workers
+    may run at once. A failure is logged and rolled back.
+    """
 
 
 @hookspec
 def shopbuilder_store_menu(store):
-    """Return ``(label, url)`` entries for the store console's menu."""
+    """Return a list of ``(label, url)`` entries for ``store``'s console menu.
+
+    Called when the store console draws its menu, for the store's enabled
+    plugins. A display hook: a failure is logged and the entries are skipped.
+    """
 
 
 @hookspec
 def shopbuilder_hq_menu(chain):
-    """Return ``(label, url)`` entries for the HQ console's menu."""
+    """Return a list of ``(label, url)`` entries for ``chain``'s HQ console menu.
+
+    Called when the HQ console draws its menu, for the plugins the chain has not
+    forbidden. A display hook: a failing plugin is logged and only its entries
+    are skipped.
+    """
 
 
 # -- how each hook is dispatched ---------------------------------------------------------------

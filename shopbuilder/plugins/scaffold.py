@@ -147,8 +147,7 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shopbuilder.extensions import db
-from shopbuilder.models import StoreOwned
-from shopbuilder.models.base import Timestamped
+from shopbuilder.models import StoreOwned, Timestamped
 
 
 class ${Camel}Record(StoreOwned, Timestamped, db.Model):

@@ -35,6 +35,11 @@ SOURCE_LABELS = {
     "store": _l("overridden by this store"),
     "locked": _l("locked by HQ"),
 }
+#: Where a value on HQ's settings page comes from.
+HQ_SOURCE_LABELS = {
+    "default": _l("platform default"),
+    "chain": _l("set by HQ"),
+}
 
 
 def _plugin_or_404(name: str):
@@ -99,22 +104,40 @@ def hq_settings(name):
     form_cls = _form_class_or_404(name)
     host = get_host()
     namespace = settings_namespace(name)
-    current = settings.chain_resolve(g.chain, namespace, host.settings_defaults(name))
+    defaults = host.settings_defaults(name)
+    current = settings.chain_resolve(g.chain, namespace, defaults)
     locked = settings.locked_keys(g.chain, namespace)
+    if request.method == "POST" and request.form.get("reset"):
+        return _hq_reset(meta, form_cls, namespace, request.form["reset"], defaults)
     if request.method == "POST":
         form = form_cls(request.form, meta={"csrf": False})
         if form.validate():
             values = {field.name: jsonable(field.data) for field in form}
             locks = {key for key in request.form.getlist("lock") if key in values}
-            settings.set_chain_values(g.chain, namespace, values, locked=locks)
+            # Only what differs from the platform default becomes a chain value, so a
+            # later platform default still reaches this chain's untouched keys.
+            settings.save_chain_values(g.chain, namespace, values, defaults, locked=locks)
             db.session.commit()
             flash(_("Chain settings for %(plugin)s saved.", plugin=meta.title), "success")
             return redirect(url_for(".hq_settings", name=name))
     else:
         form = form_cls(data=current, meta={"csrf": False})
+    chain_set = settings.chain_values(g.chain, namespace).keys() & defaults.keys()
+    sources = {key: "chain" if key in chain_set else "default" for key in defaults}
     return render_template(
-        "plugin_console/hq_settings.html", meta=meta, form=form, locked=locked
+        "plugin_console/hq_settings.html", meta=meta, form=form, locked=locked,
+        sources=sources, source_labels=HQ_SOURCE_LABELS,
     )
+
+
+def _hq_reset(meta, form_cls, namespace: str, key: str, defaults: dict):
+    """HQ's "reset to platform default" for one key: the chain follows the platform again."""
+    if key in defaults:
+        settings.reset_chain_value(g.chain, namespace, key)
+        db.session.commit()
+        label = form_cls(meta={"csrf": False})[key].label.text
+        flash(_("%(setting)s now follows the platform default.", setting=label), "success")
+    return redirect(url_for(".hq_settings", name=meta.name))
 
 
 # -- store ------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import current_app, request
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import case, literal, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -47,6 +47,15 @@ def read_token(cookie_value: str | None) -> str | None:
     except BadSignature:
         return None
     return token if isinstance(token, str) and 16 <= len(token) <= 64 else None
+
+
+def visitor_token() -> str | None:
+    """The anonymous cart token of this request's visitor (from the signed cookie), or None.
+
+    With the customer's id, ``find_cart(store, customer_id, visitor_token())`` finds the
+    cart the visitor sees in ``store``; plugins need not know the cookie's name or signing.
+    """
+    return read_token(request.cookies.get(COOKIE_NAME))
 
 
 def new_token() -> str:

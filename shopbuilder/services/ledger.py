@@ -299,6 +299,23 @@ def balances(chain_id: int, store_id: int | None = None) -> dict[str, int]:
         }
 
 
+def account_net(chain_id: int, account: str, order_id: int | None = None) -> int:
+    """The balance of one account in fen (credits minus debits); of one order's entries if given.
+
+    For plugins that keep their own view of money they moved through the ledger: a
+    distributor's commission on one order, less what refunds clawed back, is
+    ``account_net(chain_id, f"{COMMISSION_PREFIX}{distributor_id}", order_id)``. Reads
+    the chain's committed and this transaction's entries; 0 for an account never used.
+    """
+    with _chain_scope(chain_id):
+        query = select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0)).where(
+            LedgerEntry.chain_id == chain_id, LedgerEntry.account == account
+        )
+        if order_id is not None:
+            query = query.where(LedgerEntry.order_id == order_id)
+        return int(db.session.scalar(query) or 0)
+
+
 def store_balances(chain_id: int, store_ids: Iterable[int]) -> dict[int, dict[str, int]]:
     """``{store_id: {account: balance}}`` for the given stores, in one query."""
     ids = list(store_ids)
@@ -462,15 +479,19 @@ def royalty_fen(order, settled_fen: int, royalty_bp: int) -> int:
 
 
 def _commission_splits(order, store, settled_fen: int) -> list[Posting]:
-    from ..plugins import store_hook
+    from ..plugins import PluginError, call_money_hook
 
+    # A money hook: call_money_hook logs a failure with the plugin's name and raises
+    # PluginError, so the settlement aborts with a message that says which plugin failed.
     try:
-        results = store_hook("shopbuilder_settlement_splits", store)(
-            order=order, amount_fen=settled_fen
+        results = call_money_hook(
+            "shopbuilder_settlement_splits", store, order=order, amount_fen=settled_fen
         )
-    except Exception as exc:  # a money-changing hook aborts the operation cleanly
-        log.exception("settlement split hook failed for order %s", order.id)
-        raise LedgerError(f"a plugin failed while splitting order {order.number}: {exc}") from exc
+    except PluginError as exc:
+        raise LedgerError(
+            f"a plugin failed while splitting order {order.number} "
+            f"({exc.plugin_name}): {exc.message}"
+        ) from exc
     lines: list[Posting] = []
     for result in results or []:
         if isinstance(result, tuple) and len(result) == 3 and isinstance(result[0], str):

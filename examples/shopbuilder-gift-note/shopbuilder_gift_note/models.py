@@ -6,8 +6,7 @@ from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shopbuilder.extensions import db
-from shopbuilder.models import StoreOwned
-from shopbuilder.models.base import Timestamped
+from shopbuilder.models import StoreOwned, Timestamped
 
 
 class GiftNote(StoreOwned, Timestamped, db.Model):
