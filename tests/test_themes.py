@@ -293,6 +293,22 @@ def test_upload_that_is_not_an_image_or_too_large_is_refused(
         assert 'role="alert"' in response.get_data(as_text=True)
 
 
+def test_preview_with_a_refused_upload_shows_the_form_with_the_reason(
+    upload_theme, app, client, store, manager
+):
+    login(client, manager, store=store)
+    response = client.post(f"/s/{store.slug}/manage/theme/preview", data={
+        "accent_colour": "#0b3d91", "banner": (io.BytesIO(b"just some notes"), "logo.txt"),
+    }, content_type="multipart/form-data")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    # The settings form, not a preview of the saved settings: the manager's colour is kept
+    # in the form and the upload's problem is said next to its field.
+    assert "preview-banner" not in html and 'name="accent_colour"' in html
+    assert 'value="#0b3d91"' in html
+    assert 'role="alert"' in html
+
+
 def test_a_theme_whose_default_colour_fails_contrast_is_refused(app, tmp_path):
     root = tmp_path / "pale"
     root.mkdir()

@@ -109,58 +109,67 @@ def _sources(theme_name: str) -> dict:
     return {key: r.source for key, r in resolved.items()}
 
 
+def _form_page(form, theme_name: str, current: dict, status: int = 200):
+    """The settings form again, with its errors: one page for every way a POST can fail."""
+    registry = get_registry()
+    return render_template(
+        "themes/manage_theme.html", form=form, theme_name=theme_name,
+        themes=theme_choices(), may_choose=stores_may_choose(g.chain),
+        settings=registry.settings_of(theme_name), locked=_locked(theme_name),
+        sources=_sources(theme_name), current=current, title=_l("Theme"),
+    ), status
+
+
+def _submitted_values(form, theme_name: str, current: dict) -> dict | None:
+    """The values the form asks for, locked keys left out; ``None`` when it must be redrawn.
+
+    An upload that is refused (not an image, too large) is a field error like any other:
+    it must never quietly fall back to the saved values of every field.
+    """
+    if not form.validate():
+        return None
+    try:
+        values = form_values(form, get_registry().settings_of(theme_name), current)
+    except ImageRejected:
+        return None  # form_values put the reason on the image field
+    locked = _locked(theme_name)
+    return {k: v for k, v in values.items() if k not in locked}
+
+
 @manage_bp.route("/", methods=["GET", "POST"])
 @manager_required
 def store_theme():
     theme_name = _picked_theme()
-    registry = get_registry()
     form, current = _settings_form(theme_name)
-    if request.method == "POST" and form.validate():
-        try:
-            values = form_values(form, registry.settings_of(theme_name), current)
-        except ImageRejected:
-            values = None
+    if request.method == "POST":
+        values = _submitted_values(form, theme_name, current)
         if values is not None:
-            locked = _locked(theme_name)
-            values = {k: v for k, v in values.items() if k not in locked}
             if theme_name != store_theme_name(g.store):
                 settings_store.set_store_values(g.store, NAMESPACE, {"name": theme_name})
             settings_store.set_store_values(g.store, settings_namespace(theme_name), values)
             db.session.commit()
             flash(_l("Theme settings saved."), "success")
             return redirect(url_for("manage_theme.store_theme"))
-    if request.method == "POST":
         flash(_l("Please correct the fields marked below."), "error")
-    return render_template(
-        "themes/manage_theme.html", form=form, theme_name=theme_name,
-        themes=theme_choices(), may_choose=stores_may_choose(g.chain),
-        settings=registry.settings_of(theme_name), locked=_locked(theme_name),
-        sources=_sources(theme_name), current=current, title=_l("Theme"),
-    )
+    return _form_page(form, theme_name, current)
 
 
 @manage_bp.post("/preview")
 @manager_required
 def preview():
-    """The home page with the unsaved values of the form; nothing is stored but images."""
+    """The home page with the unsaved values of the form; nothing is stored but images.
+
+    A form that does not validate (a bad colour, a refused upload) comes back with its
+    errors and status 400 instead of a preview of something the manager did not ask for.
+    """
     from ..storefront.browse import home_context
 
     theme_name = _picked_theme()
-    registry = get_registry()
     form, current = _settings_form(theme_name)
-    if not form.validate():
-        return render_template(
-            "themes/manage_theme.html", form=form, theme_name=theme_name,
-            themes=theme_choices(), may_choose=stores_may_choose(g.chain),
-            settings=registry.settings_of(theme_name), locked=_locked(theme_name),
-            sources=_sources(theme_name), current=current, title=_l("Theme"),
-        ), 400
-    try:
-        draft = form_values(form, registry.settings_of(theme_name), current)
-    except ImageRejected:
-        draft = dict(current)
-    for key in _locked(theme_name):
-        draft.pop(key, None)
+    draft = _submitted_values(form, theme_name, current)
+    if draft is None:
+        flash(_l("Please correct the fields marked below."), "error")
+        return _form_page(form, theme_name, current, 400)
     html = render_store_template(
         "storefront/home.html", draft=draft, theme_name=theme_name, preview=True,
         **home_context(g.store),
