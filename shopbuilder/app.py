@@ -108,6 +108,16 @@ def translation_folders(host) -> list[str]:
     return folders
 
 
+#: Entries the in-process cache (no Redis) keeps per worker before it evicts. Storefront
+#: pages and catalogue reads share it (a page is about 5-20 KB of HTML plus a catalogue
+#: entry of 0.5-2 KB), so 5,000 entries hold a few thousand pages: at most about 100 MB
+#: per worker, typically a few tens (docs/themes.md, "Performance"). Cachelib's default
+#: (500) held fewer pages than one store's catalogue, so a customer opening many
+#: different pages always missed; over the limit it also evicts the entries that never
+#: expire first (the catalogue version tokens), which empties the stores' caches.
+DEFAULT_CACHE_THRESHOLD = 5_000
+
+
 def _configure_services(app) -> None:
     redis_url = app.config.get("REDIS_URL")
     if redis_url:
@@ -116,6 +126,7 @@ def _configure_services(app) -> None:
         app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url)
     else:
         app.config.setdefault("CACHE_TYPE", "SimpleCache")
+        app.config.setdefault("CACHE_THRESHOLD", DEFAULT_CACHE_THRESHOLD)
         app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     app.config.setdefault("CACHE_DEFAULT_TIMEOUT", 300)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -207,7 +218,7 @@ def _register_error_pages(app) -> None:
 
 
 def _register_template_helpers(app) -> None:
-    from .money import format_fen
+    from .money import fen_filter
 
-    app.jinja_env.filters["fen"] = format_fen
+    app.jinja_env.filters["fen"] = fen_filter
     app.jinja_env.globals["current_locale"] = get_locale

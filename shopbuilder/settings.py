@@ -126,6 +126,12 @@ def reset_chain_value(chain, namespace: str, key: str) -> None:
     _replace(chain, namespace, part)
 
 
+def replace_chain_values(chain, namespace: str, new_values: dict, locked) -> None:
+    """HQ's whole set of values and locks for ``namespace``: keys left out inherit the
+    platform default again (``set_chain_values`` only adds and changes keys)."""
+    _replace(chain, namespace, {"values": dict(new_values), "locked": sorted(locked)})
+
+
 def set_store_values(store, namespace: str, new_values: dict) -> None:
     """Override keys for one store; a locked key raises :class:`SettingLocked`."""
     locks = locked_keys(store.chain, namespace) & set(new_values)

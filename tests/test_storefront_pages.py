@@ -127,3 +127,37 @@ def test_product_with_an_image_shows_it_on_its_page_and_in_listings(app, client,
            'alt="西湖龙井 明前特级"' in html
     listing = client.get("/s/west-lake/c/green-tea").get_data(as_text=True)
     assert 'src="/media/products/longjing.jpg"' in listing
+
+
+def test_share_tags_name_the_locale_as_social_sites_expect(app, client, demo):
+    # Babel calls zh_CN "zh_Hans_CN"; Open Graph wants language_TERRITORY.
+    assert meta(client.get("/s/west-lake/").get_data(as_text=True), "og:locale") == "zh_CN"
+    html = client.get("/s/riverside/?lang=en").get_data(as_text=True)
+    assert meta(html, "og:locale") == "en_US"
+
+
+@pytest.mark.parametrize("slug", ["west-lake", "riverside"])
+def test_every_page_header_searches_this_store_in_both_themes(app, client, demo, slug):
+    html = client.get(f"/s/{slug}/c/green-tea").get_data(as_text=True)
+    form = re.search(r'<form class="search-form site-search" method="get" '
+                     r'action="([^"]+)" role="search">', html)
+    assert form and form.group(1) == f"/s/{slug}/search"
+    assert 'name="q"' in html and 'for="site-search"' in html
+    results = client.get(form.group(1), query_string={"q": "龙井"}).get_data(as_text=True)
+    assert "西湖龙井 明前特级" in results and 'class="search-results"' in results
+
+
+def test_private_pages_are_kept_out_of_search_engines_and_say_what_they_are(
+    app, client, demo
+):
+    from shopbuilder.demo import DEMO_PASSWORD
+
+    client.post("/s/west-lake/login",
+                data={"email": "customer@example.com", "password": DEMO_PASSWORD})
+    for path, description in (("cart", "购物车"), ("account", "账户"), ("orders", "订单")):
+        html = client.get(f"/s/west-lake/{path}").get_data(as_text=True)
+        assert meta(html, "robots") == "noindex", path
+        assert description in meta(html, "description") and "茗茶 西湖店" in meta(
+            html, "description"), path
+    # Browse pages stay indexable.
+    assert meta(client.get("/s/west-lake/").get_data(as_text=True), "robots") is None

@@ -13,9 +13,9 @@ from markupsafe import Markup
 from sqlalchemy import event
 
 from shopbuilder.extensions import cache, db
-from shopbuilder.models import Category, Product, Publication, Store, StoreListing, Variant
+from shopbuilder.models import Category, Chain, Product, Publication, Store, StoreListing, Variant
 from shopbuilder.plugins import PluginMeta, hookimpl
-from shopbuilder.testing import in_app, make_store, set_plugin_enabled
+from shopbuilder.testing import detach, in_app, make_store, set_plugin_enabled
 
 MAX_QUERIES = 8
 
@@ -124,3 +124,70 @@ def test_listing_and_product_pages_query_count_does_not_grow(app, client, chain,
         # Warm: a cached page costs no SQL at all; a page showing plugin output is drawn
         # again (it must stay live) and only loads the store and its plugin choices.
         assert warm_small <= 2 and warm_large <= 2, url
+
+
+REAL_PLUGINS = ("groupbuy", "distribution", "pickup")
+
+
+def demo_with_a_live_campaign(app):
+    """The demo chain; west-lake runs a group-buy campaign on its first product."""
+    from datetime import timedelta
+
+    from shopbuilder_groupbuy import service as groupbuy
+
+    from shopbuilder import clock, tenancy
+    from shopbuilder.demo import load_demo
+
+    with in_app(app) as session, tenancy.unscoped():
+        load_demo(echo=lambda *args: None, orders=False)
+        store = session.scalar(db.select(Store).where(Store.slug == "west-lake"))
+        variant = session.scalar(db.select(Variant).order_by(Variant.id))
+        now = clock.now()
+        groupbuy.create_campaign(groupbuy.CampaignInput(
+            title="Longjing for three", variant_id=variant.id, group_price_fen=9900,
+            group_size=3, fill_hours=24, starts_at=now - timedelta(hours=1),
+            ends_at=now + timedelta(days=7), unit_cap=20,
+        ), store.chain, store)
+        session.commit()
+        plain = session.scalar(
+            db.select(Product.id).where(Product.id != variant.product_id).order_by(Product.id))
+        session.refresh(store.chain)
+        return detach(store), variant.product_id, plain
+
+
+def cold_statements(app, client, url):
+    with app.app_context():
+        cache.clear()
+    with count_queries(app) as statements:
+        response = client.get(url)
+    assert response.status_code == 200, url
+    return statements
+
+
+def test_real_plugins_add_no_query_per_product_or_store(app, client):
+    """Group-buy, distribution and pickup on, a live campaign: still a handful of queries."""
+    store, on_sale, plain = demo_with_a_live_campaign(app)
+    with in_app(app) as session:
+        chain = detach(session.get(Chain, store.chain_id))
+    urls = (f"/s/{store.slug}/products", f"/s/{store.slug}/c/green-tea?sort=price_desc",
+            f"/s/{store.slug}/p/{on_sale}", f"/s/{store.slug}/p/{plain}")
+    before = {url: page_queries(app, client, url) for url in urls}
+    for name in REAL_PLUGINS:
+        set_plugin_enabled(app, store, name)
+    html = client.get(f"/s/{store.slug}/p/{on_sale}").get_data(as_text=True)
+    assert "¥99.00" in html  # the group price, from the group-buy slot
+    with_plugins = {url: cold_statements(app, client, url) for url in urls}
+
+    add_products(app, chain, 20)
+    for i in range(10):
+        make_store(app, chain, f"branch-{i}")
+    larger = {url: page_queries(app, client, url) for url in urls}
+    for url in urls:
+        assert len(with_plugins[url]) <= MAX_QUERIES, url
+        assert larger[url] == len(with_plugins[url]), url
+        # Two product-page slots, one campaign query: group-buy asks once per request.
+        campaign_queries = [s for s in with_plugins[url] if "FROM groupbuy_campaign" in s]
+        assert len(campaign_queries) == (1 if "/p/" in url else 0), url
+    # Listings show no plugin output; a product without a campaign costs that one lookup.
+    assert len(with_plugins[urls[0]]) == before[urls[0]]
+    assert len(with_plugins[urls[3]]) == before[urls[3]] + 1

@@ -184,6 +184,58 @@ def test_hq_sets_default_theme_and_forbids_stores_to_choose(app, client, chain, 
     assert "CHILD HOME" in client.get(f"/s/{store.slug}/").get_data(as_text=True)
 
 
+def test_hq_sets_a_chain_colour_that_stores_inherit_and_locks_it(
+    app, client, chain, store, other_store, hq_user, manager
+):
+    use_theme(app, store, "classic")
+    with in_app(app):  # this store had picked its own colour before HQ locked it
+        row = db.session.get(Store, store.id)
+        settings_store.set_store_values(row, "theme:classic", {"accent_colour": "#1a5e20"})
+        db.session.commit()
+    login(client, hq_user, chain=chain)
+    page = client.get(f"/hq/{chain.slug}/theme/").get_data(as_text=True)
+    assert 'name="accent_colour"' in page and 'name="accent_colour__lock"' in page
+    response = client.post(f"/hq/{chain.slug}/theme/settings?theme=classic", data={
+        "accent_colour": "#0b3d91", "home_sections__banner": "1",
+        "home_sections__featured": "2",
+    })
+    assert response.status_code == 302
+    # Not locked: the store that chose a colour keeps it, the other inherits HQ's.
+    assert "--accent-colour:#1a5e20" in client.get(f"/s/{store.slug}/").get_data(as_text=True)
+    assert "--accent-colour:#0b3d91" in client.get(
+        f"/s/{other_store.slug}/").get_data(as_text=True)
+    client.post(f"/hq/{chain.slug}/theme/settings?theme=classic", data={
+        "accent_colour": "#0b3d91", "accent_colour__lock": "y",
+        "home_sections__banner": "1", "home_sections__featured": "2",
+    })
+    assert "--accent-colour:#0b3d91" in client.get(f"/s/{store.slug}/").get_data(as_text=True)
+    with in_app(app):
+        row = db.session.get(Chain, chain.id)
+        assert settings_store.locked_keys(row, "theme:classic") == {"accent_colour"}
+        # What HQ left at the theme default is not stored: stores show "theme default".
+        assert "home_sections" not in settings_store.chain_values(row, "theme:classic")
+
+    manager_client = app.test_client()
+    login(manager_client, manager, store=store)
+    page = manager_client.get(f"/s/{store.slug}/manage/theme/").get_data(as_text=True)
+    assert "Locked by headquarters" in page or "总部已锁定" in page
+    # The locked field is disabled (not sent); the rest of the form still saves.
+    saved = manager_client.post(f"/s/{store.slug}/manage/theme/", data={
+        "home_sections__featured": "1"})
+    assert saved.status_code == 302
+    assert "--accent-colour:#0b3d91" in client.get(f"/s/{store.slug}/").get_data(as_text=True)
+
+
+def test_hq_chain_colour_without_enough_contrast_is_refused(app, client, chain, hq_user):
+    login(client, hq_user, chain=chain)
+    response = client.post(f"/hq/{chain.slug}/theme/settings?theme=classic",
+                           data={"accent_colour": "#ffff00"})
+    assert response.status_code == 400 and "4.5:1" in response.get_data(as_text=True)
+    with in_app(app):
+        assert settings_store.chain_values(db.session.get(Chain, chain.id),
+                                           "theme:classic") == {}
+
+
 def test_manager_cannot_pick_a_theme_when_hq_forbids_it(app, client, chain, store, manager):
     with in_app(app):
         row = db.session.get(Chain, chain.id)
@@ -291,6 +343,22 @@ def test_upload_that_is_not_an_image_or_too_large_is_refused(
         }, content_type="multipart/form-data")
         assert response.status_code == 200
         assert 'role="alert"' in response.get_data(as_text=True)
+
+
+def test_preview_with_a_refused_upload_shows_the_form_with_the_reason(
+    upload_theme, app, client, store, manager
+):
+    login(client, manager, store=store)
+    response = client.post(f"/s/{store.slug}/manage/theme/preview", data={
+        "accent_colour": "#0b3d91", "banner": (io.BytesIO(b"just some notes"), "logo.txt"),
+    }, content_type="multipart/form-data")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    # The settings form, not a preview of the saved settings: the manager's colour is kept
+    # in the form and the upload's problem is said next to its field.
+    assert "preview-banner" not in html and 'name="accent_colour"' in html
+    assert 'value="#0b3d91"' in html
+    assert 'role="alert"' in html
 
 
 def test_a_theme_whose_default_colour_fails_contrast_is_refused(app, tmp_path):

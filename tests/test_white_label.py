@@ -1,20 +1,37 @@
-"""White-label: a customer never sees the platform's name, only the store's."""
+"""White-label: a customer never sees the platform's name, only the store's.
+
+The crawl starts at a demo store's home page and follows every link, resource, GET form
+and redirect inside the store, in both languages. The demo is made busy first, so that
+the crawl meets what a customer meets: group-buy (a live campaign with an open group)
+and distribution (the demo customer is a distributor, with share posters) on the two
+stores of the two themes, pickup on every store, orders at every store, and one page
+that fails with a server error.
+"""
 
 from __future__ import annotations
 
 import re
 from collections import deque
+from datetime import timedelta
 from urllib.parse import urljoin, urlsplit
 
 import pytest
 
+from shopbuilder import clock, tenancy
 from shopbuilder.demo import DEMO_PASSWORD, STORES, load_demo
-from shopbuilder.testing import in_app
+from shopbuilder.demo_orders import load_demo_orders
+from shopbuilder.extensions import db
+from shopbuilder.models import Chain, Customer, Store, User, Variant
+from shopbuilder.services import orders
+from shopbuilder.testing import in_app, set_plugin_enabled
 
 PLATFORM = re.compile("shop ?builder", re.IGNORECASE)
 HREF = re.compile(r'(?:href|src)="([^"]+)"')
 FORM = re.compile(r"<form\b([^>]*)>", re.IGNORECASE)
 ACTION = re.compile(r'action="([^"]+)"')
+#: Stores where group-buy and distribution are on (one per theme); pickup is on everywhere.
+SOCIAL = ("west-lake", "riverside")
+FAILING = "explode"
 
 
 def links(html: str) -> list[str]:
@@ -27,66 +44,197 @@ def links(html: str) -> list[str]:
 
 
 @pytest.fixture
+def app_config():
+    # The forced failure must answer with the store's 500 page, as in production.
+    return {"PROPAGATE_EXCEPTIONS": False}
+
+
+@pytest.fixture
 def demo(app):
+    @app.get(f"/s/<store>/{FAILING}")
+    def explode():
+        raise RuntimeError("secret stack detail")
+
     with in_app(app):
         load_demo(echo=lambda *args: None)
+    social_commerce_on(app)
 
 
-def crawl(client, slug: str, limit: int = 400):
-    """Every page of the store reachable from its home page by links, in both languages."""
+def social_commerce_on(app) -> None:
+    """Group-buy and distribution on the SOCIAL stores, with something for each to show."""
+    from shopbuilder_distribution import service as distribution
+    from shopbuilder_distribution.models import Grade
+    from shopbuilder_groupbuy import service as groupbuy
+
+    with in_app(app) as session:
+        stores = {s.slug: s for s in session.scalars(db.select(Store))}
+        for slug in SOCIAL:
+            session.expunge(stores[slug])
+    for slug in SOCIAL:
+        set_plugin_enabled(app, stores[slug], "groupbuy")
+        set_plugin_enabled(app, stores[slug], "distribution")
+    with in_app(app) as session:
+        chain = session.scalar(db.select(Chain))
+        variant = session.scalar(db.select(Variant).order_by(Variant.id))
+        now = clock.now()
+        campaign = groupbuy.create_campaign(groupbuy.CampaignInput(
+            title="龙井三人团", variant_id=variant.id, group_price_fen=9900, group_size=3,
+            fill_hours=24, starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=7),
+            unit_cap=5, store_ids=tuple(stores[slug].id for slug in SOCIAL),
+        ), chain)
+        distribution.save_chain_settings(chain, {"join_policy": "open"})
+        session.add(Grade(chain_id=chain.id, name="铜牌", rate_bp=1000, second_rate_bp=200))
+        leader = Customer(chain_id=chain.id, email="leader@example.com", name="李团长",
+                          phone="13900000000")
+        leader.set_password(DEMO_PASSWORD)
+        session.add(leader)
+        session.commit()
+        buyer = session.scalar(db.select(Customer).where(
+            Customer.email == "customer@example.com"))
+        distribution.apply(chain, buyer, stores["west-lake"])
+        session.commit()
+        campaign_id, leader_id = campaign.id, leader.id
+    for slug in SOCIAL:
+        with app.test_request_context(), tenancy.unscoped():
+            store = db.session.scalar(db.select(Store).where(Store.slug == slug))
+            with tenancy.store_scope(store):
+                order = groupbuy.start_group(
+                    store, db.session.get(Customer, leader_id),
+                    groupbuy.get_campaign(store, campaign_id),
+                    orders.Checkout(fulfilment_code="delivery", payment_provider="offline",
+                                    contact_name="李团长", contact_phone="13900000000",
+                                    address="杭州市滨江区江南大道 1 号"))
+                orders.mark_paid(order, "system")  # the group opens
+            db.session.commit()
+
+
+def crawl(client, slug: str, extra=(), limit: int = 600):
+    """Every page of the store reachable from its home page (and ``extra``), both languages."""
     start = [f"/s/{slug}/", f"/s/{slug}/?lang=en", f"/s/{slug}/no-such-page",
-             f"/s/{slug}/p/999999"]
+             f"/s/{slug}/p/999999", f"/s/{slug}/{FAILING}", *extra]
     seen, todo, pages = set(start), deque(start), []
     while todo and len(pages) < limit:
         url = todo.popleft()
         response = client.get(url)
         pages.append((url, response))
-        if response.mimetype != "text/html":
-            continue
-        for link in links(response.get_data(as_text=True)):
+        found = [response.headers["Location"]] if response.status_code in (301, 302, 303) \
+            else links(response.get_data(as_text=True)) if response.mimetype == "text/html" \
+            else []
+        for link in found:
             target = urljoin(url, link.replace("&amp;", "&"))
             parts = urlsplit(target)
             if parts.netloc and parts.netloc != "localhost":
                 continue
             path = parts.path + (f"?{parts.query}" if parts.query else "")
-            wanted = path.startswith((f"/s/{slug}/", "/theme-static/", "/media/"))
+            wanted = path.startswith((f"/s/{slug}/", "/theme-static/", "/media/",
+                                      "/static/plugins/"))
             if wanted and "/manage" not in path and path not in seen:
                 seen.add(path)
                 todo.append(path)
+    assert not todo, f"crawl of {slug} stopped at {limit} pages"
     return pages
+
+
+def text_of(response) -> str:
+    """What a response says, images included (a PNG could carry a name in its metadata)."""
+    if response.mimetype.startswith(("text/", "image/svg", "application/json")):
+        return response.get_data(as_text=True)
+    return response.get_data().decode("latin-1")
+
+
+def assert_white_label(pages, spec) -> None:
+    """No page names the platform; every HTML page names the store; only FAILING fails."""
+    for url, response in pages:
+        expected = (500,) if urlsplit(url).path.endswith(f"/{FAILING}") else (200, 302, 404)
+        assert response.status_code in expected, f"{url} answered {response.status_code}"
+        assert not PLATFORM.search(text_of(response)), f"platform name on {url}"
+        assert not PLATFORM.search(str(response.headers)), f"platform name in headers of {url}"
+        if response.mimetype == "text/html" and response.status_code != 302:
+            body = response.get_data(as_text=True)
+            assert spec["name"] in body, f"store name missing on {url}"
+            assert "secret stack detail" not in body, url
+
+
+def visited_html(pages) -> set[str]:
+    """The pages drawn (not the redirects)."""
+    return {u for u, r in pages if r.mimetype == "text/html" and r.status_code != 302}
 
 
 @pytest.mark.parametrize("spec", STORES, ids=[s["slug"] for s in STORES])
 def test_no_storefront_page_of_a_demo_store_names_the_platform(app, client, demo, spec):
-    pages = crawl(client, spec["slug"])
-    html_pages = [(u, r) for u, r in pages if r.mimetype == "text/html"]
-    # Home, category listings, products, store information, sign-in, register, 404s.
-    assert len(html_pages) >= 15
-    for url, response in pages:
-        textual = response.mimetype.startswith(("text/", "image/svg"))
-        body = response.get_data(as_text=True) if textual else ""
-        assert response.status_code in (200, 404), url
-        assert not PLATFORM.search(body), f"platform name on {url}"
-        assert not PLATFORM.search(str(response.headers)), f"platform name in headers of {url}"
-    for url, response in html_pages:
-        assert spec["name"] in response.get_data(as_text=True), f"store name missing on {url}"
-    visited = {u for u, _r in html_pages}
+    slug = spec["slug"]
+    pages = crawl(client, slug)
+    assert_white_label(pages, spec)
+    visited = visited_html(pages)
+    # Home, category listings, products, search, store information, sign-in, 404s, the 500.
+    assert len(visited) >= 15
     assert any("/p/" in u for u in visited) and any("/c/" in u for u in visited)
-    assert f"/s/{spec['slug']}/info" in visited
+    assert {f"/s/{slug}/info", f"/s/{slug}/search", f"/s/{slug}/{FAILING}"} <= visited
+    if slug in SOCIAL:
+        # The live campaign's page, the open group a friend shared.
+        assert any(f"/s/{slug}/groups/c/" in u for u in visited), slug
+        assert any(re.match(rf"/s/{slug}/groups/\d+$", u) for u in visited), slug
+
+
+def sign_in_and_shop(app, client, slug: str) -> list[str]:
+    """The demo customer signs in, puts a product in the cart and places an order to pay
+    online; answers the pages a crawl cannot reach by links (the gateway's page)."""
+    signed_in = client.post(f"/s/{slug}/login",
+                            data={"email": "customer@example.com", "password": DEMO_PASSWORD})
+    assert signed_in.status_code == 302
+    with in_app(app) as session:
+        store = session.scalar(db.select(Store).where(Store.slug == slug))
+        variant_ids = list(session.scalars(db.select(Variant.id).order_by(Variant.id)))
+        if slug != "west-lake":  # west-lake has the demo's orders already
+            clerk = session.scalar(db.select(User).where(User.email == "clerk@west-lake.example"))
+            buyer = session.scalar(db.select(Customer).where(
+                Customer.email == "customer@example.com"))
+            load_demo_orders(store, buyer, clerk)
+            session.commit()
+    added = client.post(f"/s/{slug}/cart/add", data={"variant_id": variant_ids[1],
+                                                     "quantity": 1})
+    assert added.status_code == 302
+    placed = client.post(f"/s/{slug}/checkout", data={
+        "variant_id": variant_ids[2], "quantity": 1, "fulfilment": "delivery",
+        "payment_provider": "sandbox", "contact_name": "王小明",
+        "contact_phone": "13800000000", "address": "杭州市西湖区龙井路 1 号",
+    })
+    assert placed.status_code == 302, placed.get_data(as_text=True)
+    gateway = client.get(placed.headers["Location"])
+    assert gateway.status_code == 302 and "/pay/sandbox/" in gateway.headers["Location"]
+    return [urlsplit(placed.headers["Location"]).path,
+            urlsplit(gateway.headers["Location"]).path]
 
 
 @pytest.mark.parametrize("spec", STORES, ids=[s["slug"] for s in STORES])
 def test_signed_in_customer_pages_never_name_the_platform(app, client, demo, spec):
-    signed_in = client.post(f"/s/{spec['slug']}/login",
-                            data={"email": "customer@example.com", "password": DEMO_PASSWORD})
-    assert signed_in.status_code == 302
-    pages = crawl(client, spec["slug"])
-    visited = {u for u, r in pages if r.mimetype == "text/html"}
-    assert f"/s/{spec['slug']}/account" in visited and f"/s/{spec['slug']}/cart" in visited
+    slug = spec["slug"]
+    extra = sign_in_and_shop(app, client, slug)
+    pages = crawl(client, slug, extra)
+    assert_white_label(pages, spec)
+    visited = visited_html(pages)
+    for page in ("account", "cart", "checkout", "orders", "search"):
+        assert f"/s/{slug}/{page}" in visited, page
+    assert any("/pay/sandbox/" in u for u in visited)
+    private = re.compile(rf"/s/{slug}/(cart|checkout|orders|account|pay/sandbox)\b")
     for url, response in pages:
-        assert response.status_code in (200, 404), url
-        body = response.get_data(as_text=True) if response.mimetype.startswith("text/") else ""
-        assert not PLATFORM.search(body), f"platform name on {url}"
+        if private.match(url) and url in visited:
+            assert '<meta name="robots" content="noindex">' in response.get_data(as_text=True), url
+    order_pages = [u for u in visited if re.match(rf"/s/{slug}/orders/[A-Z]+-[\d-]+$", u)]
+    assert len(order_pages) >= 5, order_pages  # the demo orders in each state, and ours
+    if slug in SOCIAL:
+        assert f"/s/{slug}/distribution/" in visited
+        posters = [u for u, r in pages if r.mimetype == "image/png" and "/poster/" in u]
+        assert posters, "no share poster reached"
+        assert any(f"/s/{slug}/groups/c/" in u and u.endswith("/start") for u in visited)
+
+
+def test_the_500_page_inside_a_store_is_the_stores_own(app, client, demo):
+    response = client.get(f"/s/riverside/{FAILING}")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "茗茶 滨江店" in html and "/theme-static/teahouse/theme.css" in html
+    assert "secret stack detail" not in html and not PLATFORM.search(html)
 
 
 IMG = re.compile(r"<img\b[^>]*>")

@@ -337,11 +337,21 @@ def campaign_runs_in(campaign: Campaign, store) -> bool:
 
 
 def live_campaigns(store, product_id: int | None = None) -> list[Campaign]:
-    """Campaigns running now in ``store`` (for one product, or all)."""
+    """Campaigns running now in ``store`` (for one product, or all).
+
+    The campaign's product comes with its variant (joined), but not its image gallery:
+    nothing that lists campaigns shows it, and on the product page it was one more
+    query per request (it still loads when something reads ``product.images``).
+    """
+    from sqlalchemy.orm import defaultload
+
+    from shopbuilder.models import Product
+
     now = clock.now()
     chosen = select(CampaignStore.campaign_id).where(
         CampaignStore.store_id == store.id, CampaignStore.chosen.is_(True))
-    stmt = select(Campaign).where(
+    gallery = defaultload(Campaign.variant).defaultload(Variant.product).lazyload(Product.images)
+    stmt = select(Campaign).options(gallery).where(
         Campaign.chain_id == store.chain_id, Campaign.status == "active",
         Campaign.starts_at <= now, Campaign.ends_at > now,
         or_(Campaign.store_id == store.id,

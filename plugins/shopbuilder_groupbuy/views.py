@@ -67,7 +67,21 @@ def _page(name: str = "page") -> int:
 
 
 def product_context(store, product_id: int) -> dict | None:
-    """What the product page slots show: the live campaign, its prices, groups to join."""
+    """What the product page slots show: the live campaign, its prices, groups to join.
+
+    Both product-page slots (below the price, the actions) ask for it, so it is worked
+    out once per request and kept in ``flask.g``: the page runs the campaign queries
+    once, not once per slot.
+    """
+    known = g.setdefault("groupbuy_product_context", {})
+    key = (store.id, product_id)
+    if key not in known:
+        known[key] = _product_context(store, product_id)
+    found = known[key]
+    return dict(found) if found is not None else None
+
+
+def _product_context(store, product_id: int) -> dict | None:
     campaigns = service.live_campaigns(store, product_id)
     if not campaigns:
         return None

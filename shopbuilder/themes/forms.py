@@ -74,14 +74,26 @@ def section_field_name(setting, choice: str) -> str:
     return f"{setting.key}__{choice}"
 
 
-def build_form(settings, values: dict, labels: dict, **form_kwargs):
-    """A FlaskForm class for ``settings`` filled with ``values``; instantiated and returned."""
+def lock_field_name(setting) -> str:
+    return f"{setting.key}__lock"
+
+
+def build_form(settings, values: dict, labels: dict, locks=None, **form_kwargs):
+    """A FlaskForm class for ``settings`` filled with ``values``; instantiated and returned.
+
+    With ``locks`` (HQ's form: the keys locked now), every setting also gets a "lock for
+    every store" checkbox named :func:`lock_field_name`.
+    """
 
     class ThemeSettingsForm(FlaskForm):
         pass
 
     data = {}
     for s in settings:
+        if locks is not None:
+            setattr(ThemeSettingsForm, lock_field_name(s),
+                    BooleanField(_l("Lock for every store")))
+            data[lock_field_name(s)] = s.key in locks
         label = localized(s.label, s.key)
         description = localized(s.help)
         if s.type == "colour":

@@ -22,6 +22,7 @@ CHROMIUM_ARGS = [
 ]
 PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+FULL_PAGE_STYLE = "body{position:relative!important}.th-tabs{position:absolute!important}"
 
 
 def pytest_collection_modifyitems(items):
@@ -89,7 +90,15 @@ def screenshot(tmp_path):
     folder.mkdir(parents=True, exist_ok=True)
 
     def take(page, name: str, full_page: bool = True):
-        page.screenshot(path=str(folder / f"{name}.png"), full_page=full_page)
+        # A full-page shot is one tall viewport: a bar fixed to the bottom of the screen
+        # (the tea house's tabs) would be painted across the middle of the page. For the
+        # picture only, it goes to the foot of the page, where the page keeps room for it.
+        style = page.add_style_tag(content=FULL_PAGE_STYLE) if full_page else None
+        try:
+            page.screenshot(path=str(folder / f"{name}.png"), full_page=full_page)
+        finally:
+            if style is not None:
+                style.evaluate("(element) => element.remove()")
         return folder / f"{name}.png"
 
     return take

@@ -49,6 +49,27 @@ def test_customer_browses_home_category_and_product_on_a_phone(
     screenshot(phone, f"{theme}-product")
 
 
+@pytest.mark.parametrize(("slug", "name", "theme"), STORES)
+def test_customer_searches_from_the_header_on_a_phone(
+    live_shop, phone, screenshot, slug, name, theme
+):
+    phone.goto(f"{live_shop}/s/{slug}/c/oolong")
+    box = phone.locator("header input[name=q]")
+    assert box.is_visible()
+    assert box.bounding_box()["height"] >= 44
+    box.fill("龙井")
+    box.press("Enter")
+    phone.wait_for_load_state()
+    assert re.search(rf"/s/{slug}/search\?q=", phone.url)
+    hits = phone.locator(".search-results .search-hit")
+    assert hits.count() >= 1 and "龙井" in hits.first.inner_text()
+    assert phone.locator(".search-results").evaluate(
+        "(el) => getComputedStyle(el).listStyleType") == "none"
+    assert name in phone.title() and "ShopBuilder" not in phone.content()
+    phone.evaluate("document.activeElement && document.activeElement.blur()")
+    screenshot(phone, f"{theme}-search")
+
+
 def test_customer_switches_the_shop_to_english_and_it_stays(live_shop, phone, screenshot):
     phone.goto(f"{live_shop}/s/riverside/")
     phone.get_by_role("link", name="English").click()

@@ -11,6 +11,14 @@ import re
 import pytest
 
 STORES = [("west-lake", "茗茶 西湖店", "classic"), ("riverside", "茗茶 滨江店", "teahouse")]
+PLATFORM = re.compile("shop ?builder", re.IGNORECASE)
+
+
+def _white_label(page, name: str) -> None:
+    """Every step of the journey is the store's: its name, never the platform's."""
+    html = page.content()
+    assert not PLATFORM.search(html), f"platform name on {page.url}"
+    assert name in html, f"store name missing on {page.url}"
 
 
 def _yuan(text: str) -> float:
@@ -33,6 +41,7 @@ def _top(page):
 def test_customer_buys_and_pays_on_a_phone(live_shop, phone, screenshot, slug, name, theme):
     # Sign in as the demo customer first (the shop sends them back where they were).
     phone.goto(f"{live_shop}/s/{slug}/login")
+    _white_label(phone, name)
     phone.fill("input[name=email]", "customer@example.com")
     phone.fill("input[name=password]", "demo12345")
     phone.locator("main button[type=submit]").click()
@@ -41,12 +50,15 @@ def test_customer_buys_and_pays_on_a_phone(live_shop, phone, screenshot, slug, n
 
     # Home -> a category -> a product.
     phone.goto(f"{live_shop}/s/{slug}/")
+    _white_label(phone, name)
     phone.locator("a[href*='/c/']").first.click()
     phone.wait_for_load_state()
     assert re.search(rf"/s/{slug}/c/[a-z-]+$", phone.url)
+    _white_label(phone, name)
     phone.locator("a[href*='/p/']").first.click()
     phone.wait_for_load_state()
     assert re.search(rf"/s/{slug}/p/\d+$", phone.url)
+    _white_label(phone, name)
     title = phone.locator("h1").inner_text().strip()
 
     # Choose the last variant that is in stock, two of them.
@@ -70,6 +82,7 @@ def test_customer_buys_and_pays_on_a_phone(live_shop, phone, screenshot, slug, n
 
     # The cart shows the line and its total.
     assert phone.url.endswith(f"/s/{slug}/cart")
+    _white_label(phone, name)
     assert phone.locator(".flash-success").is_visible()
     row = phone.locator("table.cart tbody tr")
     assert row.count() == 1
@@ -84,6 +97,7 @@ def test_customer_buys_and_pays_on_a_phone(live_shop, phone, screenshot, slug, n
 
     # Checkout: home delivery, an address, the sandbox gateway.
     assert phone.url.endswith(f"/s/{slug}/checkout")
+    _white_label(phone, name)
     phone.locator("input[name=fulfilment][value=delivery]").check()
     phone.fill("input[name=contact_name]", "王小明")
     phone.fill("input[name=contact_phone]", "13800000000")
@@ -97,6 +111,7 @@ def test_customer_buys_and_pays_on_a_phone(live_shop, phone, screenshot, slug, n
 
     # The gateway's hosted page: pay.
     assert "/pay/sandbox/" in phone.url
+    _white_label(phone, name)
     amount = _yuan(phone.locator("main strong").first.inner_text())
     assert amount >= unit * count
     _top(phone)
@@ -106,6 +121,7 @@ def test_customer_buys_and_pays_on_a_phone(live_shop, phone, screenshot, slug, n
 
     # Back on the order page: paid, with the line, the total and the address.
     assert re.search(rf"/s/{slug}/orders/[A-Z]+-\d{{8}}-\d{{4}}$", phone.url)
+    _white_label(phone, name)
     assert phone.locator(".flash-success").is_visible()
     assert phone.locator(".state").inner_text().strip() in {"已付款", "Paid"}
     lines = phone.locator("table.order-lines")
@@ -121,10 +137,11 @@ def test_customer_buys_and_pays_on_a_phone(live_shop, phone, screenshot, slug, n
     number = phone.url.rsplit("/", 1)[1]
     phone.get_by_role("link", name=re.compile("^(我的|Me|账户|Account)$")).first.click()
     phone.wait_for_load_state()
+    _white_label(phone, name)
     phone.get_by_role("link", name=re.compile("我的订单|My orders")).click()
     phone.wait_for_load_state()
     assert phone.url.endswith(f"/s/{slug}/orders")
+    _white_label(phone, name)
     assert number in phone.locator("main").inner_text()
     _top(phone)
     screenshot(phone, f"{theme}-orders")
-    assert "ShopBuilder" not in phone.content()
