@@ -149,10 +149,13 @@ def act(order_id, action):
             message = _("Refunded.")
         else:
             abort(404)
-    except (orders.OrderError, LedgerError) as exc:
-        # A ledger refusal is a sentence too (the settled money cannot cover the refund...).
+    except orders.OrderError as exc:
         db.session.rollback()
         flash(str(exc), "error")
+        return _back(order)
+    except LedgerError as exc:
+        db.session.rollback()
+        flash(_ledger_refusal(exc), "error")
         return _back(order)
     flash(message, "success")
     return _back(order)
@@ -183,7 +186,15 @@ def decide_request(row, decision: str, back: str):
             flash(_("Request rejected."), "success")
         else:
             abort(404)
-    except (orders.OrderError, LedgerError) as exc:
+    except orders.OrderError as exc:
         db.session.rollback()
         flash(str(exc), "error")
+    except LedgerError as exc:
+        db.session.rollback()
+        flash(_ledger_refusal(exc), "error")
     return redirect(back)
+
+
+def _ledger_refusal(exc: LedgerError) -> str:
+    """The ledger's own reason (nothing was changed): never "enter an amount" for it."""
+    return _("The ledger refused this, so nothing was changed: %(reason)s", reason=str(exc))
