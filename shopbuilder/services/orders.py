@@ -282,7 +282,13 @@ def _fire(name: str, store, /, **kwargs) -> None:
 
 def _fire_one(impl, name: str, store, kwargs: dict) -> None:
     session = db.session()
-    savepoint = session.begin_nested()
+    try:
+        savepoint = session.begin_nested()
+    except Exception:
+        session.rollback()
+        log.exception("plugin %s skipped in %s (store %s): no savepoint", impl.plugin_name,
+                      name, store.slug)
+        return
     try:
         impl.function(**kwargs)
     except Exception:
