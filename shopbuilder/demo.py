@@ -141,11 +141,13 @@ def load_demo(echo=print, orders: bool = True) -> Chain:
     decorate_demo_stores(stores)
     db.session.commit()
 
-    from .demo_orders import enable_pickup_by_default, load_demo_orders
+    from .demo_orders import enable_pickup_by_default, load_demo_orders, load_second_store_orders
 
     pickup = enable_pickup_by_default(chain)
     clerk = db.session.scalar(db.select(User).where(User.email == "clerk@west-lake.example"))
+    hq = db.session.scalar(db.select(User).where(User.email == "hq@mingcha.example"))
     made = load_demo_orders(stores["west-lake"], customer, clerk) if orders else {}
+    elsewhere = load_second_store_orders(stores["riverside"], customer, hq) if orders else {}
     db.session.commit()
 
     echo("Demo chain 'mingcha' created with stores: " + ", ".join(stores))
@@ -156,6 +158,9 @@ def load_demo(echo=print, orders: bool = True) -> Chain:
     if made:
         echo("Demo orders at west-lake: "
              + ", ".join(f"{n} ({state})" for state, n in made.items()))
+    if elsewhere:
+        echo("Demo orders at riverside: "
+             + ", ".join(f"{n} ({state})" for state, n in elsewhere.items()))
     if pickup:
         echo("Pickup (到店自提) is on for every demo store by HQ policy.")
     return chain

@@ -284,6 +284,33 @@ def test_verify_notices_entries_deleted_from_the_end(app, chain, store):
     assert (report.problem.seq, report.problem.reason) == (last - 1, "missing")
 
 
+@BOTH
+def test_verify_names_a_deleted_final_entry_as_missing_not_unbalanced(app, chain, store):
+    busy_ledger(app, chain, [store], orders=4)
+    last = entry_count(app, chain)
+    tamper(app, "DELETE FROM ledger_entry WHERE chain_id = :c AND seq = :s", c=chain.id, s=last)
+    with in_app(app):
+        report = ledger.verify(chain.id)
+    assert (report.problem.seq, report.problem.reason) == (last, "missing")
+    assert str(report.problem).startswith(f"entry #{last}: missing (deleted?)")
+
+
+def test_verify_names_a_transactions_deleted_last_entry_when_the_head_was_rewound(
+        app, chain, store):
+    # The head moved back too: the transaction's own recorded range still tells.
+    busy_ledger(app, chain, [store], orders=4)
+    last = entry_count(app, chain)
+    with in_app(app) as session:
+        before = session.scalar(sa.select(LedgerEntry).where(LedgerEntry.seq == last - 1))
+        session.execute(sa.text("UPDATE ledger_head SET last_seq = :s, last_hash = :h"),
+                        {"s": last - 1, "h": before.hash})
+        session.commit()
+    tamper(app, "DELETE FROM ledger_entry WHERE chain_id = :c AND seq = :s", c=chain.id, s=last)
+    with in_app(app):
+        report = ledger.verify(chain.id)
+    assert (report.problem.seq, report.problem.reason) == (last, "missing")
+
+
 def test_verify_names_the_entry_after_one_that_was_rewritten_and_rehashed(app, chain, store):
     busy_ledger(app, chain, [store], orders=3)
     with in_app(app) as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,8 @@ from ..models import AfterSaleRequest, Order, OrderState
 from ..money import parse_yuan
 from ..plugins import render_slot
 from ..services import aftersale, orders
-from ..services.orders import STATE_LABELS
+from ..services.ledger import LedgerError
+from ..services.orders import STATE_LABELS, fulfilment_label
 
 bp = Blueprint("manage_orders", __name__, url_prefix="/s/<store>/manage/orders")
 PER_PAGE = 25
@@ -69,6 +71,7 @@ def index():
         "manage/orders/index.html", orders=rows, page=page, total=total,
         pages=max((total + PER_PAGE - 1) // PER_PAGE, 1), state_labels=STATE_LABELS,
         fulfilment_codes=codes, filters=args, open_requests=open_requests,
+        fulfilment_label=fulfilment_label,
     )
 
 
@@ -86,13 +89,23 @@ def detail(order_id):
     return render_template(
         "manage/orders/detail.html", order=order, events=orders.timeline(order),
         actions=orders.allowed_actions(order), state_labels=STATE_LABELS,
-        requests=aftersale.open_requests(order.id),
+        requests=aftersale.open_requests(order.id), fulfilment_label=fulfilment_label,
+        # A new key each time the page is drawn: resubmitting this form refunds once.
+        refund_key=secrets.token_urlsafe(16),
         manage_order_detail=render_slot("manage_order_detail", order=order),
     )
 
 
 def _back(order):
     return redirect(url_for("manage_orders.detail", order_id=order.id))
+
+
+def _restock_choice(form):
+    """What goes back on the shelf: per line (``restock_<line id>``), or the old checkbox."""
+    per_line = orders.units_from_form(form, "restock_")
+    if per_line:
+        return per_line
+    return bool(form.get("restock"))
 
 
 @bp.post("/<int:order_id>/<action>")
@@ -125,19 +138,24 @@ def act(order_id, action):
             if not form.get("confirm"):
                 flash(_("Tick the box to confirm the refund."), "error")
                 return _back(order)
-            amount = parse_yuan(form["amount"]) if form.get("amount", "").strip() else None
+            try:
+                amount = parse_yuan(form["amount"]) if form.get("amount", "").strip() else None
+            except ValueError:
+                flash(_("Enter an amount such as 12.80."), "error")
+                return _back(order)
             orders.refund(order, who, amount_fen=amount, reason=reason,
-                          restock=bool(form.get("restock")))
+                          restock=_restock_choice(form),
+                          idempotency_key=form.get("idempotency_key"))
             message = _("Refunded.")
         else:
             abort(404)
-    except ValueError:
-        db.session.rollback()
-        flash(_("Enter an amount such as 12.80."), "error")
-        return _back(order)
     except orders.OrderError as exc:
         db.session.rollback()
         flash(str(exc), "error")
+        return _back(order)
+    except LedgerError as exc:
+        db.session.rollback()
+        flash(_ledger_refusal(exc), "error")
         return _back(order)
     flash(message, "success")
     return _back(order)
@@ -160,7 +178,7 @@ def decide_request(row, decision: str, back: str):
             if not form.get("confirm"):
                 flash(_("Tick the box to confirm the refund."), "error")
                 return redirect(back)
-            aftersale.approve(row, current_user, restock=bool(form.get("restock")),
+            aftersale.approve(row, current_user, restock=_restock_choice(form),
                               note=form.get("note", ""))
             flash(_("Approved and refunded."), "success")
         elif decision == "reject":
@@ -171,4 +189,12 @@ def decide_request(row, decision: str, back: str):
     except orders.OrderError as exc:
         db.session.rollback()
         flash(str(exc), "error")
+    except LedgerError as exc:
+        db.session.rollback()
+        flash(_ledger_refusal(exc), "error")
     return redirect(back)
+
+
+def _ledger_refusal(exc: LedgerError) -> str:
+    """The ledger's own reason (nothing was changed): never "enter an amount" for it."""
+    return _("The ledger refused this, so nothing was changed: %(reason)s", reason=str(exc))

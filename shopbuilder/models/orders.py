@@ -262,6 +262,8 @@ class Payment(StoreOwned, Timestamped, db.Model):
 class Refund(StoreOwned, Timestamped, db.Model):
     """Money given back through the provider of a payment (in full or in part)."""
 
+    __table_args__ = (UniqueConstraint("order_id", "idempotency_key"),)
+
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("order.id"), index=True, nullable=False)
     payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id"), index=True, nullable=False)
@@ -270,6 +272,8 @@ class Refund(StoreOwned, Timestamped, db.Model):
     actor: Mapped[str] = mapped_column(String(64), nullable=False)
     provider_ref: Mapped[str | None] = mapped_column(String(64))
     after_sale_id: Mapped[int | None] = mapped_column(ForeignKey("after_sale_request.id"))
+    #: The refund form's hidden key: the same submission twice refunds once.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class PaymentNotice(StoreOwned, db.Model):
@@ -287,7 +291,9 @@ class AfterSaleRequest(StoreOwned, Timestamped, db.Model):
     """A customer's request for a refund or a return (售后), decided by the store or HQ."""
 
     KINDS = ("refund", "return")
-    STATES = ("open", "approved", "rejected")
+    #: ``closed``: the order was refunded in full by other means (a deadline, the store)
+    #: while the request was open, so nothing was left to decide.
+    STATES = ("open", "approved", "rejected", "closed")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("order.id"), index=True, nullable=False)
@@ -297,6 +303,9 @@ class AfterSaleRequest(StoreOwned, Timestamped, db.Model):
     amount_fen: Mapped[int] = mapped_column(Integer, nullable=False)
     state: Mapped[str] = mapped_column(String(8), default="open", nullable=False, index=True)
     restock: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    #: What comes back with a return, ``{"<order line id>": units}``: asked by the
+    #: customer, then what the store actually put back on the shelf once approved.
+    return_lines: Mapped[dict] = mapped_column(JSON, default=dict, nullable=False)
     decision_note: Mapped[str] = mapped_column(Text, default="", nullable=False)
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

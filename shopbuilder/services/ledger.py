@@ -602,8 +602,18 @@ def verify(chain_id: int, anchors: dict[int, str] | None = None) -> VerifyReport
         report.problem = Problem(seq, reason, detail, entry_id)
         return report
 
-    def close_txn():
+    def close_txn(last_seen):
         if txn is not None and txn_sum != 0:
+            # Entries cut from a transaction's end leave no gap in the sequence; its
+            # recorded range tells "deleted" from "altered amounts".
+            recorded = session.scalar(
+                select(LedgerTransaction.last_seq)
+                .where(LedgerTransaction.chain_id == chain_id, LedgerTransaction.number == txn)
+            )
+            if recorded is not None and recorded > last_seen:
+                return fail(last_seen + 1, "missing",
+                            f"missing (deleted?): transaction {txn} ends at #{recorded} "
+                            f"but its entries stop at #{last_seen}")
             return fail(
                 txn_first, "unbalanced",
                 f"transaction {txn} starting here sums to {txn_sum} fen, not zero",
@@ -655,7 +665,7 @@ def verify(chain_id: int, anchors: dict[int, str] | None = None) -> VerifyReport
                                 "its hash differs from the one recorded earlier: the chain was "
                                 "rewritten from here or before", row.id)
                 if row.txn != txn:
-                    if close_txn():
+                    if close_txn(row.seq - 1):
                         return report
                     if txn is not None and row.txn != txn + 1:
                         return fail(row.seq, "txn_order",
@@ -670,14 +680,17 @@ def verify(chain_id: int, anchors: dict[int, str] | None = None) -> VerifyReport
                 prev_hash = row.hash
                 expected += 1
                 report.entries += 1
-        if close_txn():
-            return report
         last = expected - 1
-        report.head_seq, report.head_hash = last, prev_hash
+        # Before the last transaction's sum: deleting the final entries unbalances it
+        # too, and "missing" is the true story.
         if head_seq > last:
+            report.head_seq, report.head_hash = last, prev_hash
             return fail(last + 1, "missing",
                         f"missing (deleted?): the head says the chain ends at #{head_seq} "
                         f"but it ends at #{last}")
+        if close_txn(last):
+            return report
+        report.head_seq, report.head_hash = last, prev_hash
         beyond = session.scalar(
             select(func.max(table.c.seq)).where(table.c.chain_id == chain_id,
                                                 table.c.seq > head_seq)

@@ -28,12 +28,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -92,6 +93,8 @@ TRANSITIONS = {
     "mark_ready": ((S.PAID,), S.READY_FOR_PICKUP),
     "ship": ((S.PAID,), S.SHIPPED),
     "complete": ((S.READY_FOR_PICKUP, S.SHIPPED), S.COMPLETED),
+    # The customer's "I received it": a pickup order is completed at the counter (核销).
+    "confirm_receipt": ((S.SHIPPED,), S.COMPLETED),
     "cancel": ((S.PENDING_PAYMENT,), S.CANCELLED),
     "refund": (S.PAID_STATES, S.REFUNDED),
 }
@@ -153,6 +156,7 @@ EVENT_LABELS = {
     "late_payment_refunded": _l("Late payment refunded"),
     "after_sale_requested": _l("After-sale requested"),
     "after_sale_rejected": _l("After-sale rejected"),
+    "after_sale_closed": _l("After-sale request closed"),
     "settled": _l("Settled"),
 }
 
@@ -163,6 +167,7 @@ ACTION_LABELS = {
     "mark_ready": _l("made ready for pickup"),
     "ship": _l("shipped"),
     "complete": _l("completed"),
+    "confirm_receipt": _l("confirmed as received"),
     "cancel": _l("cancelled"),
     "refund": _l("refunded"),
 }
@@ -204,6 +209,10 @@ def unit_of_work(expire_on_commit: bool = True):
         info["orders_depth"] = depth
     if depth == 0:
         for name, store, kwargs in info.pop("orders_after_commit", []):
+            if name == NOTIFY:
+                kwargs = _notification(**kwargs)
+                if kwargs is None:
+                    continue
             _fire(name, store, **kwargs)
 
 
@@ -213,12 +222,96 @@ def _after_commit(name: str, order: Order, store=None, **kwargs) -> None:
     )
 
 
-def _fire(name: str, store, **kwargs) -> None:
-    """Order-event hooks react to what is already committed: a failure is only logged."""
+NOTIFY = "shopbuilder_notify"
+
+#: What the core tells a customer (``shopbuilder_notify`` events). ``order_ready`` comes
+#: from the plugin that owns the pickup (it knows the pickup code).
+NOTIFY_EVENTS = ("order_paid", "order_shipped", "order_cancelled", "order_refunded",
+                 "after_sale_decided")
+
+
+def notify_after_commit(event: str, order: Order, **context) -> None:
+    """Tell the order's customer about ``event`` once the current unit of work commits.
+
+    Delivered through ``shopbuilder_notify`` like an order-event hook: after the
+    commit, each enabled channel on its own. ``context`` adds plain fields to the
+    standard ones (``order``, ``order_number``, ``order_id``, ``total_fen``).
+    """
+    db.session.info.setdefault("orders_after_commit", []).append(
+        (NOTIFY, order.store, {"order": order, "event": event, "extra": context})
+    )
+
+
+def _notification(order: Order, event: str, extra: dict) -> dict | None:
+    """The ``shopbuilder_notify`` arguments, read after the commit (None: nobody to tell)."""
     try:
-        store_hook(name, store)(**kwargs)
+        customer = order.customer
+        if customer is None:
+            return None
+        context = {"order": order, "order_number": order.number, "order_id": order.id,
+                   "total_fen": order.total_fen, **extra}
+        return {"store": order.store, "customer": customer, "event": event, "context": context}
     except Exception:
-        log.exception("plugin hook %s failed for store %s", name, store.slug)
+        db.session.rollback()
+        log.exception("notification %s for order %s could not be prepared", event, order.id)
+        return None
+
+
+def _fire(name: str, store, /, **kwargs) -> None:
+    """Run each enabled plugin's reaction on its own, after the commit, in a savepoint.
+
+    pluggy stops a hook call at the first exception, so calling the hook as a
+    whole would let one broken plugin silently skip the others. Each
+    implementation here gets a savepoint: when it raises, what it wrote since
+    its last commit is rolled back and ``plugin NAME failed in HOOK`` is logged;
+    when it returns, what it wrote is committed. The order is not affected
+    either way: its change is already committed.
+    """
+    # The plugin host's helpers: the store's enabled implementations in pluggy's order,
+    # and the arguments each one names.
+    from ..plugins import _impls, _kwargs_for
+
+    try:
+        store, impls = _impls(name, store)
+    except Exception:
+        log.exception("plugins for %s could not be listed for store %s", name, store.slug)
+        return
+    for impl in impls:
+        _fire_one(impl, name, store, _kwargs_for(impl, kwargs))
+
+
+def _fire_one(impl, name: str, store, kwargs: dict) -> None:
+    session = db.session()
+    try:
+        savepoint = session.begin_nested()
+    except Exception:
+        session.rollback()
+        log.exception("plugin %s skipped in %s (store %s): no savepoint", impl.plugin_name,
+                      name, store.slug)
+        return
+    try:
+        impl.function(**kwargs)
+    except Exception:
+        if savepoint.is_active:
+            savepoint.rollback()
+        # Also what it wrote after committing part of its work itself; nothing else is
+        # pending here (the order's own change was committed before the first plugin).
+        session.rollback()
+        log.exception("plugin %s failed in %s (store %s)", impl.plugin_name, name, store.slug)
+        return
+    try:
+        if savepoint.is_active:
+            savepoint.commit()
+        # Loaded objects (the order) stay usable without a reload, as the caller left them.
+        previous, session.expire_on_commit = session.expire_on_commit, False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = previous
+    except Exception:
+        session.rollback()
+        log.exception("plugin %s failed in %s (store %s): its changes could not be saved",
+                      impl.plugin_name, name, store.slug)
 
 
 class PluginFailure(OrderError):
@@ -367,6 +460,19 @@ class Checkout:
             "contact_phone": self.contact_phone, "payment_provider": self.payment_provider,
             "note": self.note,
         }
+
+
+def fulfilment_label(code: str, kind: str | None = None):
+    """Words for a fulfilment code in the consoles (``pickup`` -> "Pickup in store").
+
+    The option's own label lives in the plugin that offered it at checkout;
+    the console names the two kinds it knows and shows any other code as it is.
+    """
+    if code == DELIVERY:
+        return _l("Delivery")
+    if kind == "pickup" or code == "pickup":
+        return _l("Pickup in store")
+    return code
 
 
 def delivery_option(store) -> FulfilmentOption:
@@ -552,11 +658,14 @@ def pending_payment(order: Order) -> Payment | None:
     )
 
 
-def confirm_payment(payment: Payment, amount_fen: int, provider_ref: str, actor=None) -> Order:
+def confirm_payment(payment: Payment, amount_fen: int, provider_ref: str, actor=None,
+                    refund_if_closed: bool = True) -> Order:
     """A provider (or a clerk) says ``payment`` succeeded. Idempotent per payment.
 
-    The amount must match. When the order was cancelled meanwhile, the money
-    goes straight back (never a paid order whose stock was released).
+    The amount must match. When the order was cancelled meanwhile, a provider's
+    money goes straight back (never a paid order whose stock was released);
+    with ``refund_if_closed=False`` (a clerk at the counter, who still holds the
+    money) the payment is refused with :class:`InvalidTransition` instead.
     """
     order = payment.order
     if amount_fen != payment.amount_fen:
@@ -578,10 +687,13 @@ def confirm_payment(payment: Payment, amount_fen: int, provider_ref: str, actor=
                 "paid_fen": Order.paid_fen + amount_fen, "paid_at": now,
             }, payment=payment.token, amount_fen=amount_fen)
         except InvalidTransition:
+            if not refund_if_closed:
+                raise
             applied = None
         if applied:
             _ledger("record_payment", order, amount_fen, key=payment.token)
             _after_commit("shopbuilder_order_paid", order)
+            notify_after_commit("order_paid", order, amount_fen=amount_fen)
             _maybe_hold(order)
         else:
             _refund_stray_payment(order, payment, amount_fen, actor)
@@ -610,20 +722,30 @@ def _refund_stray_payment(order: Order, payment: Payment, amount_fen: int, actor
             amount_fen=amount_fen, payment=payment.token)
     _ledger("record_payment", order, amount_fen, key=payment.token)
     _ledger("record_refund", order, amount_fen, key=f"late-{payment.token}")
+    notify_after_commit("order_refunded", order, amount_fen=amount_fen, full=True,
+                        late_payment=True)
 
 
 def mark_paid(order: Order, actor, reference: str = "") -> Order:
-    """A clerk took the money at the counter (the ``offline`` provider)."""
+    """A clerk took the money at the counter (the ``offline`` provider).
+
+    Only an order awaiting payment can be marked paid; marking a paid order
+    again changes nothing. A cancelled or refunded order is refused with
+    :class:`InvalidTransition`, never paid and refunded in one go: the clerk
+    still holds the money and hands it back. (The automatic refund of a late
+    payment is for provider callbacks, where nobody is at the counter.)
+    """
+    db.session.refresh(order, ["state"])
+    if order.state in S.PAID_STATES:
+        return order
+    if order.state != S.PENDING_PAYMENT:
+        raise InvalidTransition(order, "pay")
     payment = pending_payment(order)
     if payment is None:
-        db.session.refresh(order, ["state"])
-        if order.state == S.PENDING_PAYMENT:
-            raise OrderError(_l("This order has no open payment."))
-        if order.state in S.PAID_STATES or order.state == S.REFUNDED:
-            return order
-        raise InvalidTransition(order, "pay")
+        raise OrderError(_l("This order has no open payment."))
     ref = reference or f"{payment.provider}-{payment.token[:12]}"
-    return confirm_payment(payment, payment.amount_fen, ref, actor=actor)
+    return confirm_payment(payment, payment.amount_fen, ref, actor=actor,
+                           refund_if_closed=False)
 
 
 def _maybe_hold(order: Order) -> None:
@@ -669,13 +791,27 @@ def ship(order: Order, actor, tracking_number: str) -> Order:
         }, tracking_number=tracking_number):
             _commit_stock(order)
             _after_commit("shopbuilder_order_fulfilled", order)
+            notify_after_commit("order_shipped", order, tracking_number=tracking_number[:64])
     return order
 
 
 def complete(order: Order, actor, reason: str = "") -> Order:
-    """Collected at the counter (核销) or receipt confirmed (by the customer or the clock)."""
+    """Collected at the counter (核销) or receipt confirmed (by the clock or a clerk)."""
+    return _complete(order, "complete", actor, reason)
+
+
+def confirm_receipt(order: Order, actor) -> Order:
+    """The customer says the parcel arrived ("I received it"): shipped orders only.
+
+    A pickup order is completed at the counter when the clerk verifies its code
+    (核销); letting the customer complete it would close an order never collected.
+    """
+    return _complete(order, "confirm_receipt", actor, N_("Receipt confirmed by the customer"))
+
+
+def _complete(order: Order, action: str, actor, reason) -> Order:
     with unit_of_work():
-        if _apply(order, "complete", actor, reason, values={"completed_at": clock.now()}):
+        if _apply(order, action, actor, reason, values={"completed_at": clock.now()}):
             _commit_stock(order)
             _after_commit("shopbuilder_order_completed", order)
     return order
@@ -687,6 +823,7 @@ def cancel(order: Order, actor, reason: str = "") -> Order:
         if _apply(order, "cancel", actor, reason, values={"closed_at": clock.now()}):
             _release_stock(order)
             _after_commit("shopbuilder_order_cancelled", order)
+            notify_after_commit("order_cancelled", order, reason=str(reason or ""))
     return order
 
 
@@ -708,88 +845,210 @@ def _commit_stock(order: Order) -> None:
 
 
 def refund(order: Order, actor, amount_fen: int | None = None, reason: str = "",
-           restock: bool = False, after_sale: AfterSaleRequest | None = None) -> Order:
+           restock: bool | Mapping[int, int] = False, after_sale: AfterSaleRequest | None = None,
+           idempotency_key: str | None = None) -> Order:
     """Give money back through the payment's provider, in full (default) or in part.
 
-    A full refund ends the order (``refunded``) and gives back reserved stock;
-    ``restock`` puts goods that already left back on the shelf (a return).
-    Two racing refunds can never give back more than was paid.
+    A full refund ends the order (``refunded``), gives back reserved stock and
+    closes any after-sale request still open on it. ``restock`` puts goods that
+    already left back on the shelf (a return): ``{order line id: units}``, or
+    True for every unit not yet back (only with a full refund, since a partial
+    one must say what came back); never more than was sold.
+    ``idempotency_key`` (the refund form's hidden field) makes a repeated
+    submission change nothing: the second call returns the order as the first
+    left it. Two racing refunds can never give back more than was paid.
     """
-    from ..payments import get_provider
-
-    with unit_of_work():
-        db.session.refresh(order)
-        if order.state not in S.PAID_STATES:
-            if order.state == S.REFUNDED and amount_fen is None:
+    key = (idempotency_key or "").strip()[:64] or None
+    outermost = db.session.info.get("orders_depth", 0) == 0
+    try:
+        with unit_of_work():
+            if key is not None and _refund_by_key(order, key) is not None:
                 return order
-            raise InvalidTransition(order, "refund")
-        amount = order.refundable_fen if amount_fen is None else int(amount_fen)
-        if amount <= 0 or amount > order.refundable_fen:
-            raise OrderError(_l("Refund between ¥0.01 and the amount still paid."))
-        seen = order.state
-        full = amount == order.refundable_fen
-        changed = db.session.execute(
-            update(Order)
-            .where(Order.id == order.id, Order.state == seen,
-                   Order.refunded_fen + amount <= Order.paid_fen)
-            .values(
-                refunded_fen=Order.refunded_fen + amount,
-                state=case((Order.refunded_fen + amount == Order.paid_fen, S.REFUNDED),
-                           else_=Order.state),
-                updated_at=clock.now(),
-            )
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if changed != 1:
-            raise OrderError(_l("The order changed meanwhile; look again and retry."))
-        remaining = amount
-        payments = db.session.scalars(
-            select(Payment).where(Payment.order_id == order.id, Payment.state == "succeeded")
-            .order_by(Payment.id)
-        ).all()
-        for payment in payments:
-            take = min(remaining, payment.amount_fen - payment.refunded_fen)
-            if take <= 0:
-                continue
-            provider = get_provider(payment.provider, order.store, include_disabled=True)
-            if provider is None:
-                raise OrderError(_l("The payment provider is not installed."))
-            ref = provider.refund(payment, take, str(reason))
-            payment.refunded_fen += take
-            row = Refund(
-                chain_id=order.chain_id, store_id=order.store_id, order_id=order.id,
-                payment_id=payment.id, amount_fen=take, reason=str(reason),
-                actor=actor_of(actor), provider_ref=ref,
-                after_sale_id=after_sale.id if after_sale is not None else None,
-            )
-            db.session.add(row)
-            db.session.flush()
-            _ledger("record_refund", order, take, key=f"refund-{row.id}")
-            remaining -= take
-        if remaining:
-            raise OrderError(_l("No payment left to refund."))
-        db.session.expire(order)
-        to_state = S.REFUNDED if full else seen
-        _record(order, actor, "refund", seen, to_state, reason, amount_fen=amount,
-                restock=restock)
-        if full:
-            db.session.execute(
-                update(Order).where(Order.id == order.id)
-                .values(closed_at=clock.now()).execution_options(synchronize_session=False)
-            )
-            _enter_state(order, S.REFUNDED)
-            _release_stock(order)
-        if restock:
-            _restock(order)
-        _after_commit("shopbuilder_order_refunded", order, amount_fen=amount)
+            _refund(order, actor, amount_fen, reason, restock, after_sale, key)
+    except IntegrityError:
+        # Two submissions of one form at the same moment: the unique key let one through.
+        if key is None or not outermost or _refund_by_key(order, key) is None:
+            raise
     return order
 
 
-def _restock(order: Order) -> None:
-    if _set_stock_state(order, "committed", "released"):
-        for line in order.lines:
-            stock.restock(order.store_id, line.variant_id, line.quantity - line.restocked)
-            line.restocked = line.quantity
+def _refund_by_key(order: Order, key: str) -> Refund | None:
+    return db.session.scalar(
+        select(Refund).where(Refund.order_id == order.id, Refund.idempotency_key == key)
+    )
+
+
+def _refund(order: Order, actor, amount_fen, reason, restock, after_sale, key) -> None:
+    from ..payments import get_provider
+
+    db.session.refresh(order)
+    if order.state not in S.PAID_STATES:
+        if order.state == S.REFUNDED and amount_fen is None:
+            return
+        raise InvalidTransition(order, "refund")
+    amount = order.refundable_fen if amount_fen is None else int(amount_fen)
+    if amount <= 0 or amount > order.refundable_fen:
+        raise OrderError(_l("Refund between ¥0.01 and the amount still paid."))
+    seen = order.state
+    full = amount == order.refundable_fen
+    plan = restock_plan(order, restock, full)
+    changed = db.session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.state == seen,
+               Order.refunded_fen + amount <= Order.paid_fen)
+        .values(
+            refunded_fen=Order.refunded_fen + amount,
+            state=case((Order.refunded_fen + amount == Order.paid_fen, S.REFUNDED),
+                       else_=Order.state),
+            updated_at=clock.now(),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        raise OrderError(_l("The order changed meanwhile; look again and retry."))
+    parts = _refund_parts(order, amount)
+    rows = []
+    for index, (payment, take) in enumerate(parts):
+        provider = get_provider(payment.provider, order.store, include_disabled=True)
+        if provider is None:
+            raise OrderError(_l("The payment provider is not installed."))
+        row = Refund(
+            chain_id=order.chain_id, store_id=order.store_id, order_id=order.id,
+            payment_id=payment.id, amount_fen=take, reason=str(reason),
+            actor=actor_of(actor), idempotency_key=key if index == 0 else None,
+            after_sale_id=after_sale.id if after_sale is not None else None,
+        )
+        db.session.add(row)
+        rows.append((row, provider, payment, take))
+    # Every row is written before any provider is asked: a repeated key stops here.
+    db.session.flush()
+    for row, provider, payment, take in rows:
+        row.provider_ref = provider.refund(payment, take, str(reason))
+        payment.refunded_fen += take
+        _ledger("record_refund", order, take, key=f"refund-{row.id}")
+    db.session.expire(order)
+    to_state = S.REFUNDED if full else seen
+    _record(order, actor, "refund", seen, to_state, reason, amount_fen=amount,
+            restock={str(line_id): units for line_id, units in plan.items()},
+            **({"after_sale": after_sale.id} if after_sale is not None else {}))
+    if full:
+        db.session.execute(
+            update(Order).where(Order.id == order.id)
+            .values(closed_at=clock.now()).execution_options(synchronize_session=False)
+        )
+        _enter_state(order, S.REFUNDED)
+        _release_stock(order)
+        _close_after_sales(order, actor)
+    if plan:
+        _restock(order, plan)
+    _after_commit("shopbuilder_order_refunded", order, amount_fen=amount)
+    notify_after_commit("order_refunded", order, amount_fen=amount, full=full,
+                        after_sale_id=after_sale.id if after_sale is not None else None)
+
+
+def _refund_parts(order: Order, amount: int) -> list[tuple[Payment, int]]:
+    """``amount`` split over the order's succeeded payments, oldest first."""
+    remaining, parts = amount, []
+    payments = db.session.scalars(
+        select(Payment).where(Payment.order_id == order.id, Payment.state == "succeeded")
+        .order_by(Payment.id)
+    ).all()
+    for payment in payments:
+        take = min(remaining, payment.amount_fen - payment.refunded_fen)
+        if take > 0:
+            parts.append((payment, take))
+            remaining -= take
+    if remaining:
+        raise OrderError(_l("No payment left to refund."))
+    return parts
+
+
+def restock_plan(order: Order, restock, full: bool = False) -> dict[int, int]:
+    """``{order line id: units}`` that go back on the shelf, checked against what was sold.
+
+    ``restock`` is such a mapping (ids and units may be text, as a form gives
+    them), or True for every unit not yet back (with a full refund only), or
+    falsy. Goods that never left the store have nothing to put back: a full
+    refund releases their reservation instead.
+    """
+    if not restock:
+        return {}
+    lines = {line.id: line for line in order.lines}
+    if restock is True:
+        if not full:
+            raise OrderError(_l("Say which goods come back, and how many of each."))
+        wanted = {line.id: line.quantity - line.restocked for line in lines.values()}
+    else:
+        wanted = {}
+        for line_id, units in dict(restock).items():
+            try:
+                line, units = lines.get(int(line_id)), int(units)
+            except (TypeError, ValueError):
+                line, units = None, -1
+            if line is None or units < 0:
+                raise OrderError(_l("Enter how many of each item come back (0 or more)."))
+            left = line.quantity - line.restocked
+            if units > left:
+                raise OrderError(_l("At most %(n)s of %(title)s can come back.", n=left,
+                                    title=line.title))
+            wanted[line.id] = units
+    plan = {line_id: units for line_id, units in wanted.items() if units > 0}
+    if plan and order.stock_state != "committed":
+        if full:
+            return {}
+        raise OrderError(_l("These goods have not left the store: there is nothing to put back."))
+    return plan
+
+
+def units_from_form(form, prefix: str) -> dict[int, int]:
+    """``{order line id: units}`` from fields named ``<prefix><line id>`` (empty means 0).
+
+    Raises :class:`OrderError` for anything that is not a whole number of 0 or more.
+    """
+    found = {}
+    for name, value in form.items():
+        if not name.startswith(prefix) or not name[len(prefix):].isdigit():
+            continue
+        text = (value or "").strip() or "0"
+        if not text.isdigit():
+            raise OrderError(_l("Enter how many of each item come back (0 or more)."))
+        found[int(name[len(prefix):])] = int(text)
+    return found
+
+
+def _restock(order: Order, plan: dict[int, int]) -> None:
+    """Put ``plan``'s units back on the shelf; ``OrderLine.restocked`` never passes ``quantity``."""
+    lines = {line.id: line for line in order.lines}
+    for line_id, units in sorted(plan.items()):
+        moved = db.session.execute(
+            update(OrderLine)
+            .where(OrderLine.id == line_id, OrderLine.restocked + units <= OrderLine.quantity)
+            .values(restocked=OrderLine.restocked + units)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if moved != 1:
+            raise OrderError(_l("The order changed meanwhile; look again and retry."))
+        stock.restock(order.store_id, lines[line_id].variant_id, units)
+        db.session.expire(lines[line_id], ["restocked"])
+    still_out = db.session.scalar(
+        select(func.count(OrderLine.id))
+        .where(OrderLine.order_id == order.id, OrderLine.restocked < OrderLine.quantity)
+    )
+    if not still_out:
+        _set_stock_state(order, "committed", "released")
+
+
+def _close_after_sales(order: Order, actor) -> None:
+    """The order was refunded in full: requests still open on it have nothing left to decide."""
+    closed = db.session.execute(
+        update(AfterSaleRequest)
+        .where(AfterSaleRequest.order_id == order.id, AfterSaleRequest.state == "open")
+        .values(state="closed", decided_by=actor_of(actor), decided_at=clock.now())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if closed:
+        _record(order, actor, "after_sale_closed", S.REFUNDED, S.REFUNDED,
+                N_("The order was refunded in full."))
 
 
 def settle(order: Order, actor="system") -> bool:

@@ -32,7 +32,7 @@ from ..payments import get_provider, providers_for, sandbox
 from ..plugins import render_slot
 from ..services import aftersale, orders
 from ..services import cart as cart_service
-from ..services.orders import STATE_LABELS
+from ..services.orders import N_, STATE_LABELS
 from ..themes import render_store_template
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def _merge_cart_at_sign_in(sender, user, **extra):
 
 @bp.app_context_processor
 def _order_words():
-    return {"event_labels": orders.EVENT_LABELS}
+    return {"event_labels": orders.EVENT_LABELS, "after_sale_labels": aftersale.STATE_LABELS}
 
 
 @bp.record_once
@@ -272,11 +272,20 @@ def sandbox_submit(token):
     except orders.OrderError as exc:
         flash(str(exc), "error")
     else:
-        if status == "SUCCESS":
-            flash(_("Payment received. Thank you!"), "success")
-        else:
+        if status != "SUCCESS":
             flash(_("The payment failed. You can try again."), "error")
+        elif _refunded_at_once(payment):
+            flash(_("Your payment arrived after the order was closed, so it was refunded "
+                    "in full. Nothing was charged."), "error")
+        else:
+            flash(_("Payment received. Thank you!"), "success")
     return redirect(url_for("shop_orders.order_detail", number=number))
+
+
+def _refunded_at_once(payment: Payment) -> bool:
+    """The payment went through but its order could not take it (cancelled meanwhile)."""
+    db.session.refresh(payment)
+    return payment.state == "succeeded" and payment.refunded_fen >= payment.amount_fen
 
 
 @bp.post("/pay/sandbox/notify")
@@ -338,15 +347,17 @@ def _run(order: Order, fn, done_message: str):
 @customer_required
 def order_cancel(number):
     order = _own_order(number)
-    return _run(order, lambda: orders.cancel(order, current_user, _("Cancelled by the customer")),
+    # Stored in English and shown in each reader's language (the timeline translates it).
+    return _run(order, lambda: orders.cancel(order, current_user, N_("Cancelled by the customer")),
                 _("Your order was cancelled."))
 
 
 @bp.post("/orders/<number>/confirm")
 @customer_required
 def order_confirm(number):
+    """The customer's "I received it": shipped orders only (a pickup completes at the counter)."""
     order = _own_order(number)
-    return _run(order, lambda: orders.complete(order, current_user, "receipt confirmed"),
+    return _run(order, lambda: orders.confirm_receipt(order, current_user),
                 _("Thank you for confirming."))
 
 
@@ -365,4 +376,5 @@ def order_after_sale(number):
             return redirect(url_for("shop_orders.order_detail", number=order.number))
     return _run(order, lambda: aftersale.request(
         order, current_user, request.form.get("kind", ""), request.form.get("reason", ""), amount,
+        return_lines=orders.units_from_form(request.form, "return_"),
     ), _("Your request was sent to the store."))

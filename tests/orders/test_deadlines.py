@@ -124,3 +124,48 @@ def test_deadlines_of_a_state_left_behind_are_void(app, store, customer, variant
         rows = {d.kind: d.state for d in db.session.scalars(
             db.select(Deadline).where(Deadline.order_id == order_id))}
     assert rows == {"pay": "void", "fulfil": "open"}
+
+
+def set_deadline(app, chain, key, value):
+    with in_app(app):
+        settings.set_chain_values(db.session.get(Chain, chain.id), "deadlines", {key: value})
+        db.session.commit()
+
+
+@pytest.mark.parametrize(("key", "days", "step", "ends"), [
+    ("fulfil_days", 2, "paid", "refunded"),
+    ("confirm_days", 3, "shipped", "completed"),
+    ("pickup_days", 1, "ready_for_pickup", "refunded"),
+])
+def test_hq_sets_each_fulfilment_deadline_for_its_chain(app, chain, store, customer, variant_id,
+                                                        act, frozen, key, days, step, ends):
+    set_deadline(app, chain, key, days)
+    order_id = place(app, store, customer, variant_id)
+    if step == "ready_for_pickup":
+        with in_app(app):
+            db.session.get(Order, order_id).fulfilment_data = {"kind": "pickup"}
+            db.session.commit()
+    act(order_id, lambda o: orders.mark_paid(o, "staff:1"))
+    if step == "shipped":
+        act(order_id, lambda o: orders.ship(o, "staff:1", "SF9"))
+    if step == "ready_for_pickup":
+        act(order_id, lambda o: orders.mark_ready(o, "staff:1"))
+    run_tick(app, T0 + timedelta(days=days) - timedelta(minutes=1))
+    assert load(app, order_id)[0] == step
+    run_tick(app, T0 + timedelta(days=days))
+    assert load(app, order_id)[0] == ends
+
+
+def test_hq_sets_the_after_sale_window_for_its_chain(app, chain, store, customer, variant_id,
+                                                    act, frozen):
+    set_deadline(app, chain, "after_sale_days", 2)
+    order_id = place(app, store, customer, variant_id)
+    act(order_id, lambda o: orders.mark_paid(o, "staff:1"))
+    act(order_id, lambda o: orders.ship(o, "staff:1", "SF9"))
+    act(order_id, lambda o: orders.complete(o, "system"))
+    run_tick(app, T0 + timedelta(days=2) - timedelta(minutes=1))
+    with in_app(app):
+        assert db.session.get(Order, order_id).settled_at is None
+    run_tick(app, T0 + timedelta(days=2))
+    with in_app(app):
+        assert db.session.get(Order, order_id).settled_at is not None

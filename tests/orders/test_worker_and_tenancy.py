@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from datetime import timedelta
 
 from order_helpers import load, place
@@ -35,6 +37,37 @@ def test_tick_command_applies_what_is_due(app, store, customer, variant_id):
     with app.app_context():
         again = app.test_cli_runner().invoke(args=["shopbuilder", "tick"])
     assert "pay=" not in again.output
+
+
+def test_worker_ticks_in_a_loop_until_it_is_told_to_stop(app, store, customer, variant_id,
+                                                         monkeypatch):
+    from shopbuilder import worker
+
+    with clock.frozen(clock.now() - timedelta(hours=1)):
+        order_id = place(app, store, customer, variant_id)
+    ticks = []
+    real_run_once = worker.run_once
+
+    def tick_then_stop():
+        counts = real_run_once()
+        ticks.append(counts)
+        os.kill(os.getpid(), signal.SIGTERM)  # what systemd or Ctrl-C would send
+        return counts
+
+    monkeypatch.setattr(worker, "run_once", tick_then_stop)
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with app.app_context():
+            result = app.test_cli_runner().invoke(
+                args=["shopbuilder", "worker", "--interval", "0.2"])
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    assert result.exit_code == 0, result.output
+    assert "Worker started; ticking every 0.2s." in result.output
+    assert result.output.rstrip().endswith("Worker stopped.")
+    assert [counts.get("pay") for counts in ticks] == [1]
+    assert load(app, order_id)[0] == "cancelled"
 
 
 def test_forged_cart_cookie_is_ignored(app, client, store, variant_id):

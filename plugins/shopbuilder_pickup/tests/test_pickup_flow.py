@@ -56,7 +56,7 @@ def test_customer_sees_code_and_qr_once_the_clerk_prepared_the_order(
         done = counter.post(f"/s/{pickup_store.slug}/manage/pickup/{pickup_id}/prepare")
     assert done.status_code == 302
     assert order_state(app, order_id) == "ready_for_pickup"
-    assert [e[2] for e in spy.sent] == ["order_ready"]
+    assert [e[2] for e in spy.sent] == ["order_paid", "order_ready"]
 
     html = shopper.get(f"/s/{pickup_store.slug}/orders/{number_of(app, order_id)}").get_data(
         as_text=True)

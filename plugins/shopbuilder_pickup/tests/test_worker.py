@@ -33,10 +33,10 @@ def test_reminder_a_day_before_then_refund_and_restock(app, chain, pickup_store,
     assert stock(app) == (10, 2)
 
     tick(app, NOW + timedelta(days=5))
-    assert [e[2] for e in spy.sent] == ["order_ready"]
+    assert [e[2] for e in spy.sent] == ["order_paid", "order_ready"]
     tick(app, NOW + timedelta(days=6, hours=1))
     tick(app, NOW + timedelta(days=6, hours=2))
-    assert [e[2] for e in spy.sent] == ["order_ready", "pickup_reminder"]
+    assert [e[2] for e in spy.sent] == ["order_paid", "order_ready", "pickup_reminder"]
 
     tick(app, NOW + timedelta(days=7, seconds=1))
     tick(app, NOW + timedelta(days=7, seconds=2))
