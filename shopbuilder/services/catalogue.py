@@ -42,6 +42,7 @@ from ..models import (
 )
 from ..money import parse_yuan, yuan_text
 from .search import effective_price, listing_join, sold_in_store
+from .storefront_catalogue import note_chain_changed, note_store_changed
 
 log = logging.getLogger(__name__)
 
@@ -402,6 +403,8 @@ def publish(product: Product, target: str, *, city: str | None = None,
             )
     else:
         raise CatalogueError(_l("Choose all stores, a city or some stores."))
+    # The rows for chosen stores are bulk inserts, which the unit of work never sees.
+    note_chain_changed(db.session, chain_id)
     if product.status == "draft":
         product.status = "active"
     db.session.flush()
@@ -432,6 +435,7 @@ def unpublish(product: Product, publication_id: int | None = None) -> int:
     if publication_id is not None:
         stmt = stmt.where(Publication.id == publication_id)
     result = db.session.execute(stmt.execution_options(synchronize_session=False))
+    note_chain_changed(db.session, product.chain_id)
     return result.rowcount or 0
 
 
@@ -781,6 +785,8 @@ def write_listings(store: Store, rows: list[tuple[int, dict]], existing: set[int
     order reserved stock since the caller checked, and the caller rolls back.
     """
     table = StoreListing.__table__
+    # Core statements on the table: the storefront cache learns of them only from us.
+    note_store_changed(db.session, store.id)
     fresh = [(vid, changes) for vid, changes in rows if vid not in existing]
     written = upsert_listings(store, fresh)
     if any("stock_on_hand" in changes and vid not in written for vid, changes in fresh):
@@ -822,6 +828,7 @@ def upsert_listings(store: Store, rows: list[tuple[int, dict]]) -> set[int]:
     skipped and missing from the result: the caller refuses the batch.
     """
     table = StoreListing.__table__
+    note_store_changed(db.session, store.id)
     dialect_insert = _dialect_insert()
     groups: dict[tuple[str, ...], list[dict]] = {}
     for vid, changes in sorted(rows, key=lambda r: r[0]):  # one lock order for everyone
@@ -1054,6 +1061,7 @@ def _apply_deltas(store: Store, ready: list[tuple[int, str, int, int]]) -> list:
     whose new value is now below their reservations are reported.
     """
     ensure_listings(store, [r[2] for r in ready])
+    note_store_changed(db.session, store.id)
     table = StoreListing.__table__
     new_value = table.c.stock_on_hand + bindparam("b_delta")
     stmt = (

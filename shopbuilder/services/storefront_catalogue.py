@@ -343,8 +343,11 @@ def invalidate_chain(chain_id: int) -> None:
 def invalidate_store(store_id: int) -> None:
     """One store reads its listings afresh (its stock or overrides changed).
 
-    Call it after changing ``StoreListing`` rows with a Core ``update()`` on the
-    table; ORM changes and ORM bulk updates are noticed on their own.
+    Rarely needed by hand: ORM changes, ORM bulk statements and Core statements
+    on the catalogue tables are noticed on commit (the store or chain comes from
+    the tenant scope), and bulk writers that may run outside the store's scope
+    call :func:`note_store_changed`. The page cache (``storefront.pagecache``)
+    is keyed by the same tokens, so it is renewed too.
     """
     cache.set(_store_key(store_id), uuid.uuid4().hex[:12], timeout=0)
 
@@ -423,8 +426,17 @@ def _note(session, chains: set, stores: set, obj) -> None:
 
 
 def note_store_changed(session, store_id: int) -> None:
-    """Say that ``store_id``'s stock changed in ``session``: its cache is renewed on commit."""
+    """Say that ``store_id``'s stock changed in ``session``: its cache is renewed on commit.
+
+    Bulk writers call it with the store they wrote for, because the tenant scope
+    may not name it (the worker and the CLI run unscoped, HQ runs chain-wide).
+    """
     session.info.setdefault("sf_stores", set()).add(store_id)
+
+
+def note_chain_changed(session, chain_id: int) -> None:
+    """Say that the chain's catalogue (products, publications...) changed in ``session``."""
+    session.info.setdefault("sf_chains", set()).add(chain_id)
 
 
 @event.listens_for(Session, "after_flush")
@@ -435,18 +447,41 @@ def _collect_changes(session, flush_context):
         _note(session, chains, stores, obj)
 
 
+def _written_classes(state) -> set:
+    """The catalogue classes an INSERT, UPDATE or DELETE statement writes to.
+
+    ORM statements (``insert(Publication)``) name their mappers; Core statements
+    on a table (``update(StoreListing.__table__)``, the listing upserts) only
+    their table, so that is matched too.
+    """
+    found = {mapper.class_ for mapper in state.all_mappers}
+    table = getattr(state.statement, "table", None)
+    name = getattr(table, "name", None)
+    for cls in (StoreListing, StorePlugin, *_CHAIN_WIDE):
+        if name == cls.__table__.name:
+            found.add(cls)
+    return found
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _collect_bulk_changes(state):
-    if not (state.is_update or state.is_delete):
+    """Statements that bypass the unit of work: note the store or chain of the scope.
+
+    A writer whose scope may not name the store (or chain) it changed also calls
+    :func:`note_store_changed` / :func:`note_chain_changed` itself.
+    """
+    if not (state.is_insert or state.is_update or state.is_delete):
         return
     from ..tenancy import current_scope
 
     scope = current_scope()
-    for mapper in state.all_mappers:
-        if mapper.class_ is StoreListing and scope and scope.store_id:
-            state.session.info.setdefault("sf_stores", set()).add(scope.store_id)
-        elif mapper.class_ in (StoreListing, *_CHAIN_WIDE) and scope and scope.chain_id:
-            state.session.info.setdefault("sf_chains", set()).add(scope.chain_id)
+    if scope is None:
+        return
+    for cls in _written_classes(state):
+        if cls in (StoreListing, StorePlugin) and scope.store_id:
+            note_store_changed(state.session, scope.store_id)
+        elif cls in (StoreListing, StorePlugin, *_CHAIN_WIDE) and scope.chain_id:
+            note_chain_changed(state.session, scope.chain_id)
 
 
 @event.listens_for(Session, "after_commit")
