@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app, has_app_context
-from sqlalchemy import and_, case, event, func, or_, select
+from sqlalchemy import and_, case, event, func, or_, select, union_all
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
@@ -43,6 +43,7 @@ from ..models import (
     StorePlugin,
     Variant,
 )
+from .search import publication_reaches
 
 log = logging.getLogger(__name__)
 
@@ -142,41 +143,46 @@ class Page:
 
 
 def _publications(store, products=None):
-    """Per product: the publication price for this store by specificity (a subquery).
+    """Per product: the default price of the most specific publication reaching the store.
 
-    ``products`` (a product id or a subquery of ids) narrows it: databases do not push
-    an outer filter into a grouped subquery, and grouping every publication of the chain
-    for one product page would cost what the whole catalogue does.
+    A subquery ``(product_id, price)``. The most specific publication (store, then
+    city, then all) decides even when it has no price (then the variant's price
+    applies), as in search, the consoles and the cart.
+
+    One SELECT per target, glued by UNION ALL, so each is an index seek however
+    many stores a product was published to one by one (a single OR makes SQLite
+    scan every publication of the chain in product order). ``products`` (a product
+    id or a select of ids) narrows it: databases do not push an outer filter into a
+    grouped subquery, and grouping every publication of the chain for one product
+    page would cost what the whole catalogue does.
     """
-    reaches = or_(
-        Publication.target == "all",
-        and_(Publication.target == "city", Publication.city == store.city),
-        and_(Publication.target == "store", Publication.store_id == store.id),
-    )
+    reaching = union_all(*(
+        select(Publication.product_id, Publication.target, Publication.price_fen)
+        .where(branch)
+        for branch in publication_reaches(store, products).clauses
+    )).subquery("reaching")
+
+    def has(target):
+        return func.max(case((reaching.c.target == target, 1), else_=0)) == 1
 
     def price_for(target):
-        return func.min(case((Publication.target == target, Publication.price_fen)))
+        return func.min(case((reaching.c.target == target, reaching.c.price_fen)))
 
     stmt = select(
-        Publication.product_id.label("product_id"),
-        price_for("store").label("store_price"),
-        price_for("city").label("city_price"),
-        price_for("all").label("all_price"),
-    ).where(Publication.chain_id == store.chain_id, reaches)
-    if isinstance(products, int):
-        stmt = stmt.where(Publication.product_id == products)
-    elif products is not None:
-        stmt = stmt.where(Publication.product_id.in_(products))
-    return stmt.group_by(Publication.product_id).subquery("pubs")
+        reaching.c.product_id.label("product_id"),
+        case(
+            (has("store"), price_for("store")),
+            (has("city"), price_for("city")),
+            else_=price_for("all"),
+        ).label("price"),
+    )
+    return stmt.group_by(reaching.c.product_id).subquery("pubs")
 
 
 def _sellable(store, pubs):
     """Columns and conditions shared by every read: one row per sellable variant."""
     listing_join = and_(StoreListing.variant_id == Variant.id, StoreListing.store_id == store.id)
-    price = func.coalesce(
-        StoreListing.price_fen, pubs.c.store_price, pubs.c.city_price, pubs.c.all_price,
-        Variant.price_fen,
-    )
+    price = func.coalesce(StoreListing.price_fen, pubs.c.price, Variant.price_fen)
     compare_at = func.coalesce(StoreListing.compare_at_fen, Variant.compare_at_fen)
     available = func.coalesce(StoreListing.stock_on_hand - StoreListing.reserved, 0)
     conditions = (
