@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError
 
 from .. import clock
@@ -437,6 +437,108 @@ def unpublish(product: Product, publication_id: int | None = None) -> int:
     result = db.session.execute(stmt.execution_options(synchronize_session=False))
     note_chain_changed(db.session, product.chain_id)
     return result.rowcount or 0
+
+
+def _like(q: str) -> str:
+    """A LIKE pattern for ``q`` anywhere, with the user's own ``%`` and ``_`` taken literally."""
+    escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _store_matches(q: str):
+    like = _like(q)
+    return or_(func.lower(Store.name).like(like, escape="\\"),
+               func.lower(Store.slug).like(like, escape="\\"),
+               func.lower(Store.city).like(like, escape="\\"))
+
+
+def store_page(chain_id: int, q: str = "", page: int = 1, per_page: int = 100):
+    """A page of the chain's stores ``(id, name, slug, city)`` matching ``q`` (name, slug, city).
+
+    Returns ``(rows, total)``: pickers show a page and say how many match, instead of
+    listing every store of a 2,000-store chain (or silently stopping at a limit).
+    """
+    stmt = select(Store.id, Store.name, Store.slug, Store.city).where(Store.chain_id == chain_id)
+    q = (q or "").strip()
+    if q:
+        stmt = stmt.where(_store_matches(q))
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = db.session.execute(
+        stmt.order_by(Store.city, Store.name, Store.id)
+        .limit(per_page).offset((max(page, 1) - 1) * per_page)
+    ).all()
+    return rows, total
+
+
+def store_ids_matching(chain_id: int, q: str) -> list[int]:
+    """Every store of the chain matching ``q`` ("all stores matching this search")."""
+    q = (q or "").strip()
+    stmt = select(Store.id).where(Store.chain_id == chain_id)
+    if q:
+        stmt = stmt.where(_store_matches(q))
+    return list(db.session.scalars(stmt))
+
+
+def stores_by_slugs(chain_id: int, text_: str) -> tuple[list[int], list[str]]:
+    """Store ids for slugs pasted one per line (or separated by commas or spaces).
+
+    Returns ``(ids, unknown slugs)``; a slug of another chain's store is unknown here.
+    """
+    slugs = list(dict.fromkeys(
+        s.strip().lower() for s in re.split(r"[\s,;，；]+", text_ or "") if s.strip()
+    ))
+    found: dict[str, int] = {}
+    for chunk in _chunks(slugs):
+        found.update({slug.lower(): sid for sid, slug in db.session.execute(
+            select(Store.id, Store.slug).where(Store.chain_id == chain_id,
+                                               func.lower(Store.slug).in_(chunk))
+        )})
+    return [found[s] for s in slugs if s in found], [s for s in slugs if s not in found]
+
+
+def publications_page(product: Product, q: str = "", page: int = 1, per_page: int = 50):
+    """A page of ``product``'s publications with the store's name, and how many there are.
+
+    ``q`` finds a store publication by the store's name, slug or city, or a city
+    publication by its city, so one of 2,000 chosen stores can be found and removed.
+    """
+    stmt = (
+        select(Publication, Store.name, Store.slug)
+        .outerjoin(Store, Store.id == Publication.store_id)
+        .where(Publication.product_id == product.id)
+    )
+    q = (q or "").strip()
+    if q:
+        stmt = stmt.where(or_(_store_matches(q),
+                              func.lower(Publication.city).like(_like(q), escape="\\")))
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    order = case((Publication.target == "all", 0), (Publication.target == "city", 1), else_=2)
+    rows = db.session.execute(
+        stmt.order_by(order, Publication.city, Store.name, Publication.id)
+        .limit(per_page).offset((max(page, 1) - 1) * per_page)
+    ).all()
+    return rows, total
+
+
+def api_key_page(q: str = "", page: int = 1, per_page: int = 50):
+    """A page of the API keys the scope sees (the chain's, or one store's), newest first.
+
+    ``q`` narrows by key name or the store's name or slug. Returns
+    ``(rows of (key, store name), total)``.
+    """
+    stmt = select(StoreApiKey, Store.name).join(Store, Store.id == StoreApiKey.store_id)
+    q = (q or "").strip()
+    if q:
+        stmt = stmt.where(or_(
+            func.lower(StoreApiKey.name).like(_like(q), escape="\\"),
+            func.lower(Store.name).like(_like(q), escape="\\"),
+            func.lower(Store.slug).like(_like(q), escape="\\"),
+        ))
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = db.session.execute(
+        stmt.order_by(StoreApiKey.id.desc()).limit(per_page).offset((max(page, 1) - 1) * per_page)
+    ).all()
+    return rows, total
 
 
 def cities_of_chain(chain_id: int) -> list[tuple[str, int]]:
