@@ -37,12 +37,14 @@ from ..models import (
     Category,
     Chain,
     Product,
+    ProductImage,
     Publication,
     Store,
     StoreListing,
     StorePlugin,
     Variant,
 )
+from .product_images import THUMB_EDGE
 from .search import publication_reaches
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,22 @@ class CategoryView:
 
 
 @dataclass(frozen=True)
+class ImageView:
+    """One picture of a product: the large file (at most 1600 px) and its 400 px thumbnail."""
+
+    path: str
+    thumb: str
+    width: int
+    height: int
+
+    @property
+    def thumb_width(self) -> int:
+        """The thumbnail's real width, for ``srcset`` (it keeps the picture's proportions)."""
+        longest = max(self.width, self.height, 1)
+        return max(1, round(self.width * min(1.0, THUMB_EDGE / longest)))
+
+
+@dataclass(frozen=True)
 class ProductCard:
     id: int
     title: str
@@ -71,6 +89,8 @@ class ProductCard:
     compare_at_fen: int | None
     available: int
     created_at: datetime | None
+    #: The main picture's thumbnail: what a card shows (the full picture is 1600 px).
+    thumb: str | None = None
 
     @property
     def price_varies(self) -> bool:
@@ -105,6 +125,12 @@ class ProductView:
     category_id: int | None
     created_at: datetime | None
     variants: tuple[VariantView, ...] = field(default_factory=tuple)
+    #: Every picture in the order HQ set; the first is ``image``.
+    images: tuple[ImageView, ...] = ()
+
+    @property
+    def thumb(self) -> str | None:
+        return self.images[0].thumb if self.images else None
 
     @property
     def price_fen(self) -> int:
@@ -236,12 +262,14 @@ def _query_listing(store, category_ids, sort, page, per_page) -> Page:
     rows = db.session.execute(
         stmt.order_by(*order).limit(per_page).offset((page - 1) * per_page)
     ).all()
+    pictures = _images([r.id for r in rows if r.image])
     items = tuple(
         ProductCard(
             id=r.id, title=r.title, image=r.image, category_id=r.category_id,
             price_fen=int(r.price), max_price_fen=int(r.max_price),
             compare_at_fen=r.compare if r.compare and r.compare > r.price else None,
             available=int(r.available or 0), created_at=r.created_at,
+            thumb=pictures[r.id][0].thumb if pictures.get(r.id) else None,
         )
         for r in rows
     )
@@ -277,7 +305,27 @@ def _query_product(store, product_id: int) -> ProductView | None:
     return ProductView(
         id=first.id, title=first.title, description=first.description, image=first.image,
         category_id=first.category_id, created_at=first.created_at, variants=variants,
+        images=_images([first.id]).get(first.id, ()) if first.image else (),
     )
+
+
+def _images(product_ids: list[int]) -> dict[int, tuple[ImageView, ...]]:
+    """Each product's pictures in order, in one statement (none when no product has one).
+
+    Only products whose ``image`` is set have pictures, so callers pass just those
+    and pages without pictures cost no extra statement.
+    """
+    if not product_ids:
+        return {}
+    found: dict[int, list[ImageView]] = {}
+    for pid, path, thumb, width, height in db.session.execute(
+        select(ProductImage.product_id, ProductImage.path, ProductImage.thumb_path,
+               ProductImage.width, ProductImage.height)
+        .where(ProductImage.product_id.in_(product_ids))
+        .order_by(ProductImage.product_id, ProductImage.position, ProductImage.id)
+    ):
+        found.setdefault(pid, []).append(ImageView(path, thumb, width, height))
+    return {pid: tuple(images) for pid, images in found.items()}
 
 
 def _query_categories(store) -> tuple[CategoryView, ...]:
@@ -410,7 +458,7 @@ def product(store, product_id: int) -> ProductView | None:
 
 # -- invalidation ----------------------------------------------------------------------------------
 
-_CHAIN_WIDE = (Product, Variant, Publication, Category)
+_CHAIN_WIDE = (Product, Variant, Publication, Category, ProductImage)
 
 
 def _note(session, chains: set, stores: set, obj) -> None:
