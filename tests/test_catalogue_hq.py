@@ -319,3 +319,17 @@ def test_product_list_pages_past_the_first_page(app, hq, chain):
     assert first.status_code == 200 and 'rel="next"' in first.get_data(as_text=True)
     second = hq.get(f"/hq/{chain.slug}/products?page=2").get_data(as_text=True)
     assert "Page 2 of 2" in second and "Tea 00" in second
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+def test_the_database_refuses_a_sku_that_differs_only_in_case(app, chain, other_chain):
+    """Two saves at the same moment both pass the service's check; the index stops one."""
+    from sqlalchemy.exc import IntegrityError
+
+    make_product(app, chain, "Tea", skus=[("LJ-50", "10")])
+    make_product(app, other_chain, "Rival tea", skus=[("lj-50", "10")])  # another chain: fine
+    with in_app(app) as session:
+        pid = session.scalar(db.select(Product.id).where(Product.chain_id == chain.id))
+        session.add(Variant(chain_id=chain.id, product_id=pid, sku="lj-50", price_fen=10))
+        with pytest.raises(IntegrityError):
+            session.commit()

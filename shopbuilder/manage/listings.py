@@ -47,7 +47,8 @@ def listing_update(variant_id):
     try:
         service.update_listing(
             g.store, variant_id, price=request.form.get("price"),
-            stock=request.form.get("stock"),
+            compare_at=request.form.get("compare_at"),
+            stock=request.form.get("stock"), stock_was=request.form.get("stock_was"),
             listed=None if listed is None else listed == "1",
             low_stock=request.form.get("low_stock"),
         )

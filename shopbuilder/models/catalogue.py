@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    func,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
@@ -92,6 +93,12 @@ class Variant(ChainOwned, db.Model):
     @property
     def label(self) -> str:
         return " / ".join(str(v) for v in self.options.values()) or self.sku
+
+
+# SKUs are unique per chain whatever their case ("LJ-50" and "lj-50" are one code on a
+# till's scanner and in a CSV): the services check it, this index makes two saves at once
+# unable to slip past the check. (chain_id, sku) stays for exact lookups.
+Index("uq_variant_chain_sku_lower", Variant.chain_id, func.lower(Variant.sku), unique=True)
 
 
 class Publication(ChainOwned, Timestamped, db.Model):

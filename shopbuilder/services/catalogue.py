@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from .. import clock
 from ..extensions import db
@@ -240,7 +240,18 @@ def save_product(chain_id: int, *, title: str, description: str, category_id: in
                                  sku=sku))
     if errors:
         raise CatalogueError(list(dict.fromkeys(str(e) for e in errors)))
+    try:
+        return _write_product(chain_id, product, store_id, title, description, category_id,
+                              status, parsed, existing)
+    except IntegrityError as exc:
+        # Someone saved the same SKU (in any case) a moment ago: the unique index caught it.
+        raise CatalogueError(_l("A SKU of this product was just taken by another product; "
+                                "please check the SKUs.")) from exc
 
+
+def _write_product(chain_id, product, store_id, title, description, category_id, status,
+                   parsed, existing) -> Product:
+    """The writing half of :func:`save_product`, once every field has been checked."""
     if product is None:
         product = Product(chain_id=chain_id, store_id=store_id)
         db.session.add(product)
@@ -656,44 +667,80 @@ class StockBelowReserved(CatalogueError):
     pass
 
 
-def set_stock(store: Store, variant_id: int, stock: int) -> None:
-    """Set on-hand stock, refusing to go below what orders have reserved."""
+def set_stock(store: Store, variant_id: int, stock: int, expected: int | None = None) -> None:
+    """Set on-hand stock, refusing to go below what orders have reserved.
+
+    With ``expected``, only if the stock on hand is still that figure (checked in the
+    same conditional UPDATE, so a till's sync in between is never overwritten).
+    """
     if stock < 0:
         raise CatalogueError(_l("Stock cannot be negative."))
     ensure_listings(store, [variant_id])
-    result = db.session.execute(
+    stmt = (
         update(StoreListing)
         .where(StoreListing.store_id == store.id, StoreListing.variant_id == variant_id,
                StoreListing.reserved <= stock)
         .values(stock_on_hand=stock)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
-        raise StockBelowReserved(_l("Orders have reserved more than %(stock)s; stock stays "
-                                    "unchanged.", stock=stock))
+    if expected is not None:
+        stmt = stmt.where(StoreListing.stock_on_hand == expected)
+    if db.session.execute(stmt).rowcount == 1:
+        return
+    on_hand, reserved = _listing_states(store, [variant_id]).get(variant_id, (0, 0))
+    if expected is not None and on_hand != expected:
+        raise StockChangedMeanwhile(_l(
+            "The stock on hand changed from %(was)s to %(now)s while you were editing (a till "
+            "sync or another person). Nothing was saved; check the new figure and save again.",
+            was=expected, now=on_hand))
+    raise StockBelowReserved(_l("Orders have reserved more than %(stock)s; stock stays "
+                                "unchanged.", stock=stock))
+
+
+class StockChangedMeanwhile(CatalogueError):
+    """The stock on hand is no longer what the person saw when they edited it."""
 
 
 def update_listing(store: Store, variant_id: int, *, price: str | None = None,
                    stock: str | None = None, listed: bool | None = None,
-                   low_stock: str | None = None, may_price: bool = True) -> None:
-    """Apply the store console's inline edit; blank price means "inherit"."""
+                   low_stock: str | None = None, may_price: bool = True,
+                   compare_at: str | None = None, stock_was: str | None = None) -> None:
+    """Apply the store console's inline edit; a blank price or compare-at means "inherit".
+
+    ``stock_was`` is the on-hand figure the form showed. The stock is written only
+    when the person changed it, and only if it is still that figure: a till may have
+    synced a newer count meanwhile, which an old screen must not overwrite. Then
+    nothing is saved and :class:`StockChangedMeanwhile` says what the figure is now.
+    """
     values: dict = {}
     errors = []
-    if price is not None and may_price:
-        price = price.strip()
-        if price == "":
-            values["price_fen"] = None
+    for name, column, message in (
+        ("price", "price_fen", _l("The price must be an amount in yuan, such as 12.80.")),
+        ("compare_at", "compare_at_fen",
+         _l("The compare-at price must be an amount in yuan, such as 12.80.")),
+    ):
+        raw = {"price": price, "compare_at": compare_at}[name]
+        if raw is None or not may_price:
+            continue
+        raw = raw.strip()
+        if raw == "":
+            values[column] = None
         else:
             try:
-                values["price_fen"] = parse_yuan(price)
+                values[column] = parse_yuan(raw)
             except ValueError:
-                errors.append(_l("The price must be an amount in yuan, such as 12.80."))
+                errors.append(message)
     new_stock = None
     if stock is not None and stock.strip() != "":
         if not stock.strip().isdigit():
             errors.append(_l("Stock must be a whole number, 0 or more."))
         else:
             new_stock = int(stock)
+    was = None
+    if stock_was is not None and stock_was.strip().isdigit():
+        was = int(stock_was)
+        if new_stock == was:
+            new_stock = None  # not edited: leave whatever the till says now
     if low_stock is not None:
         low_stock = low_stock.strip()
         if low_stock == "":
@@ -707,40 +754,44 @@ def update_listing(store: Store, variant_id: int, *, price: str | None = None,
     if errors:
         raise CatalogueError(errors)
     ensure_listings(store, [variant_id])
+    if new_stock is not None:
+        set_stock(store, variant_id, new_stock, expected=was)
     if values:
         db.session.execute(
             update(StoreListing)
             .where(StoreListing.store_id == store.id, StoreListing.variant_id == variant_id)
             .values(**values).execution_options(synchronize_session=False)
         )
-    if new_stock is not None:
-        set_stock(store, variant_id, new_stock)
 
 
 # -- CSV export / import ------------------------------------------------------------------------
 
-CSV_HEADER = ["sku", "price", "stock", "listed"]
+#: The columns of the export, in order. An import needs ``sku`` and takes any of the
+#: others in any order, so the older ``sku,price,stock,listed`` files stay valid.
+CSV_HEADER = ["sku", "price", "stock", "listed", "compare_at"]
 _TRUE = {"1", "yes", "y", "true", "on", "是", "上架"}
 _FALSE = {"0", "no", "n", "false", "off", "否", "下架"}
 
 
 def export_listings_csv(store: Store) -> str:
-    """Every variant the store sells: SKU, its price in this store, stock, listed."""
+    """Every variant the store sells: SKU, price in this store, stock, listed, compare-at."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
     price = effective_price(store).label("price")
+    compare_at = func.coalesce(StoreListing.compare_at_fen, Variant.compare_at_fen)
     stmt = (
-        select(Variant.sku, price, StoreListing.stock_on_hand, StoreListing.listed)
+        select(Variant.sku, price, StoreListing.stock_on_hand, StoreListing.listed,
+               compare_at.label("compare_at"))
         .join(Product, Product.id == Variant.product_id)
         .outerjoin(StoreListing, listing_join(store))
         .where(sold_in_store(store))
         .order_by(Variant.sku)
     )
-    for sku, price_fen, stock, listed in db.session.execute(stmt):
+    for sku, price_fen, stock, listed, compare_at_fen in db.session.execute(stmt):
         writer.writerow([
             sku, yuan_text(price_fen), stock or 0,
-            0 if listed is False else 1,
+            0 if listed is False else 1, yuan_text(compare_at_fen),
         ])
     return out.getvalue()
 
@@ -755,11 +806,11 @@ class ImportResult:
 
 
 def import_listings_csv(store: Store, data: str | bytes, *, dry_run: bool) -> ImportResult:
-    """Check every row of ``sku,price,stock,listed``, then apply all of them or none.
+    """Check every row of ``sku,price,stock,listed[,compare_at]``, then apply all or none.
 
-    An empty cell leaves that value as it is; ``price`` ``inherit`` (or ``-``)
-    removes the store's own price. Errors carry the line number of the file
-    (the header is line 1).
+    An empty cell leaves that value as it is; ``inherit`` (or ``-``) in ``price``
+    or ``compare_at`` removes the store's own value. Errors carry the line number
+    of the file (the header is line 1).
     """
     if isinstance(data, bytes):
         try:
@@ -779,7 +830,8 @@ def import_listings_csv(store: Store, data: str | bytes, *, dry_run: bool) -> Im
         return result
     header = [h.strip().lower() for h in header]
     if "sku" not in header or not set(header) <= set(CSV_HEADER):
-        result.errors.append((1, str(_l("The first line must be: sku,price,stock,listed"))))
+        result.errors.append((1, str(_l(
+            "The first line must be: sku,price,stock,listed (compare_at may follow)"))))
         return result
     col = {name: header.index(name) for name in header}
     parsed: list[tuple[int, str, dict]] = []
@@ -810,6 +862,16 @@ def import_listings_csv(store: Store, data: str | bytes, *, dry_run: bool) -> Im
                         changes["price_fen"] = parse_yuan(price.lstrip("¥￥"))
                     except ValueError:
                         problem = _l("The price %(value)s is not an amount in yuan.", value=price)
+            compare_at = cells.get("compare_at", "")
+            if problem is None and compare_at:
+                if compare_at.lower() in ("inherit", "-"):
+                    changes["compare_at_fen"] = None
+                else:
+                    try:
+                        changes["compare_at_fen"] = parse_yuan(compare_at.lstrip("¥￥"))
+                    except ValueError:
+                        problem = _l("The compare-at price %(value)s is not an amount in yuan.",
+                                     value=compare_at)
             stock = cells.get("stock", "")
             if problem is None and stock:
                 if not stock.isdigit():
