@@ -29,6 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [HERE, ROOT]
 
+import harness  # noqa: E402
 from catalogue_dataset import build_dataset  # noqa: E402
 from sqlalchemy import delete, select, text  # noqa: E402
 
@@ -185,6 +186,8 @@ def main() -> None:
                 "(bench/catalogue_dataset.py)",
         "database": database,
         "when": clock.now().isoformat(timespec="seconds"),
+        # Which code was measured (dirty: uncommitted changes outside bench/results/).
+        "git": harness.git_state(),
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "cpus": os.cpu_count(), "load_avg": os.getloadavg()},
         "targets": {"publish_to_2000_stores_s": 10, "csv_import_10000_rows_s": 10},
@@ -240,8 +243,11 @@ def write_summary() -> None:
     for database, r in reports.items():
         m = r["machine"]
         load = ", ".join(f"{x:.1f}" for x in m["load_avg"])
-        lines.append(f"- {database}: {r['when']}, {m['platform']}, Python {m['python']}, "
-                     f"{m['cpus']} CPUs, load average {load}"
+        git = r.get("git") or {}
+        commit = (f"commit {git['commit'][:10]}" + (" (dirty)" if git.get("dirty") else "")
+                  if git.get("commit") else "commit not recorded")
+        lines.append(f"- {database}: {r['when']}, {commit}, {m['platform']}, "
+                     f"Python {m['python']}, {m['cpus']} CPUs, load average {load}"
                      " (a shared machine: other test suites ran at the same time)")
     with open(os.path.join(HERE, "results", "catalogue.md"), "w") as handle:
         handle.write("\n".join(lines) + "\n")

@@ -269,6 +269,16 @@ def _git(*args: str) -> str:
         return ""
 
 
+def git_state() -> dict[str, Any]:
+    """``{"commit": HEAD or None, "dirty": bool}``: which code a result measured.
+
+    Dirty means uncommitted changes outside bench/results/, so re-running a benchmark
+    over a committed result does not mark the next result dirty.
+    """
+    status = _git("status", "--porcelain", "--", ".", ":(exclude)bench/results")
+    return {"commit": _git("rev-parse", "HEAD") or None, "dirty": bool(status)}
+
+
 def _proc_field(path: str, field: str) -> str | None:
     try:
         with open(path, encoding="utf-8") as fh:
@@ -317,15 +327,13 @@ def write_result(
 ) -> Path:
     """Write `results/<name>.json` saying what ran, when, on what, at which commit; print it.
 
-    The dirty flag ignores bench/results/ itself, so re-running a benchmark over a committed
-    result does not mark the next result dirty.
+    The commit and dirty flag come from :func:`git_state`.
     """
-    status = _git("status", "--porcelain", "--", ".", ":(exclude)bench/results")
     record = {
         "name": name,
         "command": shlex.join([os.path.relpath(sys.executable, REPO_ROOT), *sys.argv]),
         "timestamp_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "git": {"commit": _git("rev-parse", "HEAD") or None, "dirty": bool(status)},
+        "git": git_state(),
         "machine": machine_facts(),
         "data": data,
     }

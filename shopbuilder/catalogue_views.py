@@ -9,8 +9,8 @@ from .models import Product
 from .services.catalogue import VariantInput
 
 
-def page_number() -> int:
-    raw = request.args.get("page", "1")
+def page_number(name: str = "page") -> int:
+    raw = request.args.get(name, "1")
     return max(1, int(raw)) if raw.isdigit() and len(raw) < 7 else 1
 
 

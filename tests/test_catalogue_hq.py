@@ -236,3 +236,100 @@ def test_publish_page_finds_stores_by_name_or_city(app, hq, chain):
     pid = make_product(app, chain, "Tea", skus=[("A-1", "10")])
     page = hq.get(f"/hq/{chain.slug}/products/{pid}/publish?store_q=苏州").get_data(as_text=True)
     assert "园林店" in page and "西湖店" not in page
+
+
+def many_stores(app, chain, count, city="杭州"):
+    from shopbuilder.models import Store
+
+    with in_app(app) as session:
+        rows = [Store(chain_id=chain.id, slug=f"s-{i:04d}", name=f"Store {i:04d}", city=city)
+                for i in range(count)]
+        session.add_all(rows)
+        session.commit()
+        return [(row.id, row.slug) for row in rows]
+
+
+def test_every_publication_of_a_product_can_be_listed_and_removed(app, hq, chain):
+    stores = many_stores(app, chain, 60)
+    pid = make_product(app, chain, "Tea", skus=[("A-1", "10")])
+    publish(hq, chain, pid, target="store", store_ids=[str(sid) for sid, _ in stores])
+    url = f"/hq/{chain.slug}/products/{pid}"
+    first = hq.get(url).get_data(as_text=True)
+    assert "Showing 1–50 of 60" in first and "Store 0049" in first and "Store 0050" not in first
+    second = hq.get(url + "?pub_page=2").get_data(as_text=True)
+    assert "Showing 51–60 of 60" in second and "Store 0059" in second
+    found = hq.get(url + "?pub_q=s-0059").get_data(as_text=True)
+    assert "Store 0059" in found and "Store 0001" not in found
+    with in_app(app) as session:
+        last = session.scalar(db.select(Publication.id).where(
+            Publication.store_id == stores[-1][0]))
+    hq.post(f"/hq/{chain.slug}/products/{pid}/unpublish",
+            data={"publication_id": str(last), "confirm": "1"})
+    with in_app(app) as session:
+        assert session.scalar(db.select(db.func.count()).select_from(Publication)) == 59
+
+
+def test_publish_page_lists_stores_a_page_at_a_time_and_keeps_the_ticked_ones(app, hq, chain):
+    stores = many_stores(app, chain, 120)
+    pid = make_product(app, chain, "Tea", skus=[("A-1", "10")])
+    url = f"/hq/{chain.slug}/products/{pid}/publish"
+    first = hq.get(url).get_data(as_text=True)
+    assert "Showing 1–100 of 120" in first and "Store 0099" in first
+    assert "Store 0100" not in first
+    # Tick a store on page 1, turn to page 2: it stays chosen.
+    second = hq.post(url, data={"target": "store", "store_ids": [str(stores[0][0])],
+                                "goto_page": "2", "price": ""}).get_data(as_text=True)
+    assert "Showing 101–120 of 120" in second and "Store 0119" in second
+    assert f'type="hidden" name="store_ids" value="{stores[0][0]}"' in second
+    assert "1 stores chosen so far." in second
+    preview = publish(hq, chain, pid, confirm=False, target="store",
+                      store_ids=[str(stores[0][0]), str(stores[119][0])])
+    assert "This reaches 2 stores." in preview.get_data(as_text=True)
+
+
+def test_publish_to_every_store_matching_a_search_or_to_pasted_slugs(app, hq, chain):
+    many_stores(app, chain, 5, city="杭州")
+    make_store(app, chain, "sz-1", city="苏州")
+    make_store(app, chain, "sz-2", city="苏州")
+    pid = make_product(app, chain, "Tea", skus=[("A-1", "10")])
+    matching = publish(hq, chain, pid, confirm=False, target="store", store_q="苏州",
+                       all_matching="1")
+    assert "This reaches 2 stores." in matching.get_data(as_text=True)
+    pasted = publish(hq, chain, pid, confirm=False, target="store",
+                     store_slugs="s-0001\nS-0002, sz-1")
+    assert "This reaches 3 stores." in pasted.get_data(as_text=True)
+    wrong = publish(hq, chain, pid, confirm=False, target="store", store_slugs="s-0001 nope")
+    assert wrong.status_code == 400
+    assert "No store of this chain has the slug: nope" in wrong.get_data(as_text=True)
+    with in_app(app) as session:
+        assert session.scalar(db.select(db.func.count()).select_from(Publication)) == 0
+
+
+def test_product_list_pages_past_the_first_page(app, hq, chain):
+    """The console pagination once answered 500 as soon as there was a next page."""
+    with in_app(app) as session:
+        for i in range(30):
+            product = Product(chain_id=chain.id, title=f"Tea {i:02d}")
+            session.add(product)
+            session.flush()
+            session.add(Variant(chain_id=chain.id, product_id=product.id, sku=f"T-{i}",
+                                   price_fen=100))
+        session.commit()
+    first = hq.get(f"/hq/{chain.slug}/products")
+    assert first.status_code == 200 and 'rel="next"' in first.get_data(as_text=True)
+    second = hq.get(f"/hq/{chain.slug}/products?page=2").get_data(as_text=True)
+    assert "Page 2 of 2" in second and "Tea 00" in second
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+def test_the_database_refuses_a_sku_that_differs_only_in_case(app, chain, other_chain):
+    """Two saves at the same moment both pass the service's check; the index stops one."""
+    from sqlalchemy.exc import IntegrityError
+
+    make_product(app, chain, "Tea", skus=[("LJ-50", "10")])
+    make_product(app, other_chain, "Rival tea", skus=[("lj-50", "10")])  # another chain: fine
+    with in_app(app) as session:
+        pid = session.scalar(db.select(Product.id).where(Product.chain_id == chain.id))
+        session.add(Variant(chain_id=chain.id, product_id=pid, sku="lj-50", price_fen=10))
+        with pytest.raises(IntegrityError):
+            session.commit()

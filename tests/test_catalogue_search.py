@@ -157,3 +157,56 @@ def test_new_and_removed_variants_update_the_index(app, chain, store, shelf):
         db.session.commit()
     assert run(app, store, "TGY-250") == ["铁观音 Tieguanyin oolong"]
     assert run(app, store, "TGY-100") == []
+
+
+def hits(app, store, q="", **kwargs):
+    with app.test_request_context(), tenancy.store_scope(store):
+        page = search_products(db.session.get(Store, store.id), q, **kwargs)
+        return [(h.product.title, h.min_price_fen) for h in page.hits], page.total
+
+
+@both
+def test_product_published_store_by_store_is_found_only_in_those_stores_at_their_price(
+        app, chain, store, other_store, shelf):
+    from shopbuilder.services import catalogue as service
+
+    chosen = [store] + [make_store(app, chain, f"chosen-{i}") for i in range(5)]
+    pid = make_product(app, chain, "白毫银针 Silver Needle",
+                       skus=[("SN-1", "300"), ("SN-2", "500")])
+    with app.test_request_context(), tenancy.chain_scope(chain):
+        service.publish(db.session.get(Product, pid), "store",
+                        store_ids=[s.id for s in chosen], price_fen=25000)
+        db.session.commit()
+    assert hits(app, store, "银针") == ([("白毫银针 Silver Needle", 25000)], 1)
+    assert hits(app, chosen[3], "needle", sort="price_asc") == (
+        [("白毫银针 Silver Needle", 25000)], 1)
+    assert hits(app, other_store, "银针") == ([], 0)
+    set_listing(app, store, "SN-2", price_fen=100)
+    assert hits(app, store, "needle", max_fen=200) == ([("白毫银针 Silver Needle", 100)], 1)
+
+
+@both
+def test_the_most_specific_publication_sets_the_price_even_when_it_has_none(
+        app, chain, store, other_store):
+    """A store's own publication without a price means the variant's price there, as in the
+    cart; the chain-wide default price applies in the other stores."""
+    from shopbuilder.services import storefront_catalogue as sf
+
+    pid = make_product(app, chain, "凤凰单丛 Phoenix", skus=[("FH-1", "128")])
+    with in_app(app) as session:
+        session.add(Publication(chain_id=chain.id, product_id=pid, target="all", price_fen=10000))
+        session.add(Publication(chain_id=chain.id, product_id=pid, target="store",
+                                store_id=store.id))
+        session.commit()
+    for shop, expected in ((store, 12800), (other_store, 10000)):
+        assert hits(app, shop, "phoenix") == ([("凤凰单丛 Phoenix", expected)], 1)
+        with app.test_request_context(), tenancy.store_scope(shop):
+            row = db.session.get(Store, shop.id)
+            assert sf._query_product(row, pid).price_fen == expected
+            assert sf._query_listing(row, None, "default", 1, 24).items[0].price_fen == expected
+
+
+@both
+def test_pages_past_the_last_still_know_the_total(app, store, shelf):
+    assert hits(app, store, "green", page=5) == ([], 2)
+    assert hits(app, store, "green", sort="newest")[1] == 2

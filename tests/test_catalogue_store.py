@@ -8,7 +8,7 @@ import pytest
 from catalogue_helpers import listing, make_product, set_listing, variant_id
 
 from shopbuilder.extensions import db
-from shopbuilder.models import Product, Publication, StoreListing
+from shopbuilder.models import Product, Publication, StoreListing, Variant
 from shopbuilder.testing import in_app, login
 
 
@@ -93,8 +93,8 @@ def test_csv_export_lists_effective_prices_and_stock(app, as_manager, store, tea
     set_listing(app, store, "LJ-50", stock_on_hand=5, price_fen=9900)
     response = as_manager.get(f"/s/{store.slug}/manage/listings/export.csv")
     text = response.data.decode("utf-8-sig")
-    assert text.splitlines() == ["sku,price,stock,listed", "LJ-100,238.00,0,1",
-                                 "LJ-50,99.00,5,1"]
+    assert text.splitlines() == ["sku,price,stock,listed,compare_at", "LJ-100,238.00,0,1,",
+                                 "LJ-50,99.00,5,1,"]
 
 
 def upload(client, store, text, dry_run):
@@ -181,3 +181,76 @@ def test_manager_sets_a_low_stock_threshold_per_listing(app, as_manager, store, 
     as_manager.post(f"/s/{store.slug}/manage/listings/{vid}", data={"low_stock": "x"})
     with in_app(app) as session:
         assert session.scalar(db.select(StoreListing.low_stock_threshold)) == 10
+
+
+def compare_at(app, store, sku):
+    with in_app(app) as session:
+        return session.scalar(
+            db.select(StoreListing.compare_at_fen).where(
+                StoreListing.store_id == store.id,
+                StoreListing.variant_id == db.select(Variant.id).where(Variant.sku == sku)
+                .scalar_subquery()))
+
+
+def test_csv_sets_and_exports_the_stores_compare_at_price(app, as_manager, store, tea):
+    response = upload(as_manager, store, "sku,compare_at,price\nLJ-50,150,99\n", False)
+    assert response.status_code == 200
+    assert compare_at(app, store, "LJ-50") == 15000
+    text = as_manager.get(f"/s/{store.slug}/manage/listings/export.csv").data.decode("utf-8-sig")
+    assert "LJ-50,99.00,0,1,150.00" in text.splitlines()
+    shop = app.test_client().get(f"/s/{store.slug}/?lang=en").get_data(as_text=True)
+    assert "¥150.00</s>" in shop  # the card shows the "was" price struck through
+    upload(as_manager, store, "sku,compare_at\nLJ-50,inherit\n", False)
+    assert compare_at(app, store, "LJ-50") is None
+
+
+def test_csv_without_compare_at_keeps_the_stores_compare_at(app, as_manager, store, tea):
+    set_listing(app, store, "LJ-50", compare_at_fen=15000)
+    response = upload(as_manager, store, "sku,price,stock,listed\nLJ-50,99,3,1\n", False)
+    assert response.status_code == 200
+    assert compare_at(app, store, "LJ-50") == 15000
+
+
+def test_csv_with_a_bad_compare_at_names_the_line(app, as_manager, store, tea):
+    response = upload(as_manager, store, "sku,compare_at\nLJ-50,lots\n", False)
+    assert response.status_code == 422
+    assert "The compare-at price lots is not an amount in yuan." in \
+        response.get_data(as_text=True)
+
+
+def test_console_row_sets_the_compare_at_price(app, as_manager, store, tea):
+    vid = variant_id(app, "LJ-50")
+    page = as_manager.get(f"/s/{store.slug}/manage/listings").get_data(as_text=True)
+    assert 'name="compare_at"' in page
+    as_manager.post(f"/s/{store.slug}/manage/listings/{vid}",
+                    data={"price": "", "compare_at": "168", "stock": "0", "stock_was": "0"})
+    assert compare_at(app, store, "LJ-50") == 16800
+    as_manager.post(f"/s/{store.slug}/manage/listings/{vid}", data={"compare_at": ""})
+    assert compare_at(app, store, "LJ-50") is None
+
+
+def test_saving_a_price_keeps_a_stock_figure_the_till_synced_meanwhile(app, as_manager, store,
+                                                                        tea):
+    set_listing(app, store, "LJ-50", stock_on_hand=10)
+    vid = variant_id(app, "LJ-50")
+    page = as_manager.get(f"/s/{store.slug}/manage/listings").get_data(as_text=True)
+    assert 'name="stock_was" value="10"' in page
+    set_listing(app, store, "LJ-50", stock_on_hand=8)  # the till sells two meanwhile
+    as_manager.post(f"/s/{store.slug}/manage/listings/{vid}",
+                    data={"price": "99", "stock": "10", "stock_was": "10", "listed": "1"})
+    assert listing(app, store, "LJ-50")[:3] == (8, 0, 9900)
+
+
+def test_changing_stock_the_till_changed_meanwhile_is_refused_with_the_new_figure(
+        app, as_manager, store, tea):
+    set_listing(app, store, "LJ-50", stock_on_hand=10)
+    vid = variant_id(app, "LJ-50")
+    set_listing(app, store, "LJ-50", stock_on_hand=8)
+    page = as_manager.post(f"/s/{store.slug}/manage/listings/{vid}",
+                           data={"price": "99", "stock": "12", "stock_was": "10"},
+                           follow_redirects=True).get_data(as_text=True)
+    assert "changed from 10 to 8 while you were editing" in page
+    assert listing(app, store, "LJ-50")[:3] == (8, 0, None)  # nothing saved, not even the price
+    as_manager.post(f"/s/{store.slug}/manage/listings/{vid}",
+                    data={"price": "99", "stock": "12", "stock_was": "8"})
+    assert listing(app, store, "LJ-50")[:3] == (12, 0, 9900)

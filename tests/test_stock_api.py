@@ -160,8 +160,10 @@ def test_manager_cannot_revoke_another_stores_key(app, client, store, other_stor
 def test_hq_creates_and_revokes_a_stores_key(app, client, chain, store, hq_user, tea):
     client.set_cookie("lang", "en")
     login(client, hq_user, chain=chain)
+    form = client.get(f"/hq/{chain.slug}/api-keys").get_data(as_text=True)
+    assert 'name="store"' in form and "<select" not in form  # a slug, not a list of stores
     html = client.post(f"/hq/{chain.slug}/api-keys",
-                       data={"store_id": str(store.id), "name": "ERP"}).get_data(as_text=True)
+                       data={"store": store.slug, "name": "ERP"}).get_data(as_text=True)
     start = html.index('id="new-key">') + len('id="new-key">')
     plain = html[start:html.index("<", start)]
     api = app.test_client()
@@ -179,8 +181,53 @@ def test_hq_cannot_revoke_or_create_keys_for_another_chains_store(app, client, c
         other_id = session.scalar(db.select(StoreApiKey.id))
     login(client, hq_user, chain=chain)
     assert client.post(f"/hq/{chain.slug}/api-keys/{other_id}/revoke").status_code == 404
+    client.set_cookie("lang", "en")
     response = client.post(f"/hq/{chain.slug}/api-keys",
-                           data={"store_id": str(other_chain_store.id), "name": "x"})
-    assert response.status_code == 404
+                           data={"store": other_chain_store.slug, "name": "x"})
+    # The same answer as for a slug no store has: no hint that the other chain's store exists.
+    assert response.status_code == 400
+    assert f"No store of this chain has the slug {other_chain_store.slug}" in \
+        response.get_data(as_text=True)
     with in_app(app) as session:
         assert session.scalar(db.select(db.func.count()).select_from(StoreApiKey)) == 1
+
+
+def make_keys(app, store, count):
+    with in_app(app) as session:
+        row = session.get(type(store), store.id)
+        for i in range(count):
+            service.create_api_key(row, f"till {i:03d}")
+        session.commit()
+
+
+def test_hq_key_list_pages_through_every_key_and_finds_a_stores(app, client, chain, store,
+                                                                 other_store, hq_user):
+    make_keys(app, store, 45)
+    make_keys(app, other_store, 15)
+    client.set_cookie("lang", "en")
+    login(client, hq_user, chain=chain)
+    first = client.get(f"/hq/{chain.slug}/api-keys").get_data(as_text=True)
+    assert "Showing 1–50 of 60" in first and first.count("<tr>") == 1 + 50
+    second = client.get(f"/hq/{chain.slug}/api-keys?page=2").get_data(as_text=True)
+    assert "Showing 51–60 of 60" in second and "till 000" in second
+    found = client.get(f"/hq/{chain.slug}/api-keys?q={other_store.slug}").get_data(as_text=True)
+    assert found.count("<tr>") == 1 + 15 and "Showing" not in found
+
+
+def test_hq_key_for_an_unknown_slug_is_refused_with_a_message(app, client, chain, hq_user):
+    client.set_cookie("lang", "en")
+    login(client, hq_user, chain=chain)
+    response = client.post(f"/hq/{chain.slug}/api-keys", data={"store": "nope", "name": "x"})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "No store of this chain has the slug nope" in html and 'value="nope"' in html
+
+
+def test_store_key_list_pages_through_every_key(app, client, store, manager):
+    make_keys(app, store, 55)
+    client.set_cookie("lang", "en")
+    login(client, manager, store=store)
+    first = client.get(f"/s/{store.slug}/manage/api-keys").get_data(as_text=True)
+    assert "Showing 1–50 of 55" in first
+    second = client.get(f"/s/{store.slug}/manage/api-keys?page=2").get_data(as_text=True)
+    assert "Showing 51–55 of 55" in second and "till 000" in second

@@ -167,3 +167,107 @@ def test_a_renamed_store_no_longer_answers_on_its_old_address(app, client, store
         session.commit()
     assert client.get(url).status_code == 404
     assert client.get(f"/s/renamed/p/{tea}").status_code == 200
+
+
+# -- bulk writers (till sync, CSV import, publishing to chosen stores) ---------------------------
+
+
+def staff_client(app, account, **where):
+    """A separate browser for staff, so the customer's client stays anonymous and cached."""
+    browser = app.test_client()
+    browser.set_cookie("lang", "en")
+    login(browser, account, **where)
+    return browser
+
+
+def till_key(app, store):
+    from shopbuilder.services import catalogue as service
+
+    with in_app(app) as session:
+        _row, plain = service.create_api_key(session.get(type(store), store.id), "till")
+        session.commit()
+        return plain
+
+
+def sync(app, store, key, request_id, mode, stock):
+    return app.test_client().put(
+        f"/api/v1/stores/{store.slug}/stock",
+        json={"request_id": request_id, "mode": mode, "items": [{"sku": "DW", "stock": stock}]},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+
+
+def product_page(client, store, product_id):
+    client.set_cookie("lang", "en")
+    return client.get(f"/s/{store.slug}/p/{product_id}").get_data(as_text=True)
+
+
+def test_till_sync_shows_the_new_stock_on_a_cached_product_page(app, client, store, tea):
+    key = till_key(app, store)
+    assert "Sold out at this store" in product_page(client, store, tea)  # cached now
+    assert sync(app, store, key, "r1", "absolute", 20).status_code == 200  # creates the listing
+    assert "20 left" in product_page(client, store, tea)
+    assert sync(app, store, key, "r2", "absolute", 15).status_code == 200  # updates it
+    assert "15 left" in product_page(client, store, tea)
+    assert sync(app, store, key, "r3", "delta", -5).status_code == 200
+    assert "10 left" in product_page(client, store, tea)
+
+
+def csv_import(browser, store, body):
+    import io
+
+    return browser.post(
+        f"/s/{store.slug}/manage/listings/import",
+        data={"file": (io.BytesIO(body.encode()), "listings.csv")},
+        content_type="multipart/form-data",
+    )
+
+
+def test_csv_import_shows_new_prices_and_stock_on_a_cached_product_page(
+        app, client, store, manager, tea):
+    browser = staff_client(app, manager, store=store)
+    assert "¥12.80" in product_page(client, store, tea)  # cached now
+    assert csv_import(browser, store, "sku,price,stock,listed\nDW,9.9,4,1\n").status_code == 200
+    page = product_page(client, store, tea)
+    assert "¥9.90" in page and "4 left" in page  # the import created the listing
+    assert csv_import(browser, store, "sku,price,stock,listed\nDW,8.8,3,1\n").status_code == 200
+    page = product_page(client, store, tea)
+    assert "¥8.80" in page and "3 left" in page  # and then updated it
+
+
+def test_publishing_to_a_chosen_store_opens_its_cached_pages_at_once(
+        app, client, chain, store, other_store, hq_user):
+    with in_app(app) as session:
+        product = Product(chain_id=chain.id, title="Silver Needle")
+        session.add(product)
+        session.flush()
+        session.add(Variant(chain_id=chain.id, product_id=product.id, sku="SN", price_fen=3000))
+        session.commit()
+        product_id = product.id
+    client.set_cookie("lang", "en")
+    assert client.get(f"/s/{store.slug}/p/{product_id}").status_code == 404
+    assert "Silver Needle" not in client.get(f"/s/{store.slug}/").get_data(as_text=True)
+    hq = staff_client(app, hq_user, chain=chain)
+    hq.post(f"/hq/{chain.slug}/products/{product_id}/publish", data={
+        "target": "store", "store_ids": [str(store.id)], "price": "25", "confirm": "1"})
+    assert "¥25.00" in product_page(client, store, product_id)
+    assert "Silver Needle" in client.get(f"/s/{store.slug}/").get_data(as_text=True)
+    assert client.get(f"/s/{other_store.slug}/p/{product_id}").status_code == 404
+    hq.post(f"/hq/{chain.slug}/products/{product_id}/publish", data={
+        "target": "store", "store_ids": [str(store.id)], "price": "22", "confirm": "1"})
+    assert "¥22.00" in product_page(client, store, product_id)
+
+
+def test_a_core_statement_on_the_listing_table_renews_the_store_pages(app, client, store, tea):
+    """Any writer in the store's scope is noticed, not only the ones that say so."""
+    from shopbuilder import tenancy
+    from shopbuilder.models import StoreListing
+
+    assert "Sold out at this store" in product_page(client, store, tea)
+    with app.test_request_context(), tenancy.store_scope(store):
+        variant = db.session.scalar(db.select(Variant.id).where(Variant.sku == "DW"))
+        db.session.execute(db.insert(StoreListing.__table__).values(
+            chain_id=store.chain_id, store_id=store.id, variant_id=variant,
+            stock_on_hand=7, reserved=0))
+        db.session.commit()
+    assert "7 left" in product_page(client, store, tea)

@@ -17,6 +17,9 @@ from ..services.product_images import MediaError, save_image
 from . import bp
 
 PER_PAGE = 25
+PUBLICATIONS_PER_PAGE = 50
+STORES_PER_PAGE = 100
+KEYS_PER_PAGE = 50
 
 
 @bp.get("/products")
@@ -72,21 +75,18 @@ def _product_form(product=None):
         "catalogue/product_form.html", product=product, form=None, rows=rows,
         tree=service.category_tree(g.chain.id), surface="hq",
         reach=service.stores_reached(product) if product else 0,
-        publications=_publications(product) if product else [],
+        **(_publications(product) if product else {}),
     )
 
 
-def _publications(product):
-    pubs = db.session.scalars(
-        db.select(Publication).where(Publication.product_id == product.id)
-        .order_by(Publication.target, Publication.city, Publication.id).limit(200)
-    ).all()
-    names = dict(db.session.execute(
-        db.select(Store.id, Store.name).where(
-            Store.id.in_([p.store_id for p in pubs if p.store_id])
-        )
-    ).all()) if pubs else {}
-    return [(p, names.get(p.store_id)) for p in pubs]
+def _publications(product) -> dict:
+    """One page of the product's publications (``pub_q`` finds a store, ``pub_page``)."""
+    pub_q = request.args.get("pub_q", "").strip()
+    pub_page = page_number("pub_page")
+    rows, total = service.publications_page(product, pub_q, pub_page, PUBLICATIONS_PER_PAGE)
+    return dict(publications=rows, publications_total=total, pub_q=pub_q, pub_page=pub_page,
+                publications_per_page=PUBLICATIONS_PER_PAGE,
+                has_publications=bool(total) or bool(pub_q))
 
 
 @bp.route("/products/new", methods=["GET", "POST"])
@@ -165,59 +165,97 @@ def image_move(product_id, image_id, action):
 # -- publishing ---------------------------------------------------------------------------------
 
 
-def _publish_choice():
-    target = request.form.get("target", "all")
-    city = request.form.get("city", "").strip()
-    store_ids = [int(s) for s in request.form.getlist("store_ids") if s.isdigit()]
-    price = request.form.get("price", "").strip()
-    return target, city, store_ids, price
+def _chosen_stores(form) -> tuple[list[int], list[str], list]:
+    """The stores ticked so far, pasted as slugs, or "all matching the search".
+
+    Returns ``(store ids, unknown slugs, messages)``.
+    """
+    chosen = [int(s) for s in form.getlist("store_ids") if s.isdigit()]
+    errors = []
+    slug_ids, unknown = service.stores_by_slugs(g.chain.id, form.get("store_slugs", ""))
+    if unknown:
+        errors.append(_l("No store of this chain has the slug: %(slugs)s",
+                         slugs=", ".join(unknown[:20]) + (" …" if len(unknown) > 20 else "")))
+    chosen += slug_ids
+    if form.get("all_matching") == "1" and form.get("store_q", "").strip():
+        chosen += service.store_ids_matching(g.chain.id, form["store_q"])
+    return sorted(set(chosen)), unknown, errors
+
+
+def _publish_page(product, values, chosen: list[int], status: int = 200, store_slugs: str = ""):
+    """The publish form, with one page of the stores matching the search box.
+
+    Chosen stores are ticked on their page and carried as hidden fields elsewhere;
+    pasted slugs that were found are chosen stores from then on, so only the
+    unknown ones stay in the box to be corrected.
+    """
+    store_q = values.get("store_q", "").strip()
+    raw_page = values.get("store_page", "1")
+    store_page = int(raw_page) if raw_page.isdigit() and len(raw_page) < 7 else 1
+    stores, stores_total = service.store_page(g.chain.id, store_q, store_page, STORES_PER_PAGE)
+    return render_template(
+        "hq/products/publish.html", product=product, cities=service.cities_of_chain(g.chain.id),
+        stores=stores, stores_total=stores_total, store_q=store_q, store_page=max(store_page, 1),
+        stores_per_page=STORES_PER_PAGE, chosen=set(chosen),
+        chosen_off_page=[sid for sid in chosen if sid not in {s.id for s in stores}],
+        target=values.get("target", "all"), city=values.get("city", ""),
+        price=values.get("price", ""), reach=service.stores_reached(product),
+        store_slugs=store_slugs,
+    ), status
 
 
 @bp.route("/products/<int:product_id>/publish", methods=["GET", "POST"])
 @hq_required
 def product_publish(product_id):
-    product = load_product(product_id, None)
-    store_q = request.args.get("store_q", "").strip()
-    stores_stmt = db.select(Store.id, Store.name, Store.city).where(Store.chain_id == g.chain.id)
-    if store_q:
-        like = f"%{store_q.lower()}%"
-        stores_stmt = stores_stmt.where(db.or_(
-            db.func.lower(Store.name).like(like), db.func.lower(Store.slug).like(like),
-            db.func.lower(Store.city).like(like),
-        ))
-    stores = db.session.execute(stores_stmt.order_by(Store.city, Store.name).limit(3000)).all()
-    context = dict(product=product, cities=service.cities_of_chain(g.chain.id), stores=stores,
-                   store_q=store_q, reach=service.stores_reached(product))
-    if request.method == "GET":
-        return render_template("hq/products/publish.html", **context)
+    """Choose the stores, preview how many it reaches, confirm.
 
-    target, city, store_ids, price = _publish_choice()
+    Finding stores and turning the store list's pages are buttons of the same form,
+    so the stores ticked on one page stay chosen on the next (no script needed).
+    """
+    product = load_product(product_id, None)
+    if request.method == "GET":
+        return _publish_page(product, request.args, [])
+    form = request.form
+    chosen, unknown, errors = _chosen_stores(form)
+    slugs_left = "\n".join(unknown)
+    if form.get("action") == "find" or form.get("goto_page"):
+        values = form.to_dict()
+        values["store_page"] = form.get("goto_page") or "1"
+        for message in errors:
+            flash(message, "error")
+        return _publish_page(product, values, chosen, store_slugs=slugs_left)
+
+    target, city, price = form.get("target", "all"), form.get("city", "").strip(), \
+        form.get("price", "").strip()
     price_fen = None
     if price:
         try:
             price_fen = parse_yuan(price)
         except ValueError:
-            flash(_l("The price must be an amount in yuan, such as 12.80."), "error")
-            return render_template("hq/products/publish.html", **context), 400
+            errors.append(_l("The price must be an amount in yuan, such as 12.80."))
     if target not in Publication.TARGETS:
         abort(400)
-    preview = service.count_reach(g.chain.id, target, city, store_ids)
+    if errors:
+        for message in errors:
+            flash(message, "error")
+        return _publish_page(product, form, chosen, 400, slugs_left)
+    preview = service.count_reach(g.chain.id, target, city, chosen)
     if preview == 0:
         flash(_l("This choice reaches no store."), "error")
-        return render_template("hq/products/publish.html", **context), 400
-    if request.form.get("confirm") != "1":
+        return _publish_page(product, form, chosen, 400, slugs_left)
+    if form.get("confirm") != "1":
         return render_template(
             "hq/products/publish_confirm.html", product=product, target=target, city=city,
-            store_ids=store_ids, price=price, preview=preview,
+            store_ids=chosen if target == "store" else [], price=price, preview=preview,
         )
     try:
-        reached = service.publish(product, target, city=city, store_ids=store_ids,
+        reached = service.publish(product, target, city=city, store_ids=chosen,
                                   price_fen=price_fen)
     except service.CatalogueError as exc:
         db.session.rollback()
         for message in exc.messages:
             flash(message, "error")
-        return render_template("hq/products/publish.html", **context), 400
+        return _publish_page(product, form, chosen, 400, slugs_left)
     db.session.commit()
     flash(_l("Published. The product now reaches %(n)s stores.", n=reached), "success")
     return redirect(url_for("hq.product_edit", product_id=product.id))
@@ -288,28 +326,43 @@ def categories():
 @bp.route("/api-keys", methods=["GET", "POST"])
 @hq_required
 def api_keys():
-    plain = None
+    """Every store's keys, a page at a time; a new key names its store by slug.
+
+    A slug field, not a list of every store: a chain may have thousands.
+    """
+    plain, status = None, 200
+    store_slug = ""
     if request.method == "POST":
-        raw = request.form.get("store_id", "")
-        store = db.session.get(Store, int(raw)) if raw.isdigit() else None
-        if store is None or store.chain_id != g.chain.id:
-            abort(404)
-        try:
-            row, plain = service.create_api_key(store, request.form.get("name", ""),
-                                                current_user.id)
-            db.session.commit()
-            flash(_l("Key created for %(store)s. Copy it now: it will not be shown again.",
-                     store=store.name), "success")
-        except service.CatalogueError as exc:
-            flash(exc.messages[0], "error")
-    keys = db.session.execute(
-        db.select(StoreApiKey, Store.name).join(Store, Store.id == StoreApiKey.store_id)
-        .order_by(StoreApiKey.id.desc()).limit(200)
-    ).all()
-    stores = db.session.execute(
-        db.select(Store.id, Store.name).where(Store.chain_id == g.chain.id).order_by(Store.name)
-    ).all()
-    return render_template("hq/products/api_keys.html", keys=keys, stores=stores, plain=plain)
+        store_slug = request.form.get("store", "").strip()
+        store = _store_by_slug(store_slug)
+        if store is None:
+            flash(_l("No store of this chain has the slug %(slug)s.", slug=store_slug or "—"),
+                  "error")
+            status = 400
+        else:
+            try:
+                _row, plain = service.create_api_key(store, request.form.get("name", ""),
+                                                     current_user.id)
+                db.session.commit()
+                flash(_l("Key created for %(store)s. Copy it now: it will not be shown again.",
+                         store=store.name), "success")
+                store_slug = ""
+            except service.CatalogueError as exc:
+                flash(exc.messages[0], "error")
+                status = 400
+    q = request.args.get("q", "").strip()
+    page = page_number()
+    keys, total = service.api_key_page(q, page, KEYS_PER_PAGE)
+    return render_template("hq/products/api_keys.html", keys=keys, total=total, page=page,
+                           per_page=KEYS_PER_PAGE, q=q, plain=plain,
+                           store_slug=store_slug or request.args.get("store", "")), status
+
+
+def _store_by_slug(slug: str) -> Store | None:
+    if not slug:
+        return None
+    return db.session.scalar(db.select(Store).where(
+        Store.chain_id == g.chain.id, db.func.lower(Store.slug) == slug.lower()))
 
 
 @bp.post("/api-keys/<int:key_id>/revoke")

@@ -21,6 +21,7 @@ from ..services import catalogue as service
 from . import bp
 
 PER_PAGE = 50
+KEYS_PER_PAGE = 50
 
 
 @bp.get("/listings")
@@ -46,7 +47,8 @@ def listing_update(variant_id):
     try:
         service.update_listing(
             g.store, variant_id, price=request.form.get("price"),
-            stock=request.form.get("stock"),
+            compare_at=request.form.get("compare_at"),
+            stock=request.form.get("stock"), stock_was=request.form.get("stock_was"),
             listed=None if listed is None else listed == "1",
             low_stock=request.form.get("low_stock"),
         )
@@ -194,10 +196,10 @@ def api_keys():
             flash(_l("Key created. Copy it now: it will not be shown again."), "success")
         except service.CatalogueError as exc:
             flash(exc.messages[0], "error")
-    keys = [(k, g.store.name) for k in db.session.scalars(
-        db.select(StoreApiKey).order_by(StoreApiKey.id.desc()).limit(100)
-    )]
-    return render_template("manage/listings/api_keys.html", keys=keys, plain=plain)
+    page = page_number()
+    keys, total = service.api_key_page(page=page, per_page=KEYS_PER_PAGE)
+    return render_template("manage/listings/api_keys.html", keys=keys, total=total, page=page,
+                           per_page=KEYS_PER_PAGE, plain=plain)
 
 
 @bp.post("/api-keys/<int:key_id>/revoke")

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    func,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
@@ -94,6 +95,12 @@ class Variant(ChainOwned, db.Model):
         return " / ".join(str(v) for v in self.options.values()) or self.sku
 
 
+# SKUs are unique per chain whatever their case ("LJ-50" and "lj-50" are one code on a
+# till's scanner and in a CSV): the services check it, this index makes two saves at once
+# unable to slip past the check. (chain_id, sku) stays for exact lookups.
+Index("uq_variant_chain_sku_lower", Variant.chain_id, func.lower(Variant.sku), unique=True)
+
+
 class Publication(ChainOwned, Timestamped, db.Model):
     """Makes a master product available to stores (商品下发).
 
@@ -102,9 +109,14 @@ class Publication(ChainOwned, Timestamped, db.Model):
     """
 
     TARGETS = ("all", "city", "store")
-    # Every query filters by chain (the tenant guard) and product: without this index
-    # SQLite picks ix_publication_chain_id and scans the whole chain for each product.
-    __table_args__ = (Index("ix_publication_chain_product", "chain_id", "product_id"),)
+    # "Does a publication reach this store?" is asked per product, one branch per
+    # target (services/search.py:publication_reaches): (chain, "all", product),
+    # (chain, "city", product) + the city, (chain, "store", product, store) are all
+    # seeks on this one index, so a product published to 2,000 chosen stores costs
+    # what one published to all does; (chain, "all") alone serves whole-chain pages.
+    __table_args__ = (
+        Index("ix_publication_reach", "chain_id", "target", "product_id", "store_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("product.id"), index=True, nullable=False)

@@ -24,8 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from .. import clock
 from ..extensions import db
@@ -42,6 +42,7 @@ from ..models import (
 )
 from ..money import parse_yuan, yuan_text
 from .search import effective_price, listing_join, sold_in_store
+from .storefront_catalogue import note_chain_changed, note_store_changed
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +240,18 @@ def save_product(chain_id: int, *, title: str, description: str, category_id: in
                                  sku=sku))
     if errors:
         raise CatalogueError(list(dict.fromkeys(str(e) for e in errors)))
+    try:
+        return _write_product(chain_id, product, store_id, title, description, category_id,
+                              status, parsed, existing)
+    except IntegrityError as exc:
+        # Someone saved the same SKU (in any case) a moment ago: the unique index caught it.
+        raise CatalogueError(_l("A SKU of this product was just taken by another product; "
+                                "please check the SKUs.")) from exc
 
+
+def _write_product(chain_id, product, store_id, title, description, category_id, status,
+                   parsed, existing) -> Product:
+    """The writing half of :func:`save_product`, once every field has been checked."""
     if product is None:
         product = Product(chain_id=chain_id, store_id=store_id)
         db.session.add(product)
@@ -402,6 +414,8 @@ def publish(product: Product, target: str, *, city: str | None = None,
             )
     else:
         raise CatalogueError(_l("Choose all stores, a city or some stores."))
+    # The rows for chosen stores are bulk inserts, which the unit of work never sees.
+    note_chain_changed(db.session, chain_id)
     if product.status == "draft":
         product.status = "active"
     db.session.flush()
@@ -432,7 +446,110 @@ def unpublish(product: Product, publication_id: int | None = None) -> int:
     if publication_id is not None:
         stmt = stmt.where(Publication.id == publication_id)
     result = db.session.execute(stmt.execution_options(synchronize_session=False))
+    note_chain_changed(db.session, product.chain_id)
     return result.rowcount or 0
+
+
+def _like(q: str) -> str:
+    """A LIKE pattern for ``q`` anywhere, with the user's own ``%`` and ``_`` taken literally."""
+    escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _store_matches(q: str):
+    like = _like(q)
+    return or_(func.lower(Store.name).like(like, escape="\\"),
+               func.lower(Store.slug).like(like, escape="\\"),
+               func.lower(Store.city).like(like, escape="\\"))
+
+
+def store_page(chain_id: int, q: str = "", page: int = 1, per_page: int = 100):
+    """A page of the chain's stores ``(id, name, slug, city)`` matching ``q`` (name, slug, city).
+
+    Returns ``(rows, total)``: pickers show a page and say how many match, instead of
+    listing every store of a 2,000-store chain (or silently stopping at a limit).
+    """
+    stmt = select(Store.id, Store.name, Store.slug, Store.city).where(Store.chain_id == chain_id)
+    q = (q or "").strip()
+    if q:
+        stmt = stmt.where(_store_matches(q))
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = db.session.execute(
+        stmt.order_by(Store.city, Store.name, Store.id)
+        .limit(per_page).offset((max(page, 1) - 1) * per_page)
+    ).all()
+    return rows, total
+
+
+def store_ids_matching(chain_id: int, q: str) -> list[int]:
+    """Every store of the chain matching ``q`` ("all stores matching this search")."""
+    q = (q or "").strip()
+    stmt = select(Store.id).where(Store.chain_id == chain_id)
+    if q:
+        stmt = stmt.where(_store_matches(q))
+    return list(db.session.scalars(stmt))
+
+
+def stores_by_slugs(chain_id: int, text_: str) -> tuple[list[int], list[str]]:
+    """Store ids for slugs pasted one per line (or separated by commas or spaces).
+
+    Returns ``(ids, unknown slugs)``; a slug of another chain's store is unknown here.
+    """
+    slugs = list(dict.fromkeys(
+        s.strip().lower() for s in re.split(r"[\s,;，；]+", text_ or "") if s.strip()
+    ))
+    found: dict[str, int] = {}
+    for chunk in _chunks(slugs):
+        found.update({slug.lower(): sid for sid, slug in db.session.execute(
+            select(Store.id, Store.slug).where(Store.chain_id == chain_id,
+                                               func.lower(Store.slug).in_(chunk))
+        )})
+    return [found[s] for s in slugs if s in found], [s for s in slugs if s not in found]
+
+
+def publications_page(product: Product, q: str = "", page: int = 1, per_page: int = 50):
+    """A page of ``product``'s publications with the store's name, and how many there are.
+
+    ``q`` finds a store publication by the store's name, slug or city, or a city
+    publication by its city, so one of 2,000 chosen stores can be found and removed.
+    """
+    stmt = (
+        select(Publication, Store.name, Store.slug)
+        .outerjoin(Store, Store.id == Publication.store_id)
+        .where(Publication.product_id == product.id)
+    )
+    q = (q or "").strip()
+    if q:
+        stmt = stmt.where(or_(_store_matches(q),
+                              func.lower(Publication.city).like(_like(q), escape="\\")))
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    order = case((Publication.target == "all", 0), (Publication.target == "city", 1), else_=2)
+    rows = db.session.execute(
+        stmt.order_by(order, Publication.city, Store.name, Publication.id)
+        .limit(per_page).offset((max(page, 1) - 1) * per_page)
+    ).all()
+    return rows, total
+
+
+def api_key_page(q: str = "", page: int = 1, per_page: int = 50):
+    """A page of the API keys the scope sees (the chain's, or one store's), newest first.
+
+    ``q`` narrows by key name or the store's name or slug. Returns
+    ``(rows of (key, store name), total)``.
+    """
+    stmt = select(StoreApiKey, Store.name).join(Store, Store.id == StoreApiKey.store_id)
+    q = (q or "").strip()
+    if q:
+        stmt = stmt.where(or_(
+            func.lower(StoreApiKey.name).like(_like(q), escape="\\"),
+            func.lower(Store.name).like(_like(q), escape="\\"),
+            func.lower(Store.slug).like(_like(q), escape="\\"),
+        ))
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = db.session.execute(
+        stmt.order_by(StoreApiKey.id.desc()).limit(per_page).offset((max(page, 1) - 1) * per_page)
+    ).all()
+    return rows, total
 
 
 def cities_of_chain(chain_id: int) -> list[tuple[str, int]]:
@@ -550,44 +667,80 @@ class StockBelowReserved(CatalogueError):
     pass
 
 
-def set_stock(store: Store, variant_id: int, stock: int) -> None:
-    """Set on-hand stock, refusing to go below what orders have reserved."""
+def set_stock(store: Store, variant_id: int, stock: int, expected: int | None = None) -> None:
+    """Set on-hand stock, refusing to go below what orders have reserved.
+
+    With ``expected``, only if the stock on hand is still that figure (checked in the
+    same conditional UPDATE, so a till's sync in between is never overwritten).
+    """
     if stock < 0:
         raise CatalogueError(_l("Stock cannot be negative."))
     ensure_listings(store, [variant_id])
-    result = db.session.execute(
+    stmt = (
         update(StoreListing)
         .where(StoreListing.store_id == store.id, StoreListing.variant_id == variant_id,
                StoreListing.reserved <= stock)
         .values(stock_on_hand=stock)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
-        raise StockBelowReserved(_l("Orders have reserved more than %(stock)s; stock stays "
-                                    "unchanged.", stock=stock))
+    if expected is not None:
+        stmt = stmt.where(StoreListing.stock_on_hand == expected)
+    if db.session.execute(stmt).rowcount == 1:
+        return
+    on_hand, reserved = _listing_states(store, [variant_id]).get(variant_id, (0, 0))
+    if expected is not None and on_hand != expected:
+        raise StockChangedMeanwhile(_l(
+            "The stock on hand changed from %(was)s to %(now)s while you were editing (a till "
+            "sync or another person). Nothing was saved; check the new figure and save again.",
+            was=expected, now=on_hand))
+    raise StockBelowReserved(_l("Orders have reserved more than %(stock)s; stock stays "
+                                "unchanged.", stock=stock))
+
+
+class StockChangedMeanwhile(CatalogueError):
+    """The stock on hand is no longer what the person saw when they edited it."""
 
 
 def update_listing(store: Store, variant_id: int, *, price: str | None = None,
                    stock: str | None = None, listed: bool | None = None,
-                   low_stock: str | None = None, may_price: bool = True) -> None:
-    """Apply the store console's inline edit; blank price means "inherit"."""
+                   low_stock: str | None = None, may_price: bool = True,
+                   compare_at: str | None = None, stock_was: str | None = None) -> None:
+    """Apply the store console's inline edit; a blank price or compare-at means "inherit".
+
+    ``stock_was`` is the on-hand figure the form showed. The stock is written only
+    when the person changed it, and only if it is still that figure: a till may have
+    synced a newer count meanwhile, which an old screen must not overwrite. Then
+    nothing is saved and :class:`StockChangedMeanwhile` says what the figure is now.
+    """
     values: dict = {}
     errors = []
-    if price is not None and may_price:
-        price = price.strip()
-        if price == "":
-            values["price_fen"] = None
+    for name, column, message in (
+        ("price", "price_fen", _l("The price must be an amount in yuan, such as 12.80.")),
+        ("compare_at", "compare_at_fen",
+         _l("The compare-at price must be an amount in yuan, such as 12.80.")),
+    ):
+        raw = {"price": price, "compare_at": compare_at}[name]
+        if raw is None or not may_price:
+            continue
+        raw = raw.strip()
+        if raw == "":
+            values[column] = None
         else:
             try:
-                values["price_fen"] = parse_yuan(price)
+                values[column] = parse_yuan(raw)
             except ValueError:
-                errors.append(_l("The price must be an amount in yuan, such as 12.80."))
+                errors.append(message)
     new_stock = None
     if stock is not None and stock.strip() != "":
         if not stock.strip().isdigit():
             errors.append(_l("Stock must be a whole number, 0 or more."))
         else:
             new_stock = int(stock)
+    was = None
+    if stock_was is not None and stock_was.strip().isdigit():
+        was = int(stock_was)
+        if new_stock == was:
+            new_stock = None  # not edited: leave whatever the till says now
     if low_stock is not None:
         low_stock = low_stock.strip()
         if low_stock == "":
@@ -601,40 +754,44 @@ def update_listing(store: Store, variant_id: int, *, price: str | None = None,
     if errors:
         raise CatalogueError(errors)
     ensure_listings(store, [variant_id])
+    if new_stock is not None:
+        set_stock(store, variant_id, new_stock, expected=was)
     if values:
         db.session.execute(
             update(StoreListing)
             .where(StoreListing.store_id == store.id, StoreListing.variant_id == variant_id)
             .values(**values).execution_options(synchronize_session=False)
         )
-    if new_stock is not None:
-        set_stock(store, variant_id, new_stock)
 
 
 # -- CSV export / import ------------------------------------------------------------------------
 
-CSV_HEADER = ["sku", "price", "stock", "listed"]
+#: The columns of the export, in order. An import needs ``sku`` and takes any of the
+#: others in any order, so the older ``sku,price,stock,listed`` files stay valid.
+CSV_HEADER = ["sku", "price", "stock", "listed", "compare_at"]
 _TRUE = {"1", "yes", "y", "true", "on", "是", "上架"}
 _FALSE = {"0", "no", "n", "false", "off", "否", "下架"}
 
 
 def export_listings_csv(store: Store) -> str:
-    """Every variant the store sells: SKU, its price in this store, stock, listed."""
+    """Every variant the store sells: SKU, price in this store, stock, listed, compare-at."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
     price = effective_price(store).label("price")
+    compare_at = func.coalesce(StoreListing.compare_at_fen, Variant.compare_at_fen)
     stmt = (
-        select(Variant.sku, price, StoreListing.stock_on_hand, StoreListing.listed)
+        select(Variant.sku, price, StoreListing.stock_on_hand, StoreListing.listed,
+               compare_at.label("compare_at"))
         .join(Product, Product.id == Variant.product_id)
         .outerjoin(StoreListing, listing_join(store))
         .where(sold_in_store(store))
         .order_by(Variant.sku)
     )
-    for sku, price_fen, stock, listed in db.session.execute(stmt):
+    for sku, price_fen, stock, listed, compare_at_fen in db.session.execute(stmt):
         writer.writerow([
             sku, yuan_text(price_fen), stock or 0,
-            0 if listed is False else 1,
+            0 if listed is False else 1, yuan_text(compare_at_fen),
         ])
     return out.getvalue()
 
@@ -649,11 +806,11 @@ class ImportResult:
 
 
 def import_listings_csv(store: Store, data: str | bytes, *, dry_run: bool) -> ImportResult:
-    """Check every row of ``sku,price,stock,listed``, then apply all of them or none.
+    """Check every row of ``sku,price,stock,listed[,compare_at]``, then apply all or none.
 
-    An empty cell leaves that value as it is; ``price`` ``inherit`` (or ``-``)
-    removes the store's own price. Errors carry the line number of the file
-    (the header is line 1).
+    An empty cell leaves that value as it is; ``inherit`` (or ``-``) in ``price``
+    or ``compare_at`` removes the store's own value. Errors carry the line number
+    of the file (the header is line 1).
     """
     if isinstance(data, bytes):
         try:
@@ -673,7 +830,8 @@ def import_listings_csv(store: Store, data: str | bytes, *, dry_run: bool) -> Im
         return result
     header = [h.strip().lower() for h in header]
     if "sku" not in header or not set(header) <= set(CSV_HEADER):
-        result.errors.append((1, str(_l("The first line must be: sku,price,stock,listed"))))
+        result.errors.append((1, str(_l(
+            "The first line must be: sku,price,stock,listed (compare_at may follow)"))))
         return result
     col = {name: header.index(name) for name in header}
     parsed: list[tuple[int, str, dict]] = []
@@ -704,6 +862,16 @@ def import_listings_csv(store: Store, data: str | bytes, *, dry_run: bool) -> Im
                         changes["price_fen"] = parse_yuan(price.lstrip("¥￥"))
                     except ValueError:
                         problem = _l("The price %(value)s is not an amount in yuan.", value=price)
+            compare_at = cells.get("compare_at", "")
+            if problem is None and compare_at:
+                if compare_at.lower() in ("inherit", "-"):
+                    changes["compare_at_fen"] = None
+                else:
+                    try:
+                        changes["compare_at_fen"] = parse_yuan(compare_at.lstrip("¥￥"))
+                    except ValueError:
+                        problem = _l("The compare-at price %(value)s is not an amount in yuan.",
+                                     value=compare_at)
             stock = cells.get("stock", "")
             if problem is None and stock:
                 if not stock.isdigit():
@@ -781,6 +949,8 @@ def write_listings(store: Store, rows: list[tuple[int, dict]], existing: set[int
     order reserved stock since the caller checked, and the caller rolls back.
     """
     table = StoreListing.__table__
+    # Core statements on the table: the storefront cache learns of them only from us.
+    note_store_changed(db.session, store.id)
     fresh = [(vid, changes) for vid, changes in rows if vid not in existing]
     written = upsert_listings(store, fresh)
     if any("stock_on_hand" in changes and vid not in written for vid, changes in fresh):
@@ -822,6 +992,7 @@ def upsert_listings(store: Store, rows: list[tuple[int, dict]]) -> set[int]:
     skipped and missing from the result: the caller refuses the batch.
     """
     table = StoreListing.__table__
+    note_store_changed(db.session, store.id)
     dialect_insert = _dialect_insert()
     groups: dict[tuple[str, ...], list[dict]] = {}
     for vid, changes in sorted(rows, key=lambda r: r[0]):  # one lock order for everyone
@@ -1054,6 +1225,7 @@ def _apply_deltas(store: Store, ready: list[tuple[int, str, int, int]]) -> list:
     whose new value is now below their reservations are reported.
     """
     ensure_listings(store, [r[2] for r in ready])
+    note_store_changed(db.session, store.id)
     table = StoreListing.__table__
     new_value = table.c.stock_on_hand + bindparam("b_delta")
     stmt = (

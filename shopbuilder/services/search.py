@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, func, literal_column, or_, select, text
+from sqlalchemy import Select, and_, case, func, literal_column, or_, select, text
 
 from ..extensions import db
 from ..models import Product, Publication, Store, StoreListing, Variant
@@ -35,23 +35,31 @@ SORTS = ("relevance", "price_asc", "price_desc", "newest")
 # -- what a store sells, and at what price ------------------------------------------------------
 
 
-def publication_reaches(store: Store):
-    """SQL condition: a ``Publication`` row reaches ``store``."""
-    return and_(
-        Publication.chain_id == store.chain_id,
-        or_(
-            Publication.target == "all",
-            and_(Publication.target == "city", Publication.city == store.city),
-            and_(Publication.target == "store", Publication.store_id == store.id),
-        ),
+def publication_reaches(store: Store, products=None):
+    """SQL condition: a ``Publication`` row reaches ``store`` (for ``products``, if given).
+
+    ``products`` is a product id column (a correlated subquery), one id, or a
+    select of ids. The chain and the products are repeated inside each branch of
+    the OR, so each branch is a seek on ``ix_publication_reach`` (chain, target,
+    product, store) on both databases. A product published to 2,000 chosen stores
+    is then as cheap to check as one published to all; with the product outside
+    the OR the database reads all 2,000 of its rows.
+    """
+    common = [Publication.chain_id == store.chain_id]
+    if isinstance(products, Select):
+        common.append(Publication.product_id.in_(products))
+    elif products is not None:
+        common.append(Publication.product_id == products)
+    return or_(
+        and_(*common, Publication.target == "all"),
+        and_(*common, Publication.target == "city", Publication.city == store.city),
+        and_(*common, Publication.target == "store", Publication.store_id == store.id),
     )
 
 
 def sold_in_store(store: Store):
     """SQL condition on ``Product``: active and either this store's own or published to it."""
-    published = select(Publication.id).where(
-        Publication.product_id == Product.id, publication_reaches(store)
-    ).exists()
+    published = select(Publication.id).where(publication_reaches(store, Product.id)).exists()
     return and_(
         Product.chain_id == store.chain_id,
         Product.status == "active",
@@ -60,14 +68,18 @@ def sold_in_store(store: Store):
 
 
 def publication_price(store: Store, product_id_column=None):
-    """Scalar subquery: the default price of the most specific publication reaching ``store``."""
+    """Scalar subquery: the default price of the most specific publication reaching ``store``.
+
+    The most specific publication decides even when it has no price of its own
+    (then the variant's price applies), as in the cart (``services.cart``).
+    """
     product_id_column = product_id_column if product_id_column is not None else Product.id
     specificity = case(
         (Publication.target == "store", 0), (Publication.target == "city", 1), else_=2
     )
     return (
         select(Publication.price_fen)
-        .where(Publication.product_id == product_id_column, publication_reaches(store))
+        .where(publication_reaches(store, product_id_column))
         .order_by(specificity, Publication.id.desc())
         .limit(1)
         .correlate_except(Publication)
@@ -159,6 +171,10 @@ def search_products(
     whole subtree as ``category_ids``. Prices compare the variant prices the
     store really charges; a product matches a price range when one of its listed
     variants does.
+
+    The text match and the category narrow the products first; only those
+    candidates are priced (a catalogue of 15,000 variants is never priced as a
+    whole for a query that matches a few hundred products).
     """
     sort = sort if sort in SORTS else "relevance"
     page = max(1, int(page or 1))
@@ -167,63 +183,93 @@ def search_products(
     prefix_last = bool(query_tokens) and bool(re.search(r"[^\W_]$", q)) and not re.search(
         rf"[{CJK_RANGES}]$", q
     )
+    if q and not query_tokens:
+        # Only punctuation was typed: nothing can match.
+        return SearchPage([], 0, page, per_page, q)
+    wanted = category_ids if category_ids else ([category_id] if category_id else None)
+    ranked = sort == "relevance" and bool(query_tokens)
+    candidates = _candidates(store, query_tokens, prefix_last, wanted, ranked)
+    prices = _candidate_prices(store, candidates, min_fen, max_fen)
+    if sort == "price_asc":
+        order = [prices.c.min_price.asc(), Product.id.desc()]
+    elif sort == "price_desc":
+        order = [prices.c.min_price.desc(), Product.id.desc()]
+    elif not ranked:  # newest, or relevance with nothing to rank by
+        order = [Product.created_at.desc(), Product.id.desc()]
+    else:
+        order = [prices.c.rank.asc(), Product.id.desc()]
+    rows = db.session.execute(
+        select(Product, prices.c.min_price, prices.c.max_price,
+               # The number of matches on every row: one statement answers the page.
+               func.count().over().label("total"))
+        .join(prices, prices.c.product_id == Product.id)
+        .order_by(*order).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    if rows:
+        total = rows[0].total
+    elif page > 1:  # past the last page: no row carries the total
+        total = db.session.scalar(select(func.count()).select_from(prices))
+    else:
+        total = 0
+    hits = [SearchHit(product, lo, hi) for product, lo, hi, _total in rows]
+    return SearchPage(hits, total or 0, page, per_page, q)
+
+
+def _candidates(store: Store, query_tokens: list[str], prefix_last: bool,
+                category_ids: list[int] | None, ranked: bool):
+    """Subquery ``(id, publication_price, rank)``: sold here, matching the text and category.
+
+    The selective conditions (full-text index, category) come first, and the
+    publication price is looked up once per candidate product, not per variant.
+    The rank is only computed when the results are sorted by it (``ranked``):
+    ``ts_rank`` reads every match's text again.
+    """
     dialect = db.session.get_bind().dialect.name
-
-    price = effective_price(store).label("price")
-    variant_prices = (
-        select(Variant.product_id.label("product_id"), price)
-        .select_from(Variant)
-        .outerjoin(StoreListing, listing_join(store))
-        .where(
-            Variant.chain_id == store.chain_id,
-            or_(StoreListing.listed.is_(None), StoreListing.listed.is_(True)),
-        )
-        .subquery("vp")
-    )
-    per_product = (
-        select(
-            variant_prices.c.product_id,
-            func.min(variant_prices.c.price).label("min_price"),
-            func.max(variant_prices.c.price).label("max_price"),
-        )
-        .group_by(variant_prices.c.product_id)
-    )
-    if min_fen is not None:
-        per_product = per_product.where(variant_prices.c.price >= min_fen)
-    if max_fen is not None:
-        per_product = per_product.where(variant_prices.c.price <= max_fen)
-    per_product = per_product.subquery("pp")
-
-    stmt = (
-        select(Product, per_product.c.min_price, per_product.c.max_price)
-        .join(per_product, per_product.c.product_id == Product.id)
-        .where(sold_in_store(store))
-    )
-    rank = None
+    stmt = select(
+        Product.id.label("id"), publication_price(store).label("publication_price")
+    ).where(sold_in_store(store))
     if query_tokens:
         clause, rank = _match_clause(dialect, query_tokens, prefix_last)
         if dialect == "postgresql":
             stmt = stmt.where(clause)
         else:
             stmt = stmt.join(clause, clause.c.id == Product.id)
-    elif q:
-        # Only punctuation was typed: nothing can match.
-        return SearchPage([], 0, page, per_page, q)
-    wanted = category_ids if category_ids else ([category_id] if category_id else None)
-    if wanted:
-        stmt = stmt.where(Product.category_id.in_(wanted))
-
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    if sort == "price_asc":
-        order = [per_product.c.min_price.asc(), Product.id.desc()]
-    elif sort == "price_desc":
-        order = [per_product.c.min_price.desc(), Product.id.desc()]
-    elif sort == "newest" or rank is None:
-        order = [Product.created_at.desc(), Product.id.desc()]
+    if ranked:
+        stmt = stmt.add_columns(rank.label("rank"))
     else:
-        order = [rank.asc(), Product.id.desc()]
-    rows = db.session.execute(
-        stmt.order_by(*order).limit(per_page).offset((page - 1) * per_page)
-    ).all()
-    hits = [SearchHit(product, lo, hi) for product, lo, hi in rows]
-    return SearchPage(hits, total or 0, page, per_page, q)
+        stmt = stmt.add_columns(literal_column("0").label("rank"))
+    if category_ids:
+        stmt = stmt.where(Product.category_id.in_(category_ids))
+    # OFFSET 0: computed once per product as written, not merged into the grouped
+    # query around it (which would look the publication price up twice per variant,
+    # and where SQLite cannot call bm25()).
+    return stmt.offset(0).subquery("candidates")
+
+
+def _candidate_prices(store: Store, candidates, min_fen: int | None, max_fen: int | None):
+    """Subquery ``(product_id, min_price, max_price, rank)`` over the candidates' variants.
+
+    A product is in it when at least one of its variants is listed in the store
+    (and, with a price range, priced within it).
+    """
+    price = func.coalesce(
+        StoreListing.price_fen, candidates.c.publication_price, Variant.price_fen
+    )
+    stmt = (
+        select(
+            candidates.c.id.label("product_id"),
+            func.min(price).label("min_price"),
+            func.max(price).label("max_price"),
+            func.min(candidates.c.rank).label("rank"),
+        )
+        .select_from(candidates)
+        .join(Variant, Variant.product_id == candidates.c.id)
+        .outerjoin(StoreListing, listing_join(store))
+        .where(or_(StoreListing.listed.is_(None), StoreListing.listed.is_(True)))
+        .group_by(candidates.c.id)
+    )
+    if min_fen is not None:
+        stmt = stmt.where(price >= min_fen)
+    if max_fen is not None:
+        stmt = stmt.where(price <= max_fen)
+    return stmt.subquery("prices")

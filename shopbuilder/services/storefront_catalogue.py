@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app, has_app_context
-from sqlalchemy import and_, case, event, func, or_, select
+from sqlalchemy import and_, case, event, func, or_, select, union_all
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
@@ -37,12 +37,15 @@ from ..models import (
     Category,
     Chain,
     Product,
+    ProductImage,
     Publication,
     Store,
     StoreListing,
     StorePlugin,
     Variant,
 )
+from .product_images import THUMB_EDGE
+from .search import publication_reaches
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,22 @@ class CategoryView:
 
 
 @dataclass(frozen=True)
+class ImageView:
+    """One picture of a product: the large file (at most 1600 px) and its 400 px thumbnail."""
+
+    path: str
+    thumb: str
+    width: int
+    height: int
+
+    @property
+    def thumb_width(self) -> int:
+        """The thumbnail's real width, for ``srcset`` (it keeps the picture's proportions)."""
+        longest = max(self.width, self.height, 1)
+        return max(1, round(self.width * min(1.0, THUMB_EDGE / longest)))
+
+
+@dataclass(frozen=True)
 class ProductCard:
     id: int
     title: str
@@ -70,6 +89,8 @@ class ProductCard:
     compare_at_fen: int | None
     available: int
     created_at: datetime | None
+    #: The main picture's thumbnail: what a card shows (the full picture is 1600 px).
+    thumb: str | None = None
 
     @property
     def price_varies(self) -> bool:
@@ -104,6 +125,12 @@ class ProductView:
     category_id: int | None
     created_at: datetime | None
     variants: tuple[VariantView, ...] = field(default_factory=tuple)
+    #: Every picture in the order HQ set; the first is ``image``.
+    images: tuple[ImageView, ...] = ()
+
+    @property
+    def thumb(self) -> str | None:
+        return self.images[0].thumb if self.images else None
 
     @property
     def price_fen(self) -> int:
@@ -142,41 +169,46 @@ class Page:
 
 
 def _publications(store, products=None):
-    """Per product: the publication price for this store by specificity (a subquery).
+    """Per product: the default price of the most specific publication reaching the store.
 
-    ``products`` (a product id or a subquery of ids) narrows it: databases do not push
-    an outer filter into a grouped subquery, and grouping every publication of the chain
-    for one product page would cost what the whole catalogue does.
+    A subquery ``(product_id, price)``. The most specific publication (store, then
+    city, then all) decides even when it has no price (then the variant's price
+    applies), as in search, the consoles and the cart.
+
+    One SELECT per target, glued by UNION ALL, so each is an index seek however
+    many stores a product was published to one by one (a single OR makes SQLite
+    scan every publication of the chain in product order). ``products`` (a product
+    id or a select of ids) narrows it: databases do not push an outer filter into a
+    grouped subquery, and grouping every publication of the chain for one product
+    page would cost what the whole catalogue does.
     """
-    reaches = or_(
-        Publication.target == "all",
-        and_(Publication.target == "city", Publication.city == store.city),
-        and_(Publication.target == "store", Publication.store_id == store.id),
-    )
+    reaching = union_all(*(
+        select(Publication.product_id, Publication.target, Publication.price_fen)
+        .where(branch)
+        for branch in publication_reaches(store, products).clauses
+    )).subquery("reaching")
+
+    def has(target):
+        return func.max(case((reaching.c.target == target, 1), else_=0)) == 1
 
     def price_for(target):
-        return func.min(case((Publication.target == target, Publication.price_fen)))
+        return func.min(case((reaching.c.target == target, reaching.c.price_fen)))
 
     stmt = select(
-        Publication.product_id.label("product_id"),
-        price_for("store").label("store_price"),
-        price_for("city").label("city_price"),
-        price_for("all").label("all_price"),
-    ).where(Publication.chain_id == store.chain_id, reaches)
-    if isinstance(products, int):
-        stmt = stmt.where(Publication.product_id == products)
-    elif products is not None:
-        stmt = stmt.where(Publication.product_id.in_(products))
-    return stmt.group_by(Publication.product_id).subquery("pubs")
+        reaching.c.product_id.label("product_id"),
+        case(
+            (has("store"), price_for("store")),
+            (has("city"), price_for("city")),
+            else_=price_for("all"),
+        ).label("price"),
+    )
+    return stmt.group_by(reaching.c.product_id).subquery("pubs")
 
 
 def _sellable(store, pubs):
     """Columns and conditions shared by every read: one row per sellable variant."""
     listing_join = and_(StoreListing.variant_id == Variant.id, StoreListing.store_id == store.id)
-    price = func.coalesce(
-        StoreListing.price_fen, pubs.c.store_price, pubs.c.city_price, pubs.c.all_price,
-        Variant.price_fen,
-    )
+    price = func.coalesce(StoreListing.price_fen, pubs.c.price, Variant.price_fen)
     compare_at = func.coalesce(StoreListing.compare_at_fen, Variant.compare_at_fen)
     available = func.coalesce(StoreListing.stock_on_hand - StoreListing.reserved, 0)
     conditions = (
@@ -230,12 +262,14 @@ def _query_listing(store, category_ids, sort, page, per_page) -> Page:
     rows = db.session.execute(
         stmt.order_by(*order).limit(per_page).offset((page - 1) * per_page)
     ).all()
+    pictures = _images([r.id for r in rows if r.image])
     items = tuple(
         ProductCard(
             id=r.id, title=r.title, image=r.image, category_id=r.category_id,
             price_fen=int(r.price), max_price_fen=int(r.max_price),
             compare_at_fen=r.compare if r.compare and r.compare > r.price else None,
             available=int(r.available or 0), created_at=r.created_at,
+            thumb=pictures[r.id][0].thumb if pictures.get(r.id) else None,
         )
         for r in rows
     )
@@ -271,7 +305,27 @@ def _query_product(store, product_id: int) -> ProductView | None:
     return ProductView(
         id=first.id, title=first.title, description=first.description, image=first.image,
         category_id=first.category_id, created_at=first.created_at, variants=variants,
+        images=_images([first.id]).get(first.id, ()) if first.image else (),
     )
+
+
+def _images(product_ids: list[int]) -> dict[int, tuple[ImageView, ...]]:
+    """Each product's pictures in order, in one statement (none when no product has one).
+
+    Only products whose ``image`` is set have pictures, so callers pass just those
+    and pages without pictures cost no extra statement.
+    """
+    if not product_ids:
+        return {}
+    found: dict[int, list[ImageView]] = {}
+    for pid, path, thumb, width, height in db.session.execute(
+        select(ProductImage.product_id, ProductImage.path, ProductImage.thumb_path,
+               ProductImage.width, ProductImage.height)
+        .where(ProductImage.product_id.in_(product_ids))
+        .order_by(ProductImage.product_id, ProductImage.position, ProductImage.id)
+    ):
+        found.setdefault(pid, []).append(ImageView(path, thumb, width, height))
+    return {pid: tuple(images) for pid, images in found.items()}
 
 
 def _query_categories(store) -> tuple[CategoryView, ...]:
@@ -343,8 +397,11 @@ def invalidate_chain(chain_id: int) -> None:
 def invalidate_store(store_id: int) -> None:
     """One store reads its listings afresh (its stock or overrides changed).
 
-    Call it after changing ``StoreListing`` rows with a Core ``update()`` on the
-    table; ORM changes and ORM bulk updates are noticed on their own.
+    Rarely needed by hand: ORM changes, ORM bulk statements and Core statements
+    on the catalogue tables are noticed on commit (the store or chain comes from
+    the tenant scope), and bulk writers that may run outside the store's scope
+    call :func:`note_store_changed`. The page cache (``storefront.pagecache``)
+    is keyed by the same tokens, so it is renewed too.
     """
     cache.set(_store_key(store_id), uuid.uuid4().hex[:12], timeout=0)
 
@@ -401,7 +458,7 @@ def product(store, product_id: int) -> ProductView | None:
 
 # -- invalidation ----------------------------------------------------------------------------------
 
-_CHAIN_WIDE = (Product, Variant, Publication, Category)
+_CHAIN_WIDE = (Product, Variant, Publication, Category, ProductImage)
 
 
 def _note(session, chains: set, stores: set, obj) -> None:
@@ -423,8 +480,17 @@ def _note(session, chains: set, stores: set, obj) -> None:
 
 
 def note_store_changed(session, store_id: int) -> None:
-    """Say that ``store_id``'s stock changed in ``session``: its cache is renewed on commit."""
+    """Say that ``store_id``'s stock changed in ``session``: its cache is renewed on commit.
+
+    Bulk writers call it with the store they wrote for, because the tenant scope
+    may not name it (the worker and the CLI run unscoped, HQ runs chain-wide).
+    """
     session.info.setdefault("sf_stores", set()).add(store_id)
+
+
+def note_chain_changed(session, chain_id: int) -> None:
+    """Say that the chain's catalogue (products, publications...) changed in ``session``."""
+    session.info.setdefault("sf_chains", set()).add(chain_id)
 
 
 @event.listens_for(Session, "after_flush")
@@ -435,18 +501,41 @@ def _collect_changes(session, flush_context):
         _note(session, chains, stores, obj)
 
 
+def _written_classes(state) -> set:
+    """The catalogue classes an INSERT, UPDATE or DELETE statement writes to.
+
+    ORM statements (``insert(Publication)``) name their mappers; Core statements
+    on a table (``update(StoreListing.__table__)``, the listing upserts) only
+    their table, so that is matched too.
+    """
+    found = {mapper.class_ for mapper in state.all_mappers}
+    table = getattr(state.statement, "table", None)
+    name = getattr(table, "name", None)
+    for cls in (StoreListing, StorePlugin, *_CHAIN_WIDE):
+        if name == cls.__table__.name:
+            found.add(cls)
+    return found
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _collect_bulk_changes(state):
-    if not (state.is_update or state.is_delete):
+    """Statements that bypass the unit of work: note the store or chain of the scope.
+
+    A writer whose scope may not name the store (or chain) it changed also calls
+    :func:`note_store_changed` / :func:`note_chain_changed` itself.
+    """
+    if not (state.is_insert or state.is_update or state.is_delete):
         return
     from ..tenancy import current_scope
 
     scope = current_scope()
-    for mapper in state.all_mappers:
-        if mapper.class_ is StoreListing and scope and scope.store_id:
-            state.session.info.setdefault("sf_stores", set()).add(scope.store_id)
-        elif mapper.class_ in (StoreListing, *_CHAIN_WIDE) and scope and scope.chain_id:
-            state.session.info.setdefault("sf_chains", set()).add(scope.chain_id)
+    if scope is None:
+        return
+    for cls in _written_classes(state):
+        if cls in (StoreListing, StorePlugin) and scope.store_id:
+            note_store_changed(state.session, scope.store_id)
+        elif cls in (StoreListing, StorePlugin, *_CHAIN_WIDE) and scope.chain_id:
+            note_chain_changed(state.session, scope.chain_id)
 
 
 @event.listens_for(Session, "after_commit")
