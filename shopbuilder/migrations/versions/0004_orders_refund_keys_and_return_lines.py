@@ -1,7 +1,7 @@
 """refund idempotency keys and the lines a return brings back
 
-Revision ID: 0003_orders
-Revises: 0002_api
+Revision ID: 0004_orders
+Revises: 0003_store_geo
 Create Date: 2026-11-28
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0003_orders'
-down_revision = '0002_api'
+revision = '0004_orders'
+down_revision = '0003_store_geo'
 branch_labels = None
 depends_on = None
 

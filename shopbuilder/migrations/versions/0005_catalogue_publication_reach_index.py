@@ -6,8 +6,8 @@ published to 2,000 chosen stores) to find the one reaching a store, with
 ix_publication_reach (chain_id, target, product_id, store_id): each branch of
 services/search.py:publication_reaches is one seek.
 
-Revision ID: 0003_catalogue
-Revises: 0002_api
+Revision ID: 0005_catalogue
+Revises: 0004_orders
 Create Date: 2026-12-01
 
 """
@@ -15,8 +15,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0003_catalogue'
-down_revision = '0002_api'
+revision = '0005_catalogue'
+down_revision = '0004_orders'
 branch_labels = None
 depends_on = None
 

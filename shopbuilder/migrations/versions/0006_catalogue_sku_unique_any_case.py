@@ -6,8 +6,8 @@ check. If the database already holds such pairs (saved at the same moment
 before this index existed), the upgrade stops and names them: rename one of
 each pair in the console, then upgrade again.
 
-Revision ID: 0004_catalogue
-Revises: 0003_catalogue
+Revision ID: 0006_catalogue
+Revises: 0005_catalogue
 Create Date: 2026-12-01
 
 """
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0004_catalogue'
-down_revision = '0003_catalogue'
+revision = '0006_catalogue'
+down_revision = '0005_catalogue'
 branch_labels = None
 depends_on = None
 
