@@ -16,6 +16,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import case, literal, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from .. import clock
 from ..extensions import db
@@ -25,6 +26,14 @@ log = logging.getLogger(__name__)
 
 COOKIE_NAME = "cart"
 MAX_QUANTITY = 99
+
+
+#: Pricing needs a variant's product, never the product's other variants or its images,
+#: which the product would otherwise load eagerly (two queries per cart line).
+_PRODUCT_ONLY = joinedload(Variant.product).options(
+    lazyload(Product.variants), lazyload(Product.images)
+)
+_LINES_FOR_PRICING = selectinload(Cart.lines).joinedload(CartLine.variant).options(_PRODUCT_ONLY)
 
 
 class CartError(ValueError):
@@ -60,7 +69,7 @@ def find_cart(store, customer_id: int | None = None, token: str | None = None) -
         stmt = select(Cart).where(Cart.store_id == store.id, Cart.token == token)
     else:
         return None
-    return db.session.scalar(stmt)
+    return db.session.scalar(stmt.options(_LINES_FOR_PRICING))
 
 
 def get_or_create_cart(store, customer_id: int | None = None, token: str | None = None) -> Cart:
@@ -131,6 +140,8 @@ def _listing_and_publication(store, variant: Variant):
         .select_from(best)
         .outerjoin(StoreListing, (StoreListing.store_id == store.id)
                    & (StoreListing.variant_id == variant.id))
+        # Only the listing's own columns are read; its variant is the one in hand.
+        .options(lazyload("*"))
     ).first()
     if row is None:
         return listing_for(store, variant.id), False, None
@@ -221,7 +232,7 @@ class BuyNow:
 def buy_now(store, customer_id: int | None, variant_id: int, quantity: int) -> BuyNow:
     if quantity < 1 or quantity > MAX_QUANTITY:
         raise CartError("quantity")
-    variant = db.session.get(Variant, variant_id)
+    variant = db.session.get(Variant, variant_id, options=[_PRODUCT_ONLY])
     if variant is None:
         raise CartError("unknown")
     return BuyNow(store.id, customer_id, [BuyNowLine(variant, quantity)])
@@ -235,7 +246,7 @@ def add(store, cart: Cart, variant_id: int, quantity: int = 1) -> CartLine:
     """Put ``quantity`` more of a variant in the cart (checked against what the store sells)."""
     if quantity < 1 or quantity > MAX_QUANTITY:
         raise CartError("quantity")
-    variant = db.session.get(Variant, variant_id)
+    variant = db.session.get(Variant, variant_id, options=[_PRODUCT_ONLY])
     if variant is None:
         raise CartError("unknown")
     item = price_variant(store, variant)

@@ -36,6 +36,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import clock, settings
 from ..extensions import db
@@ -523,8 +524,8 @@ def place_order(store, customer, cart, checkout: Checkout, idempotency_key: str 
                 update(Order).where(Order.id == order.id).values(number=number)
                 .execution_options(synchronize_session=False)
             )
-            order.number = number
-            db.session.flush()
+            # Tell the ORM the row already holds it, or the flush would write it again.
+            set_committed_value(order, "number", number)
             for line in lines:
                 try:
                     stock.reserve(store.id, line.variant.id, line.quantity)
