@@ -8,13 +8,14 @@ deleted.
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from dataclasses import dataclass
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import case, literal, or_, select
+from sqlalchemy import bindparam, case, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, lazyload, selectinload
 
@@ -120,28 +121,38 @@ def publication_price(store, product_id: int) -> tuple[bool, int | None]:
     return True, best.price_fen
 
 
-def _listing_and_publication(store, variant: Variant):
-    """The store's listing and the publications reaching the store, in one round trip."""
+@functools.cache
+def _listing_and_publication_query():
+    """Built once: constructing this statement cost more than running it, on every line."""
     rank = case(
         (Publication.target == "store", 0), (Publication.target == "city", 1), else_=2
     )
     reaching = or_(
         Publication.target == "all",
-        (Publication.target == "city") & (Publication.city == store.city),
-        (Publication.target == "store") & (Publication.store_id == store.id),
+        (Publication.target == "city") & (Publication.city == bindparam("city")),
+        (Publication.target == "store") & (Publication.store_id == bindparam("store_id")),
     )
     best = (
         select(Publication.price_fen, literal(1).label("found"))
-        .where(Publication.product_id == variant.product_id, reaching)
+        .where(Publication.product_id == bindparam("product_id"), reaching)
         .order_by(rank).limit(1).subquery()
     )
-    row = db.session.execute(
+    return (
         select(StoreListing, best.c.price_fen, best.c.found)
         .select_from(best)
-        .outerjoin(StoreListing, (StoreListing.store_id == store.id)
-                   & (StoreListing.variant_id == variant.id))
+        .outerjoin(StoreListing, (StoreListing.store_id == bindparam("store_id"))
+                   & (StoreListing.variant_id == bindparam("variant_id")))
         # Only the listing's own columns are read; its variant is the one in hand.
         .options(lazyload("*"))
+    )
+
+
+def _listing_and_publication(store, variant: Variant):
+    """The store's listing and the publications reaching the store, in one round trip."""
+    row = db.session.execute(
+        _listing_and_publication_query(),
+        {"city": store.city, "store_id": store.id, "product_id": variant.product_id,
+         "variant_id": variant.id},
     ).first()
     if row is None:
         return listing_for(store, variant.id), False, None
