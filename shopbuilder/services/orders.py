@@ -26,6 +26,7 @@ postings change in the same transaction as the state.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -405,18 +406,24 @@ def order_number_prefix(store) -> str:
 def next_order_number(store) -> str:
     """The store's next number for today, ``WL-20261127-0001`` (an atomic upsert)."""
     day = clock.now().astimezone(NUMBER_TIMEZONE).strftime("%Y%m%d")
+    stmt = _counter_upsert(db.session.get_bind().dialect.name)
+    value = db.session.execute(
+        stmt, {"chain_id": store.chain_id, "store_id": store.id, "day": day, "value": 1}
+    ).scalar_one()
+    return f"{order_number_prefix(store)}-{day}-{value:04d}"
+
+
+@functools.cache
+def _counter_upsert(dialect: str):
+    """Built once per dialect: every order runs it."""
     table = OrderCounter.__table__
-    dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
+    return (
         insert(table)
-        .values(chain_id=store.chain_id, store_id=store.id, day=day, value=1)
         .on_conflict_do_update(index_elements=["store_id", "day"],
                                set_={"value": table.c.value + 1})
         .returning(table.c.value)
     )
-    value = db.session.execute(stmt).scalar_one()
-    return f"{order_number_prefix(store)}-{day}-{value:04d}"
 
 
 def find_by_key(store, key: str | None) -> Order | None:
