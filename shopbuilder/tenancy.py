@@ -15,6 +15,7 @@ at all it fails closed, unless the caller said :func:`unscoped` on purpose
 from __future__ import annotations
 
 import contextlib
+import functools
 import contextvars
 from dataclasses import dataclass
 
@@ -91,18 +92,21 @@ def chain_scope(chain: Chain):
     return scope(TenantScope(chain.id, None))
 
 
+@functools.lru_cache(maxsize=1024)
 def _chain_criteria(chain_id: int):
     return with_loader_criteria(
         ChainOwned, lambda cls: cls.chain_id == chain_id, include_aliases=True
     )
 
 
+@functools.lru_cache(maxsize=1024)
 def _store_criteria(store_id: int):
     return with_loader_criteria(
         StoreOwned, lambda cls: cls.store_id == store_id, include_aliases=True
     )
 
 
+@functools.lru_cache(maxsize=1024)
 def _store_optional_criteria(store_id: int):
     return with_loader_criteria(
         StoreOptional,

@@ -81,13 +81,12 @@ def shopbuilder_settings_form():
 def shopbuilder_checkout_fulfilment_options(store, cart):
     from . import slots
 
-    offered = slots.available_slots(store)
-    if not offered:
+    if not slots.offers_slots(store):
         return []
     return [FulfilmentOption(
         code="pickup", label=_l("Pick up at this store"), fee_fen=0,
         template="pickup/checkout_slots.html",
-        details={"kind": "pickup", "slots": offered, "store_name": store.name,
+        details={"kind": "pickup", "slots": slots.LazySlots(store), "store_name": store.name,
                  "address": store.address},
     )]
 

@@ -12,6 +12,7 @@ SQLite serialises writers).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
@@ -191,11 +192,49 @@ def available_slots(store, now: datetime | None = None) -> list[Slot]:
             for start, end in starts]
 
 
+def offers_slots(store, now: datetime | None = None) -> bool:
+    """Whether the store's hours give any slot from now on (full ones count)."""
+    return next(candidate_starts(store, now), None) is not None
+
+
+class LazySlots(Sequence):
+    """:func:`available_slots`, worked out only when someone reads them.
+
+    Placing an order lists the fulfilment options to check the chosen one, but
+    only the checkout page shows the slots; working them out costs more than
+    the rest of the pickup option.
+    """
+
+    def __init__(self, store, now: datetime | None = None):
+        self._args = (store, now)
+        self._slots: list[Slot] | None = None
+
+    def _loaded(self) -> list[Slot]:
+        if self._slots is None:
+            self._slots = available_slots(*self._args)
+        return self._slots
+
+    def __getitem__(self, index):
+        return self._loaded()[index]
+
+    def __len__(self) -> int:
+        return len(self._loaded())
+
+
 def find_slot(store, key: str | None, now: datetime | None = None) -> Slot | None:
+    """The slot ``key`` names if a customer may still choose it, with its bookings."""
     start = parse_key(key)
     if start is None:
         return None
-    return next((s for s in available_slots(store, now) if s.start == start), None)
+    cfg = config(store)
+    end = next((e for s, e in candidate_starts(store, now, cfg) if s == start), None)
+    if end is None:
+        return None
+    booked = db.session.scalar(
+        select(PickupSlot.booked).where(PickupSlot.store_id == store.id,
+                                        PickupSlot.starts_at == start)
+    )
+    return Slot(start, end, booked or 0, cfg["capacity"])
 
 
 def book(store, starts_at: datetime, capacity: int) -> bool:

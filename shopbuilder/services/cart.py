@@ -8,14 +8,16 @@ deleted.
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from dataclasses import dataclass
 
 from flask import current_app, request
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import case, literal, or_, select
+from sqlalchemy import bindparam, case, literal, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from .. import clock
 from ..extensions import db
@@ -25,6 +27,14 @@ log = logging.getLogger(__name__)
 
 COOKIE_NAME = "cart"
 MAX_QUANTITY = 99
+
+
+#: Pricing needs a variant's product, never the product's other variants or its images,
+#: which the product would otherwise load eagerly (two queries per cart line).
+_PRODUCT_ONLY = joinedload(Variant.product).options(
+    lazyload(Product.variants), lazyload(Product.images)
+)
+_LINES_FOR_PRICING = selectinload(Cart.lines).joinedload(CartLine.variant).options(_PRODUCT_ONLY)
 
 
 class CartError(ValueError):
@@ -69,7 +79,7 @@ def find_cart(store, customer_id: int | None = None, token: str | None = None) -
         stmt = select(Cart).where(Cart.store_id == store.id, Cart.token == token)
     else:
         return None
-    return db.session.scalar(stmt)
+    return db.session.scalar(stmt.options(_LINES_FOR_PRICING))
 
 
 def get_or_create_cart(store, customer_id: int | None = None, token: str | None = None) -> Cart:
@@ -120,26 +130,38 @@ def publication_price(store, product_id: int) -> tuple[bool, int | None]:
     return True, best.price_fen
 
 
-def _listing_and_publication(store, variant: Variant):
-    """The store's listing and the publications reaching the store, in one round trip."""
+@functools.cache
+def _listing_and_publication_query():
+    """Built once: constructing this statement cost more than running it, on every line."""
     rank = case(
         (Publication.target == "store", 0), (Publication.target == "city", 1), else_=2
     )
     reaching = or_(
         Publication.target == "all",
-        (Publication.target == "city") & (Publication.city == store.city),
-        (Publication.target == "store") & (Publication.store_id == store.id),
+        (Publication.target == "city") & (Publication.city == bindparam("city")),
+        (Publication.target == "store") & (Publication.store_id == bindparam("store_id")),
     )
     best = (
         select(Publication.price_fen, literal(1).label("found"))
-        .where(Publication.product_id == variant.product_id, reaching)
+        .where(Publication.product_id == bindparam("product_id"), reaching)
         .order_by(rank).limit(1).subquery()
     )
-    row = db.session.execute(
+    return (
         select(StoreListing, best.c.price_fen, best.c.found)
         .select_from(best)
-        .outerjoin(StoreListing, (StoreListing.store_id == store.id)
-                   & (StoreListing.variant_id == variant.id))
+        .outerjoin(StoreListing, (StoreListing.store_id == bindparam("store_id"))
+                   & (StoreListing.variant_id == bindparam("variant_id")))
+        # Only the listing's own columns are read; its variant is the one in hand.
+        .options(lazyload("*"))
+    )
+
+
+def _listing_and_publication(store, variant: Variant):
+    """The store's listing and the publications reaching the store, in one round trip."""
+    row = db.session.execute(
+        _listing_and_publication_query(),
+        {"city": store.city, "store_id": store.id, "product_id": variant.product_id,
+         "variant_id": variant.id},
     ).first()
     if row is None:
         return listing_for(store, variant.id), False, None
@@ -230,7 +252,7 @@ class BuyNow:
 def buy_now(store, customer_id: int | None, variant_id: int, quantity: int) -> BuyNow:
     if quantity < 1 or quantity > MAX_QUANTITY:
         raise CartError("quantity")
-    variant = db.session.get(Variant, variant_id)
+    variant = db.session.get(Variant, variant_id, options=[_PRODUCT_ONLY])
     if variant is None:
         raise CartError("unknown")
     return BuyNow(store.id, customer_id, [BuyNowLine(variant, quantity)])
@@ -244,7 +266,7 @@ def add(store, cart: Cart, variant_id: int, quantity: int = 1) -> CartLine:
     """Put ``quantity`` more of a variant in the cart (checked against what the store sells)."""
     if quantity < 1 or quantity > MAX_QUANTITY:
         raise CartError("quantity")
-    variant = db.session.get(Variant, variant_id)
+    variant = db.session.get(Variant, variant_id, options=[_PRODUCT_ONLY])
     if variant is None:
         raise CartError("unknown")
     item = price_variant(store, variant)
