@@ -15,8 +15,8 @@ at all it fails closed, unless the caller said :func:`unscoped` on purpose
 from __future__ import annotations
 
 import contextlib
-import functools
 import contextvars
+import functools
 from dataclasses import dataclass
 
 from flask import abort, g, has_request_context, render_template, request
