@@ -13,6 +13,7 @@ from ..extensions import db
 from ..models import Store
 from ..services import stores as rules
 from ..services.staff import StaffError, add_store_staff, store_staff
+from ..tenancy import any_chain
 from . import bp
 from .forms import ConfirmForm, StaffForm, StoreFilterForm, StoreForm
 
@@ -62,7 +63,8 @@ def stores():
 
 
 def _slug_taken(slug: str, except_id: int | None = None) -> bool:
-    stmt = db.select(Store.id).where(Store.slug == slug)
+    """Whether another store, of any chain, has ``slug`` (slugs are platform-wide)."""
+    stmt = any_chain(db.select(Store.id).where(Store.slug == slug))
     if except_id is not None:
         stmt = stmt.where(Store.id != except_id)
     return db.session.scalar(stmt) is not None

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from ..auth import invitation_token_for, unusable_password_hash
 from ..extensions import db
 from ..models import Chain, StaffRole, Store, User
+from ..tenancy import any_chain
 from . import stores as rules
 
 log = logging.getLogger(__name__)
@@ -234,7 +235,10 @@ def plan_import(chain: Chain, data: bytes, progress: Progress | None = None) -> 
         plan.rows.append(row)
 
     for chunk in _chunks(list(first_line)):
-        taken = db.session.scalars(db.select(Store.slug).where(Store.slug.in_(chunk)))
+        # Slugs are unique across the platform, not only in this chain.
+        taken = db.session.scalars(
+            any_chain(db.select(Store.slug).where(Store.slug.in_(chunk)))
+        )
         for slug in taken:
             plan.errors.append(RowError(first_line[slug], str(_l(
                 "slug '%(slug)s' is already used by another store", slug=slug))))

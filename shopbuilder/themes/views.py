@@ -179,7 +179,7 @@ _STORE_PATH = re.compile(r"^/s/([a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?)(?:/|$)")
 def _store_for_error():
     """The store whose page failed, also when routing never reached the store's blueprint."""
     from ..models import Store
-    from ..tenancy import TenantScope, set_request_scope
+    from ..tenancy import TenantScope, any_chain, set_request_scope
 
     store = g.get("store")
     if store is not None:
@@ -187,7 +187,7 @@ def _store_for_error():
     match = _STORE_PATH.match(request.path)
     if not match or request.path.startswith(f"/s/{match.group(1)}/manage"):
         return None
-    store = db.session.scalar(db.select(Store).where(Store.slug == match.group(1)))
+    store = db.session.scalar(any_chain(db.select(Store).where(Store.slug == match.group(1))))
     if store is None:
         return None
     g.store, g.chain = store, store.chain
