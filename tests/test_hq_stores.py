@@ -207,3 +207,49 @@ def test_every_console_page_renders_for_its_staff(app, chain, store, hq_user, ma
             login(client, account, **where)
             for url in urls:
                 assert client.get(url).status_code == 200, (url, lang)
+
+
+def test_hq_gives_a_store_its_own_domain_which_serves_the_shop_without_prefix(
+        app, hq, chain, store):
+    before = hq.get("/login", base_url="http://tea.example.cn")  # caches "unknown host"
+    assert store.name not in before.get_data(as_text=True)
+    saved = hq.post(f"/hq/{chain.slug}/stores/{store.id}/edit",
+                    data={**STORE_FIELDS, "slug": "north", "custom_domain": "Tea.Example.CN"})
+    assert saved.status_code == 302
+    with in_app(app):
+        assert db.session.get(Store, store.id).custom_domain == "tea.example.cn"
+
+    page = hq.get("/login", base_url="http://tea.example.cn").get_data(as_text=True)
+    assert "East Gate" in page and 'href="/register"' in page and "/s/north/" not in page
+
+    hq.post(f"/hq/{chain.slug}/stores/{store.id}/edit",
+            data={**STORE_FIELDS, "slug": "north", "custom_domain": "cha.example.cn"})
+    assert "East Gate" in hq.get("/", base_url="http://cha.example.cn").get_data(as_text=True)
+    old = hq.get("/", base_url="http://tea.example.cn").get_data(as_text=True)
+    assert "East Gate" not in old
+
+
+@pytest.mark.parametrize("value, message", [
+    ("https://tea.example.cn/", "not a domain name"),
+    ("tea", "not a domain name"),
+    ("10.0.0.1", "not a domain name"),
+    ("localhost", "not a domain name"),
+    ("rival.example.cn", "Another store already uses this domain."),
+])
+def test_hq_store_domain_must_be_a_free_host_name(
+        app, hq, chain, store, other_chain_store, value, message):
+    with in_app(app):
+        db.session.get(Store, other_chain_store.id).custom_domain = "rival.example.cn"
+        db.session.commit()
+    response = hq.post(f"/hq/{chain.slug}/stores/{store.id}/edit",
+                       data={**STORE_FIELDS, "slug": "north", "custom_domain": value})
+    assert response.status_code == 200 and message in response.get_data(as_text=True)
+    with in_app(app):
+        assert db.session.get(Store, store.id).custom_domain is None
+
+
+def test_hq_store_domain_cannot_be_under_the_platforms_base_domain(app, hq, chain, store):
+    app.config["BASE_DOMAIN"] = "shops.test"
+    response = hq.post(f"/hq/{chain.slug}/stores/{store.id}/edit",
+                       data={**STORE_FIELDS, "slug": "north", "custom_domain": "x.shops.test"})
+    assert "one of the platform&#39;s own addresses" in response.get_data(as_text=True)

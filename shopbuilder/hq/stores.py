@@ -8,12 +8,12 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from flask_babel import gettext as _
 from sqlalchemy import or_
 
+from .. import tenancy
 from ..auth import hq_required, invitation_token
 from ..extensions import db
 from ..models import Store
 from ..services import stores as rules
 from ..services.staff import StaffError, add_store_staff, store_staff
-from ..tenancy import any_chain
 from . import bp
 from .forms import ConfirmForm, StaffForm, StoreFilterForm, StoreForm
 
@@ -62,15 +62,27 @@ def stores():
     return render_template("hq/stores/list.html", form=form, page=page, filters=filters)
 
 
-def _slug_taken(slug: str, except_id: int | None = None) -> bool:
-    """Whether another store, of any chain, has ``slug`` (slugs are platform-wide)."""
-    stmt = any_chain(db.select(Store.id).where(Store.slug == slug))
-    if except_id is not None:
-        stmt = stmt.where(Store.id != except_id)
-    return db.session.scalar(stmt) is not None
+def _taken_fields(form: StoreForm, except_id: int | None = None) -> bool:
+    """Mark a slug or domain another store (of any chain) has; True when one is."""
+    taken = False
+    if rules.slug_taken(form.slug.data.strip(), except_id):
+        form.slug.errors.append(_("This address name is taken; choose another."))
+        taken = True
+    domain = rules.check_store_domain(form.custom_domain.data)
+    if domain and rules.domain_taken(domain, except_id):
+        form.custom_domain.errors.append(_("Another store already uses this domain."))
+        taken = True
+    return taken
 
 
 def _fill_store(store: Store, form: StoreForm) -> None:
+    old_domain = store.custom_domain
+    store.custom_domain = rules.check_store_domain(form.custom_domain.data)
+    if store.custom_domain != old_domain:
+        # The host lookup caches misses too: forget both names, or the old one keeps
+        # serving this shop and the new one keeps answering "unknown" for a minute.
+        tenancy.forget_custom_domain(old_domain)
+        tenancy.forget_custom_domain(store.custom_domain)
     store.slug = form.slug.data.strip()
     store.name = form.name.data.strip()
     store.city = form.city.data.strip()
@@ -87,9 +99,7 @@ def _fill_store(store: Store, form: StoreForm) -> None:
 def store_new():
     form = StoreForm()
     if form.validate_on_submit():
-        if _slug_taken(form.slug.data.strip()):
-            form.slug.errors.append(_("This address name is taken; choose another."))
-        else:
+        if not _taken_fields(form):
             store = Store(chain_id=g.chain.id)
             _fill_store(store, form)
             db.session.add(store)
@@ -110,9 +120,7 @@ def store_edit(store_id):
         form.lat.data = "" if store.lat is None else str(store.lat)
         form.lng.data = "" if store.lng is None else str(store.lng)
     if form.validate_on_submit():
-        if _slug_taken(form.slug.data.strip(), except_id=store.id):
-            form.slug.errors.append(_("This address name is taken; choose another."))
-        else:
+        if not _taken_fields(form, except_id=store.id):
             _fill_store(store, form)
             db.session.commit()
             flash(_("Store %(name)s saved.", name=store.name), "success")
