@@ -253,3 +253,99 @@ def test_hq_store_domain_cannot_be_under_the_platforms_base_domain(app, hq, chai
     response = hq.post(f"/hq/{chain.slug}/stores/{store.id}/edit",
                        data={**STORE_FIELDS, "slug": "north", "custom_domain": "x.shops.test"})
     assert "one of the platform&#39;s own addresses" in response.get_data(as_text=True)
+
+
+def _invite(hq, chain, store, email="late@north.test", role="manager"):
+    page = hq.post(f"/hq/{chain.slug}/stores/{store.id}/staff",
+                   data={"email": email, "role": role}).get_data(as_text=True)
+    return page.split(f"/s/{store.slug}/manage/set-password/")[1].split("<")[0]
+
+
+def _user(app, email) -> User:
+    with in_app(app):
+        user = db.session.scalar(db.select(User).where(User.email == email))
+        db.session.expunge(user)
+        return user
+
+
+def _link_in(page: str, store) -> str:
+    return f"/s/{store.slug}/manage/set-password/" + page.split(
+        f"/s/{store.slug}/manage/set-password/")[1].split("<")[0]
+
+
+def test_hq_sends_a_new_invitation_when_the_first_one_expired(
+        app, hq, client, chain, store, monkeypatch):
+    from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+    from shopbuilder import auth
+
+    class FifteenDaysAgo(TimestampSigner):
+        def get_timestamp(self):
+            return super().get_timestamp() - 15 * 86400
+
+    # The first link was made fifteen days ago: past its 14 days.
+    with monkeypatch.context() as patch:
+        patch.setattr(auth, "_invitations", lambda: URLSafeTimedSerializer(
+            app.config["SECRET_KEY"], salt="staff-invitation", signer=FifteenDaysAgo))
+        expired = f"/s/{store.slug}/manage/set-password/" + _invite(hq, chain, store)
+    assert client.get(expired).status_code == 404
+    user = _user(app, "late@north.test")
+
+    staff_page = hq.get(f"/hq/{chain.slug}/stores/{store.id}/staff").get_data(as_text=True)
+    renew = f"/hq/{chain.slug}/stores/{store.id}/staff/{user.id}/invitation"
+    assert f'href="{renew}"' in staff_page and "Send a new invitation" in staff_page
+    confirm = hq.get(renew).get_data(as_text=True)
+    assert "Send a new invitation to late@north.test?" in confirm
+    assert _user(app, "late@north.test").password_hash == user.password_hash  # asked only
+
+    page = hq.post(renew).get_data(as_text=True)
+    assert "Invitation link (shown once, valid 14 days)" in page
+    fresh = _link_in(page, store)
+    client.post(f"/hq/{chain.slug}/logout")
+    done = client.post(fresh, data={"password": "chosen-pass-1", "confirm": "chosen-pass-1"})
+    assert done.status_code == 302
+    assert _user(app, "late@north.test").check_password("chosen-pass-1")
+
+
+def test_a_new_invitation_kills_the_earlier_link(app, hq, client, chain, store):
+    first = f"/s/{store.slug}/manage/set-password/" + _invite(hq, chain, store)
+    user = _user(app, "late@north.test")
+    hq.post(f"/hq/{chain.slug}/stores/{store.id}/staff/{user.id}/invitation")
+    assert client.get(first).status_code == 404
+
+
+def test_no_new_invitation_for_someone_who_chose_a_password(app, hq, chain, store, manager):
+    url = f"/hq/{chain.slug}/stores/{store.id}/staff/{manager.id}/invitation"
+    response = hq.post(url, follow_redirects=True)
+    assert "manager@north.test has already chosen a password." in response.get_data(as_text=True)
+    assert _user(app, manager.email).check_password(PASSWORD)
+
+
+def test_hq_cannot_renew_an_invitation_of_another_stores_person(
+        app, hq, chain, store, other_store):
+    _invite(hq, chain, other_store, "elsewhere@south.test")
+    user = _user(app, "elsewhere@south.test")
+    url = f"/hq/{chain.slug}/stores/{store.id}/staff/{user.id}/invitation"
+    assert hq.get(url).status_code == 404 and hq.post(url).status_code == 404
+
+
+def test_manager_sends_a_clerk_a_new_invitation_but_not_a_manager(
+        app, client, chain, store, manager):
+    login(client, manager, store=store)
+    client.post(f"/s/{store.slug}/manage/staff", data={"email": "new.clerk@north.test"})
+    clerk = _user(app, "new.clerk@north.test")
+    staff_page = client.get(f"/s/{store.slug}/manage/staff").get_data(as_text=True)
+    renew = f"/s/{store.slug}/manage/staff/{clerk.id}/invitation"
+    assert f'href="{renew}"' in staff_page
+    assert "Send a new invitation to new.clerk@north.test?" in client.get(renew).get_data(
+        as_text=True)
+    page = client.post(renew).get_data(as_text=True)
+    assert "/manage/set-password/" in page
+    assert _user(app, clerk.email).password_hash != clerk.password_hash
+
+    invited_manager = make_staff(app, "m2@north.test", chain, store, "manager")
+    with in_app(app):
+        db.session.get(User, invited_manager.id).password_hash = "!waiting-for-link"
+        db.session.commit()
+    assert client.get(f"/s/{store.slug}/manage/staff/{invited_manager.id}/invitation"
+                      ).status_code == 404

@@ -9,11 +9,17 @@ from flask_babel import gettext as _
 from sqlalchemy import or_
 
 from .. import tenancy
-from ..auth import hq_required, invitation_token
+from ..auth import hq_required, invitation_token, needs_password
 from ..extensions import db
 from ..models import Store
 from ..services import stores as rules
-from ..services.staff import StaffError, add_store_staff, store_staff
+from ..services.staff import (
+    StaffError,
+    add_store_staff,
+    invited_member,
+    renew_invitation,
+    store_staff,
+)
 from . import bp
 from .forms import ConfirmForm, StaffForm, StoreFilterForm, StoreForm
 
@@ -183,5 +189,45 @@ def store_staff_page(store_id):
             if invitation is None:
                 return redirect(url_for("hq.store_staff_page", store_id=store.id))
             form = StaffForm(formdata=None)
+    return _staff_page(store, form, invitation)
+
+
+def _staff_page(store: Store, form: StaffForm, invitation: str | None = None):
+    def invitation_url(role):
+        return url_for("hq.staff_invitation", store_id=store.id, user_id=role.user_id)
+
     return render_template("hq/stores/staff.html", store=store, form=form,
-                           roles=store_staff(store), invitation=invitation)
+                           roles=store_staff(store), invitation=invitation,
+                           invitation_url=invitation_url)
+
+
+@bp.route("/stores/<int:store_id>/staff/<int:user_id>/invitation", methods=["GET", "POST"])
+@hq_required
+def staff_invitation(store_id, user_id):
+    """A new invitation link for someone who never chose a password (the old one expired).
+
+    Asks first: the new link kills every earlier one, also one on its way to the person.
+    """
+    store = chain_store_or_404(store_id)
+    member = invited_member(store, user_id)
+    if member is None:
+        abort(404)
+    back = url_for("hq.store_staff_page", store_id=store.id)
+    form = ConfirmForm()
+    try:
+        if form.validate_on_submit():
+            renew_invitation(member)
+            db.session.commit()
+            log.info("HQ %s renewed the invitation of %s at %s", g.chain.slug, member.email,
+                     store.slug)
+            flash(_("New invitation link made; earlier links no longer work."), "success")
+            link = url_for("manage.set_password", store=store.slug,
+                           token=invitation_token(member), _external=True)
+            return _staff_page(store, StaffForm(formdata=None), link)
+        if not needs_password(member):
+            raise StaffError(_("%(email)s has already chosen a password.", email=member.email))
+    except StaffError as exc:
+        flash(str(exc), "error")
+        return redirect(back)
+    return render_template("hq/stores/invitation.html", store=store, member=member, form=form,
+                           back=back)

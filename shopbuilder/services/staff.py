@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 
-from ..auth import unusable_password_hash
+from ..auth import needs_password, unusable_password_hash
 from ..extensions import db
 from ..models import StaffRole, Store, User
 
@@ -57,6 +57,34 @@ def add_store_staff(store: Store, email: str, role: str, password: str | None = 
                              role=role))
     db.session.flush()
     return StaffResult(user, created, invited)
+
+
+def invited_member(store: Store, user_id: int, roles=("manager", "clerk")) -> User | None:
+    """The staff member ``user_id`` of ``store`` holding one of ``roles``, or None.
+
+    None also for anyone who works elsewhere only: the pages answer 404, as for an id
+    that does not exist.
+    """
+    return db.session.scalar(
+        db.select(User).join(StaffRole, StaffRole.user_id == User.id).where(
+            User.id == user_id, StaffRole.store_id == store.id,
+            StaffRole.chain_id == store.chain_id, StaffRole.role.in_(roles),
+        ).limit(1)
+    )
+
+
+def renew_invitation(user: User) -> User:
+    """Give ``user`` a fresh invitation: earlier links (expired or not) stop working.
+
+    Only for an account that never chose a password: resetting a working password is
+    not HQ's or a manager's to do. The caller commits and builds the link from the new
+    hash (:func:`shopbuilder.auth.invitation_token`).
+    """
+    if not needs_password(user):
+        raise StaffError(_l("%(email)s has already chosen a password.", email=user.email))
+    user.password_hash = unusable_password_hash()
+    db.session.flush()
+    return user
 
 
 def store_staff(store: Store) -> list[StaffRole]:
