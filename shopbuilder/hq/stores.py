@@ -12,6 +12,7 @@ from .. import tenancy
 from ..auth import hq_required, invitation_token, needs_password
 from ..extensions import db
 from ..models import Store
+from ..paging import page_arg
 from ..services import stores as rules
 from ..services.staff import (
     StaffError,
@@ -60,7 +61,7 @@ def stores():
     if form.status.data in Store.STATUSES:
         stmt = stmt.where(Store.status == form.status.data)
     page = db.paginate(
-        stmt.order_by(Store.city, Store.name, Store.id),
+        stmt.order_by(Store.city, Store.name, Store.id), page=page_arg(),
         per_page=current_app.config["STORES_PER_PAGE"], error_out=False, count=True,
     )
     # Keep the filters in the pager's links.
