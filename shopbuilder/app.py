@@ -121,9 +121,14 @@ def translation_folders(host) -> list[str]:
 def _configure_services(app) -> None:
     redis_url = app.config.get("REDIS_URL")
     if redis_url:
-        app.config.setdefault("CACHE_TYPE", "RedisCache")
+        # Redis down must not take the shops down: the cache then answers misses
+        # (shopbuilder.cachebackend) and rate limits count in memory until it is back.
+        app.config.setdefault("CACHE_TYPE", "shopbuilder.cachebackend.ForgivingRedisCache")
         app.config.setdefault("CACHE_REDIS_URL", redis_url)
+        app.config.setdefault("CACHE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1})
         app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url)
+        app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+        app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     else:
         app.config.setdefault("CACHE_TYPE", "SimpleCache")
         app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
