@@ -270,8 +270,8 @@ def import_stores_command(chain_slug, file, dry_run, base_url):
             for error in plan.errors:
                 click.echo(str(error), err=True)
             fail(f"{file.name}: {len(plan.errors)} error(s); nothing was imported")
-        summary = (f"{len(plan.rows)} stores, {len(plan.new_managers)} new manager accounts, "
-                   f"{len(plan.existing_managers)} existing accounts attached")
+        summary = (f"{len(plan.rows)} stores, {plan.invited} managers invited, "
+                   f"{len(plan.existing_managers)} of the chain's staff attached")
         if dry_run:
             click.echo(f"Dry run ({plan.encoding}): {summary}. Nothing was imported.")
             return
@@ -282,7 +282,7 @@ def import_stores_command(chain_slug, file, dry_run, base_url):
                 fail(str(exc))
         click.echo(f"Imported {summary}.")
         if result.invitations:
-            click.echo("Invitation links for the new managers (shown once, valid 14 days):")
+            click.echo("Invitation links for the invited managers (shown once, valid 14 days):")
             with current_app.test_request_context(base_url=base_url):
                 for invitation in result.invitations:
                     link = url_for("manage.set_password", store=invitation.store_slug,

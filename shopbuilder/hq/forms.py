@@ -76,7 +76,8 @@ class StaffForm(FlaskForm):
     password = PasswordField(
         _l("Initial password"),
         validators=[Optional(), Length(min=8, max=128)],
-        description=_l("Needed for a new account; leave empty to add an existing account."),
+        description=_l("Optional, for a new account; without one they get an invitation link. "
+                       "Someone who already has an account keeps their own password."),
     )
 
 

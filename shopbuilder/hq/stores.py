@@ -6,10 +6,11 @@ import logging
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_
 
 from .. import tenancy
-from ..auth import hq_required, invitation_token, needs_password
+from ..auth import hq_required, invitation_token
 from ..extensions import db
 from ..models import Store
 from ..paging import page_arg
@@ -17,14 +18,19 @@ from ..services import stores as rules
 from ..services.staff import (
     StaffError,
     add_store_staff,
-    invited_member,
+    is_waiting,
     renew_invitation,
+    store_role_row,
     store_staff,
 )
 from . import bp
 from .forms import ConfirmForm, StaffForm, StoreFilterForm, StoreForm
 
 log = logging.getLogger(__name__)
+
+#: What HQ and a manager read after inviting someone who is not yet the chain's staff.
+INVITED = _l("Invitation made. Send this one-time link: they join by opening it, or by "
+             "signing in at the store console.")
 
 
 def chain_store_or_404(store_id: int) -> Store:
@@ -179,12 +185,10 @@ def store_staff_page(store_id):
         else:
             db.session.commit()
             if result.invited:
+                # The same answer whether or not the address had an account elsewhere.
                 invitation = url_for("manage.set_password", store=store.slug,
-                                     token=invitation_token(result.user), _external=True)
-                flash(_("Account created. Send this one-time link so they choose a password."),
-                      "success")
-            elif result.created:
-                flash(_("Account %(email)s created.", email=result.user.email), "success")
+                                     token=invitation_token(result.role), _external=True)
+                flash(INVITED, "success")
             else:
                 flash(_("%(email)s added to this store.", email=result.user.email), "success")
             if invitation is None:
@@ -195,40 +199,41 @@ def store_staff_page(store_id):
 
 def _staff_page(store: Store, form: StaffForm, invitation: str | None = None):
     def invitation_url(role):
-        return url_for("hq.staff_invitation", store_id=store.id, user_id=role.user_id)
+        return url_for("hq.staff_invitation", store_id=store.id, staff_role_id=role.id)
 
     return render_template("hq/stores/staff.html", store=store, form=form,
                            roles=store_staff(store), invitation=invitation,
                            invitation_url=invitation_url)
 
 
-@bp.route("/stores/<int:store_id>/staff/<int:user_id>/invitation", methods=["GET", "POST"])
+@bp.route("/stores/<int:store_id>/staff/<int:staff_role_id>/invitation",
+          methods=["GET", "POST"])
 @hq_required
-def staff_invitation(store_id, user_id):
-    """A new invitation link for someone who never chose a password (the old one expired).
+def staff_invitation(store_id, staff_role_id):
+    """A new invitation link for someone who has not joined yet (the old one expired).
 
     Asks first: the new link kills every earlier one, also one on its way to the person.
     """
     store = chain_store_or_404(store_id)
-    member = invited_member(store, user_id)
-    if member is None:
+    role = store_role_row(store, staff_role_id)
+    if role is None:
         abort(404)
     back = url_for("hq.store_staff_page", store_id=store.id)
     form = ConfirmForm()
     try:
         if form.validate_on_submit():
-            renew_invitation(member)
+            renew_invitation(role)
             db.session.commit()
-            log.info("HQ %s renewed the invitation of %s at %s", g.chain.slug, member.email,
+            log.info("HQ %s renewed the invitation of %s at %s", g.chain.slug, role.user.email,
                      store.slug)
             flash(_("New invitation link made; earlier links no longer work."), "success")
             link = url_for("manage.set_password", store=store.slug,
-                           token=invitation_token(member), _external=True)
+                           token=invitation_token(role), _external=True)
             return _staff_page(store, StaffForm(formdata=None), link)
-        if not needs_password(member):
-            raise StaffError(_("%(email)s has already chosen a password.", email=member.email))
+        if not is_waiting(role):
+            raise StaffError(_("%(email)s has already chosen a password.", email=role.user.email))
     except StaffError as exc:
         flash(str(exc), "error")
         return redirect(back)
-    return render_template("hq/stores/invitation.html", store=store, member=member, form=form,
-                           back=back)
+    return render_template("hq/stores/invitation.html", store=store, member=role.user,
+                           form=form, back=back)
