@@ -178,7 +178,8 @@ def init_app(app) -> None:
 
 
 def slot_guard(render_slot):
-    """Wrap the ``slot`` template helper: a page where a plugin rendered something is not cached."""
+    """Wrap the ``slot`` template helper: a page where a plugin rendered something is not
+    cached, unless the plugin said its HTML may be (``SlotHTML.cacheable``)."""
 
     def slot(name, **context):
         html = render_slot(name, **context)
