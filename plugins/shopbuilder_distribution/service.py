@@ -23,7 +23,7 @@ from sqlalchemy import case, func, or_, select, update
 
 from shopbuilder import clock, settings, tenancy
 from shopbuilder.extensions import db
-from shopbuilder.models import Chain, LedgerEntry, Order, OrderLine, Variant
+from shopbuilder.models import Chain, Order, OrderLine, Variant
 from shopbuilder.plugins import store_hook
 from shopbuilder.services import ledger
 
@@ -428,10 +428,8 @@ def settlement_splits(order: Order, amount_fen: int) -> list[tuple[str, int, str
 
 
 def _ledger_net(order_id: int, chain_id: int, distributor_id: int) -> int:
-    value = db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0)).where(
-        LedgerEntry.chain_id == chain_id, LedgerEntry.order_id == order_id,
-        LedgerEntry.account == f"{ledger.COMMISSION_PREFIX}{distributor_id}"))
-    return int(value or 0)
+    """What the ledger holds for a distributor on one order: credits less clawbacks."""
+    return ledger.account_net(chain_id, f"{ledger.COMMISSION_PREFIX}{distributor_id}", order_id)
 
 
 def _level_net(order: Order, row: Commission) -> int:
