@@ -81,7 +81,8 @@ def chain_settings(chain) -> dict:
 
 
 def save_chain_settings(chain, new_values: dict) -> None:
-    settings.set_chain_values(chain, NAMESPACE, {**chain_settings(chain), **new_values})
+    """HQ saved the form: keep only what differs from ``DEFAULTS``, so the rest follows them."""
+    settings.save_chain_values(chain, NAMESPACE, new_values, DEFAULTS)
 
 
 def chain_scope(chain_id: int):

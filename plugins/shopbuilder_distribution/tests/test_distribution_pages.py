@@ -23,6 +23,7 @@ from PIL import Image
 from shopbuilder_distribution import service
 from shopbuilder_distribution.models import Binding, Distributor, ProductCommission, Withdrawal
 
+from shopbuilder import settings
 from shopbuilder.extensions import db
 from shopbuilder.testing import PASSWORD, in_app, login, make_staff, set_plugin_enabled
 
@@ -227,6 +228,26 @@ def test_hq_sets_grades_in_percent_and_rules(app, chain, store, shop):
     page = client.get(f"{base}/")
     assert "Gold" in page.text and "Silly" not in page.text and "Tiny" not in page.text
     assert 'name="rate" value="12.5"' in page.text and 'value="0.6"' in page.text
+
+
+def test_a_later_default_reaches_a_chain_whose_hq_saved_the_rules_unchanged(
+        app, chain, store, shop, monkeypatch):
+    hq = make_staff(app, "hq@acme.example.com", chain, None, "hq")
+    client = app.test_client()
+    login(client, hq, chain=chain)
+    client.post(f"/hq/{chain.slug}/distribution/settings", data={
+        "join_policy": "open", "binding_mode": "first_touch", "join_min_spend": "0",
+        "protection_days": "30", "freeze_days": "0", "withdraw_min": "10",
+        "withdraw_fee": "0"})
+    monkeypatch.setitem(service.DEFAULTS, "protection_days", 45)  # a new plugin release
+    with in_app(app):
+        from shopbuilder.models import Chain
+
+        row = db.session.get(Chain, chain.id)
+        stored = settings.chain_values(row, service.NAMESPACE)
+        policy = service.chain_settings(row)
+    assert stored == {"join_policy": "open"}  # the one rule that differs from the default
+    assert policy["protection_days"] == 45 and policy["join_policy"] == "open"
 
 
 def test_hq_is_told_which_rules_to_correct_by_their_labels(app, chain, store, shop):
