@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shopbuilder import tenancy
-from shopbuilder.extensions import db
+from shopbuilder.extensions import cache, db
 from shopbuilder.models import Category, Product, Publication, Store, StoreListing, Variant
 from shopbuilder.services import cart as cart_service
 from shopbuilder.services import storefront_catalogue as catalogue
@@ -121,6 +121,20 @@ def test_a_product_published_store_by_store_costs_each_store_its_own_price(app, 
     assert cart_price(app, stores[0], item_id) == (500, False)  # priced, but no stock row
     assert cart_price(app, stores[-1], item_id) == (500 + len(stores) - 1, False)
     assert cart_price(app, shop["far"], item_id) == (1000, False)  # not published to it
+
+
+@pytest.mark.parametrize("app_config", [{"CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": 50}])
+def test_a_full_cache_drops_old_pages_before_a_stores_version_token(app, shop):
+    """Over its threshold the in-process cache makes room; the store's pages stay keyed."""
+    north = shop["north"]
+    with app.test_request_context():
+        tokens = catalogue.version_tokens(north)
+        page_seconds = app.config.get("CATALOGUE_CACHE_SECONDS", 60)
+        for n in range(200):  # other pages of other stores, as a busy worker caches them
+            cache.set(f"sf:page:{n}", "<html>", timeout=page_seconds)
+        assert cache.get("sf:page:0") is None  # the cache did make room
+        assert catalogue.version_tokens(north) == tokens
+    assert catalogue.VERSION_TOKEN_SECONDS > page_seconds
 
 
 def test_stock_is_on_hand_minus_reserved_at_this_store_only(app, shop):
