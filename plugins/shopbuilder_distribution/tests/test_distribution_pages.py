@@ -146,7 +146,9 @@ def test_customer_applies_and_the_store_manager_approves(app, chain, store, othe
     configure(app, chain, join_policy="approval")
     applicant = person(app, chain)
     login(client, applicant, store=store)
-    client.post(f"/s/{store.slug}/distribution/apply", data={"note": "tea lover"})
+    page = client.post(f"/s/{store.slug}/distribution/apply", data={"note": "tea lover"},
+                       follow_redirects=True)
+    assert page.text.count("We will look at your application soon.") == 1
     with in_app(app):
         row = db.session.scalar(db.select(Distributor).where(
             Distributor.customer_id == applicant.id))
@@ -162,10 +164,20 @@ def test_customer_applies_and_the_store_manager_approves(app, chain, store, othe
     staff = app.test_client()
     login(staff, manager, store=store)
     assert "tea lover" in staff.get(f"/s/{store.slug}/manage/distribution/").text
-    staff.post(f"/s/{store.slug}/manage/distribution/applications/{d_id}",
-               data={"decision": "approve"})
+    page = staff.post(f"/s/{store.slug}/manage/distribution/applications/{d_id}",
+                      data={"decision": "approve"}, follow_redirects=True)
+    assert page.text.count("Application approved.") == 1  # the console shows it, once
     with in_app(app):
         assert db.session.get(Distributor, d_id).status == "active"
+
+
+def test_hq_sees_its_saved_message_once(app, chain, store, shop):
+    hq = make_staff(app, "hq@acme.example.com", chain, None, "hq")
+    client = app.test_client()
+    login(client, hq, chain=chain)
+    page = client.post(f"/hq/{chain.slug}/distribution/grades", follow_redirects=True,
+                       data={"name": "Gold", "rate": "12.5", "second_rate": "3"})
+    assert page.text.count("Grade saved.") == 1
 
 
 def test_hq_pays_a_withdrawal_and_the_ledger_verifies(app, chain, store, other_chain, shop):
