@@ -180,6 +180,9 @@ def test_a_failing_plugin_hq_menu_leaves_the_other_plugins_entries(
     assert "plugin broken_menu failed in shopbuilder_hq_menu" in caplog.text
 
 
-def test_the_menu_fits_a_phone(app, client):
+def test_the_menu_wraps_on_a_phone_instead_of_hiding_entries_past_the_edge(app, client):
+    """The stylesheet's phone rules; tests/browser/test_console_on_a_phone.py looks at it."""
     css = client.get("/static/console.css").get_data(as_text=True)
-    assert "@media (max-width:40rem)" in css and "overflow-x:auto" in css
+    phone = css.split("@media (max-width:40rem){", 1)[1].split("\n}", 1)[0]
+    assert "flex-wrap:wrap" in phone and "min-height:44px" in phone
+    assert "overflow-x" not in phone and "nowrap" not in phone

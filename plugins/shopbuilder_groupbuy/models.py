@@ -23,8 +23,16 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shopbuilder.extensions import db
-from shopbuilder.models import ChainOwned, Customer, Order, StoreOptional, StoreOwned, Variant
-from shopbuilder.models.base import Timestamped, UTCDateTime
+from shopbuilder.models import (
+    ChainOwned,
+    Customer,
+    Order,
+    StoreOptional,
+    StoreOwned,
+    Timestamped,
+    UTCDateTime,
+    Variant,
+)
 
 
 class GroupState:
