@@ -17,6 +17,7 @@ from shopbuilder.testing import (
     login,
     model_for_id_argument,
     seed,
+    seed_for_hq,
     set_plugin_enabled,
 )
 
@@ -46,15 +47,20 @@ def ids(app, store, chain):
         order = seed(db.session, Order, row)
         found = {"store_id": store.id, "order_id": order.id, "name": "pickup",
                  "hq_product_id": hq_product.id, "local_product_id": local.id}
-        # Plugin pages' ids (a group, a campaign...): one seeded row of what each names.
+        # Plugin pages' ids (a group, a campaign...): one seeded row of what each names,
+        # HQ's own row for HQ pages where a model has rows of both kinds.
+        hq, given = {}, set(found) | {"product_id"}
         for rule in app.url_map.iter_rules():
-            if "/manage/" in rule.rule or rule.rule.startswith("/hq/"):
-                for name in rule.arguments - found.keys() - {"product_id"}:
-                    model = model_for_id_argument(name)
-                    if model is not None:
-                        found[name] = seed(db.session, model, row).id
+            for name in rule.arguments - given:
+                model = model_for_id_argument(name)
+                if model is None:
+                    continue
+                if "/manage/" in rule.rule and name not in found:
+                    found[name] = seed(db.session, model, row).id
+                if rule.rule.startswith("/hq/") and name not in hq:
+                    hq[name] = seed_for_hq(db.session, model, row).id
         db.session.commit()
-        return found
+        return {**found, "hq": hq}
 
 
 @pytest.fixture
@@ -66,7 +72,9 @@ def every_plugin_on(app, store):
 
 def url_for_rule(app, rule, ids, **known):
     product_id = ids["local_product_id"] if rule.rule.startswith("/s/") else ids["hq_product_id"]
-    values = example_url_values(rule, product_id=product_id, **ids, **known)
+    own = ids["hq"] if rule.rule.startswith("/hq/") else {}
+    values = example_url_values(rule, product_id=product_id,
+                                **{**ids, **own, "hq": None}, **known)
     with app.test_request_context():
         return app.url_for(rule.endpoint, **values)
 
