@@ -16,9 +16,11 @@ from werkzeug.routing import PathConverter
 
 from .core import (
     API_PREFIX,
+    IDEMPOTENCY_HEADER,
     RateLimits,
     api_blueprint,
     current_customer,
+    idempotency_key,
     operation,
     require_customer,
 )
@@ -29,10 +31,12 @@ log = logging.getLogger(__name__)
 bp = api_blueprint("api", __name__)
 
 __all__ = [
+    "IDEMPOTENCY_HEADER",
     "ApiProblem",
     "api_blueprint",
     "bp",
     "current_customer",
+    "idempotency_key",
     "init_app",
     "operation",
     "problem",

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,16 @@ CORS_EXPOSE_HEADERS = (
     "ETag, Location, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset"
 )
 API_SETTINGS_DEFAULTS = {"cors_origins": []}
+
+#: The header of operations that create an order (``operation(headers=[IDEMPOTENCY_HEADER])``).
+IDEMPOTENCY_HEADER = {
+    "in": "header", "name": "Idempotency-Key", "required": True,
+    "description": "A key you make per checkout attempt (a UUID). Sending the same key with "
+                   "the same body again returns the same order, never a second one.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+               "pattern": r"^[\x21-\x7e]+$"},
+}
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
 # -- declaring operations -------------------------------------------------------------------
@@ -320,6 +331,16 @@ def require_customer():
     if customer is None:
         raise problem("unauthorized", headers={"WWW-Authenticate": 'Bearer realm="api"'})
     return customer
+
+
+def idempotency_key() -> str:
+    """The request's ``Idempotency-Key`` header (see :data:`IDEMPOTENCY_HEADER`), or a 422."""
+    key = request.headers.get("Idempotency-Key", "")
+    if not _IDEMPOTENCY_KEY.match(key):
+        raise problem("validation_failed", errors=[{
+            "field": "Idempotency-Key", "in": "header",
+            "message": _("Send 1-255 visible ASCII characters, new for each checkout.")}])
+    return key
 
 
 def json_dumps_stable(data) -> str:

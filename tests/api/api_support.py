@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from shopbuilder import tenancy
 from shopbuilder.demo import DEMO_PASSWORD
+from shopbuilder.extensions import db
+from shopbuilder.models import Payment
+from shopbuilder.payments import sandbox
 
 DEMO_STORE = "west-lake"
 DEMO_CHAIN = "mingcha"
 DEMO_CUSTOMER = "customer@example.com"
-
+#: Another customer of the chain, who leads the group-buy group of ``social``.
+LEADER = "leader@example.com"
 
 
 def sign_in(client, store=DEMO_STORE, email=DEMO_CUSTOMER, password=DEMO_PASSWORD) -> str:
@@ -17,3 +22,12 @@ def sign_in(client, store=DEMO_STORE, email=DEMO_CUSTOMER, password=DEMO_PASSWOR
     return response.get_json()["access_token"]
 
 
+
+
+def pay_like_the_gateway(app, client, payment_id: int, store=DEMO_STORE) -> None:
+    """Deliver the signed callback the sandbox gateway sends after the customer pays."""
+    with app.app_context(), tenancy.unscoped():
+        payment = db.session.get(Payment, payment_id)
+        body, headers = sandbox.build_notification(payment, "SUCCESS")
+    response = client.post(f"/s/{store}/pay/sandbox/notify", data=body, headers=headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
