@@ -190,6 +190,8 @@ def forget_custom_domain(host: str | None) -> None:
 
 
 def load_store(slug: str) -> Store:
+    if "\x00" in slug:  # no slug has one, and PostgreSQL refuses it in a query (a 500)
+        abort(404)
     store = db.session.scalar(db.select(Store).where(Store.slug == slug))
     if store is None:
         abort(404)
@@ -208,6 +210,8 @@ def enter_store(slug: str) -> Store:
 
 
 def enter_chain(slug: str) -> Chain:
+    if "\x00" in slug:
+        abort(404)
     chain = db.session.scalar(db.select(Chain).where(Chain.slug == slug))
     if chain is None:
         abort(404)

@@ -27,12 +27,13 @@ from werkzeug.exceptions import default_exceptions
 
 from .. import settings as settings_module
 from ..extensions import csrf
+from .messages import translate
 from .problems import ApiProblem, handle_error, problem
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
-#: Ids above this can exist in no table; answer 404 instead of overflowing the database.
+#: Ids outside 1..MAX_ID exist in no table; answer 404 instead of overflowing the database.
 MAX_ID = 2**31 - 1
 CORS_ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, If-None-Match, Accept-Language"
 CORS_EXPOSE_HEADERS = (
@@ -91,7 +92,9 @@ def operation(summary: str, *, tags=(), description=None, query=None, body=None,
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             for value in kwargs.values():
-                if isinstance(value, int) and value > MAX_ID:
+                # Ids are 1..MAX_ID (the description says so): 0 or a huge number is no
+                # object, and a huge one would overflow the database's integer.
+                if isinstance(value, int) and not 1 <= value <= MAX_ID:
                     raise problem("not_found")
             if meta.auth:
                 require_customer()
@@ -134,7 +137,10 @@ def _has_nul(value) -> bool:
 
 
 def flatten_errors(messages, prefix="", where="body") -> list[dict]:
-    """marshmallow's nested messages as ``[{"field", "in", "message"}]``, one per problem."""
+    """marshmallow's nested messages as ``[{"field", "in", "message"}]``, one per problem.
+
+    Messages come in the request's language (:mod:`shopbuilder.api.messages`).
+    """
     found = []
     if isinstance(messages, dict):
         for key, value in messages.items():
@@ -142,7 +148,7 @@ def flatten_errors(messages, prefix="", where="body") -> list[dict]:
             found += flatten_errors(value, name, where)
     elif isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages):
         for message in messages:
-            found.append({"field": prefix or None, "in": where, "message": message})
+            found.append({"field": prefix or None, "in": where, "message": translate(message)})
     elif isinstance(messages, list):
         for index, value in enumerate(messages):
             found += flatten_errors(value, f"{prefix}.{index}" if prefix else str(index), where)

@@ -24,10 +24,14 @@ def sign_in(client, store=DEMO_STORE, email=DEMO_CUSTOMER, password=DEMO_PASSWOR
 
 
 
-def pay_like_the_gateway(app, client, payment_id: int, store=DEMO_STORE) -> None:
-    """Deliver the signed callback the sandbox gateway sends after the customer pays."""
+def pay_like_the_gateway(app, client, payment_id: int, store=DEMO_STORE,
+                         status: str = "SUCCESS") -> None:
+    """Deliver the signed callback the sandbox gateway sends after the customer pays.
+
+    ``status="FAIL"``: what it sends when the customer's payment failed.
+    """
     with app.app_context(), tenancy.unscoped():
         payment = db.session.get(Payment, payment_id)
-        body, headers = sandbox.build_notification(payment, "SUCCESS")
+        body, headers = sandbox.build_notification(payment, status)
     response = client.post(f"/s/{store}/pay/sandbox/notify", data=body, headers=headers)
     assert response.status_code == 200, response.get_data(as_text=True)

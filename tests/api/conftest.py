@@ -94,7 +94,7 @@ def social(app, demo):
     """The demo store with every plugin on: pickup (HQ's default), group-buy, distribution.
 
     A group-buy campaign on LJ-50 with an open group led (and paid) by another
-    customer, and the demo customer an active distributor. Returns their ids.
+    customer, and both customers active distributors. Returns their ids and codes.
     """
     from shopbuilder_distribution import service as distribution
     from shopbuilder_groupbuy import service as groupbuy
@@ -127,11 +127,14 @@ def social(app, demo):
                                      checkout, 1)
         orders.mark_paid(order, "clerk@west-lake.example")
         group_id = groupbuy.member_for_order(order.id).group_id
-        me = db.session.scalar(db.select(Customer).where(Customer.email == DEMO_CUSTOMER))
-        distributor = distribution.apply(chain_row, me, store_row)
-        if distributor.status != "active":
-            distribution.decide(distributor, True, "hq@mingcha.example")
+        codes = {}
+        for email in (DEMO_CUSTOMER, LEADER):
+            who = db.session.scalar(db.select(Customer).where(Customer.email == email))
+            distributor = distribution.apply(chain_row, who, store_row)
+            if distributor.status != "active":
+                distribution.decide(distributor, True, "hq@mingcha.example")
+            codes[email] = distributor.code
         db.session.commit()
         return {"product_id": variant.product_id, "variant_id": variant.id,
                 "campaign_id": campaign.id, "group_id": group_id, "leader": LEADER,
-                "share_code": distributor.code}
+                "share_code": codes[DEMO_CUSTOMER], "leader_share_code": codes[LEADER]}

@@ -27,12 +27,22 @@ def test_validation_error_names_each_field_and_why(client, demo):
     "/api/v1/stores/no-such-store",
     "/api/v1/stores/no-such-store/products/1",
     f"/api/v1/stores/{DEMO_STORE}/products/2147483648",
+    f"/api/v1/stores/{DEMO_STORE}/products/0",
     "/api/v1/no/such/route",
 ])
 def test_unknown_things_are_problem_404_never_html(client, demo, path):
     response = client.get(path)
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
+    assert response.get_json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.parametrize("path", ["/api/v1/stores/%00/products", "/api/v1/chains/%00/stores",
+                                  "/api/v1/stores/west%00lake/me"])
+def test_a_nul_in_a_store_or_chain_slug_is_404_on_every_database(client, demo, path):
+    response = client.get(path)
+    assert response.status_code == 404
     assert response.get_json()["code"] == "not_found"
 
 

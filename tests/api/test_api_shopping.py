@@ -148,6 +148,23 @@ def test_sandbox_payment_gives_a_hosted_url_and_the_callback_marks_it_paid(
     assert again.status_code == 409
 
 
+def test_a_failed_payment_can_be_tried_again_until_it_succeeds(
+        app, client, auth, placed, contract):
+    path = f"{S}/orders/{placed['id']}/payment"
+    first = client.post(path, headers=auth).get_json()
+    pay_like_the_gateway(app, client, first["id"], status="FAIL")
+    failed = client.get(path, headers=auth)
+    contract.check(failed, "api_get_payment")
+    assert failed.get_json()["state"] == "failed" and failed.get_json()["payment_url"]
+
+    again = client.post(path, headers=auth)
+    contract.check(again, "api_start_payment")
+    assert again.status_code == 200 and again.get_json()["payment_url"]
+    pay_like_the_gateway(app, client, again.get_json()["id"])
+    assert client.get(path, headers=auth).get_json()["state"] == "succeeded"
+    assert client.get(f"{S}/orders/{placed['id']}", headers=auth).get_json()["state"] == "paid"
+
+
 def test_another_stores_order_id_is_404(client, auth, placed):
     response = client.get(f"/api/v1/stores/riverside/orders/{placed['id']}", headers=auth)
     assert response.status_code == 404
