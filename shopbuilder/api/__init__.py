@@ -64,6 +64,11 @@ def init_app(app) -> None:
     state = ApiState(limits=RateLimits(app))
     app.extensions["shopbuilder.api"] = state
     app.register_blueprint(bp)
+    # The console pages where HQ and store managers set the allowed web origins (CORS).
+    from .console import hq_bp, manage_bp
+
+    app.register_blueprint(hq_bp)
+    app.register_blueprint(manage_bp)
 
     # Plugins' API blueprints (made with api_blueprint) are registered by the plugin host
     # with their other blueprints (shopbuilder.plugins.register_blueprints), which also

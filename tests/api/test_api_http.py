@@ -19,8 +19,21 @@ def test_validation_error_names_each_field_and_why(client, demo):
     assert response.mimetype == "application/problem+json"
     assert body["code"] == "validation_failed"
     fields = {e["field"]: e["message"] for e in body["errors"]}
-    assert set(fields) == {"email", "password", "extra"}
-    assert "email" in fields["email"].lower()
+    assert fields == {"email": "不是有效的邮箱地址。", "password": "缺少必填字段。",
+                      "extra": "未知字段。"}  # the demo store speaks Chinese
+
+
+def test_field_messages_follow_the_language_with_their_numbers(client, auth):
+    path = f"/api/v1/stores/{DEMO_STORE}/cart/items"
+    chinese = client.post(path, headers=auth, json={"variant_id": 1, "quantity": 0})
+    assert chinese.get_json()["errors"] == [
+        {"field": "quantity", "in": "body", "message": "必须在 1 到 99 之间。"}]
+    english = client.post(path + "?lang=en", headers=auth, json={"variant_id": "x" * 3})
+    assert english.get_json()["errors"] == [
+        {"field": "variant_id", "in": "body", "message": "Not a valid integer."}]
+    english = client.post(path + "?lang=en", headers=auth, json={"variant_id": 1, "quantity": 0})
+    assert english.get_json()["errors"][0]["message"] == (
+        "Must be greater than or equal to 1 and less than or equal to 99.")
 
 
 @pytest.mark.parametrize("path", [
