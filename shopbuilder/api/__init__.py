@@ -60,6 +60,7 @@ def init_app(app) -> None:
     app.config.setdefault("API_TOKEN_TTL", 30 * 86400)
     app.config.setdefault("API_TOKEN_RATE_LIMIT", "300 per minute")
     app.config.setdefault("API_ADDRESS_RATE_LIMIT", "600 per minute")
+    app.config.setdefault("API_MAX_CONTENT_LENGTH", 64 * 1024)
     app.url_map.converters["api_any_path"] = _AnyPathConverter
     state = ApiState(limits=RateLimits(app))
     app.extensions["shopbuilder.api"] = state

@@ -120,7 +120,10 @@ def operation(summary: str, *, tags=(), description=None, query=None, body=None,
 def json_body():
     if not request.is_json:
         raise problem("unsupported_media_type")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than any of our bodies could be
+        data = None
     if data is None:
         raise problem("bad_request", _("The body is not valid JSON."))
     return data
@@ -193,6 +196,8 @@ def api_blueprint(name: str, import_name: str, url_prefix: str = "") -> Blueprin
 
 
 def _before_api_request():
+    # API bodies are a few hundred bytes; the app's limit is sized for image uploads.
+    request.max_content_length = current_app.config["API_MAX_CONTENT_LENGTH"]
     if request.method == "OPTIONS":
         return _preflight()
     _check_plugin_enabled()

@@ -82,6 +82,7 @@ _STANDARD = {
     400: "The body is not JSON (`bad_request`).",
     401: "No valid bearer token (`unauthorized`).",
     404: "No such store, object, or not visible to you (`not_found`).",
+    413: "The body is larger than 64 KiB (`payload_too_large`).",
     415: "The body is not `application/json` (`unsupported_media_type`).",
     422: "Invalid input: `errors` lists each field and why (`validation_failed`).",
     429: "Too many requests (`rate_limited`); retry after `Retry-After` seconds.",
@@ -143,7 +144,7 @@ def operation_dict(endpoint: str, meta: Operation, path_params: list[dict]) -> d
     if any(p["schema"].get("type") == "integer" for p in path_params):
         codes |= {404}
     if meta.body is not None:
-        codes |= {400, 415}
+        codes |= {400, 413, 415}
     if meta.auth:
         codes |= {401}
         op["security"] = [{"bearerAuth": []}]
