@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
-from api_support import DEMO_STORE, LEADER, pay_like_the_gateway, sign_in
+from api_support import DEMO_STORE, pay_like_the_gateway, sign_in
 
 from shopbuilder.extensions import db
-from shopbuilder.models import Order
+from shopbuilder.models import Order, Store
 from shopbuilder.services import orders
-from shopbuilder.testing import PASSWORD, in_app
+from shopbuilder.testing import PASSWORD, in_app, make_customer
 
 S = f"/api/v1/stores/{DEMO_STORE}"
 DELIVERY = {"fulfilment": "delivery", "payment_provider": "sandbox", "contact_name": "王小明",
@@ -28,11 +27,6 @@ def _key() -> dict:
 def _pay(app, client, auth, order_id: int) -> None:
     payment = client.post(f"{S}/orders/{order_id}/payment", headers=auth).get_json()
     pay_like_the_gateway(app, client, payment["id"])
-
-
-@pytest.fixture
-def leader_auth(client, social):
-    return {"Authorization": f"Bearer {sign_in(client, email=LEADER, password=PASSWORD)}"}
 
 
 # -- pickup ---------------------------------------------------------------------------------------
@@ -146,11 +140,17 @@ def test_distributor_centre_matches_contract(client, auth, contract, social):
 
 
 def test_a_customer_who_opened_a_shared_link_binds_to_its_distributor(
-        client, leader_auth, contract, social):
-    response = client.post(f"{S}/distribution/bindings", headers=leader_auth,
+        app, client, contract, social):
+    with in_app(app):
+        chain = db.session.scalar(db.select(Store).where(Store.slug == DEMO_STORE)).chain
+        db.session.expunge(chain)
+    make_customer(app, chain, email="newcomer@example.com")
+    newcomer = {"Authorization": "Bearer " + sign_in(client, email="newcomer@example.com",
+                                                     password=PASSWORD)}
+    response = client.post(f"{S}/distribution/bindings", headers=newcomer,
                            json={"code": social["share_code"]})
     contract.check(response, "distribution_api_bind")
     assert response.get_json()["distributor_code"] == social["share_code"]
-    not_a_distributor = client.get(f"{S}/distribution/centre", headers=leader_auth)
+    not_a_distributor = client.get(f"{S}/distribution/centre", headers=newcomer)
     contract.check(not_a_distributor, "distribution_api_centre")
     assert not_a_distributor.status_code == 404
