@@ -62,7 +62,8 @@ class CampaignOut(Schema):
     per_customer_limit = fields.Integer(required=True)
     per_order_limit = fields.Integer(required=True)
     virtual_percent = fields.Integer(required=True, metadata={
-        "description": "A group this full (percent) completes at its deadline anyway."})
+        "description": "Virtual completion: a group at least this full (percent of "
+                       "`group_size`) completes at its deadline anyway; 0: off."})
 
 
 class CampaignList(Schema):
