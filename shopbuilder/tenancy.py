@@ -190,8 +190,6 @@ def forget_custom_domain(host: str | None) -> None:
 
 
 def load_store(slug: str) -> Store:
-    if "\x00" in slug:  # no slug has one, and PostgreSQL refuses it in a query (a 500)
-        abort(404)
     store = db.session.scalar(db.select(Store).where(Store.slug == slug))
     if store is None:
         abort(404)
@@ -200,6 +198,8 @@ def load_store(slug: str) -> Store:
 
 def enter_store(slug: str) -> Store:
     """Make ``slug`` the request's store, or answer 404 / 503 (branded)."""
+    if "\x00" in slug:  # no slug has one, and PostgreSQL refuses it in a query (a 500)
+        abort(404)
     store = load_store(slug)
     g.store = store
     g.chain = store.chain
