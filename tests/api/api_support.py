@@ -15,6 +15,12 @@ DEMO_CUSTOMER = "customer@example.com"
 LEADER = "leader@example.com"
 
 
+def operations(spec: dict) -> dict[str, tuple[str, str, dict]]:
+    """``{operationId: (method, path template, operation)}`` of a description."""
+    return {op["operationId"]: (method, path, op)
+            for path, ops in spec["paths"].items() for method, op in ops.items()}
+
+
 def sign_in(client, store=DEMO_STORE, email=DEMO_CUSTOMER, password=DEMO_PASSWORD) -> str:
     response = client.post(f"/api/v1/stores/{store}/auth/token",
                            json={"email": email, "password": password})

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import jsonschema
 import pytest
-from api_support import DEMO_CHAIN, DEMO_CUSTOMER, DEMO_STORE, LEADER, sign_in
+from api_support import DEMO_CHAIN, DEMO_CUSTOMER, DEMO_STORE, LEADER, operations, sign_in
 
 from shopbuilder.demo import DEMO_PASSWORD, load_demo
 from shopbuilder.testing import in_app
@@ -42,12 +42,6 @@ def spec(client, demo):
 def _template_matches(template: str, path: str) -> bool:
     pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
     return re.match(pattern, path) is not None
-
-
-def operations(spec: dict) -> dict[str, tuple[str, str, dict]]:
-    """``{operationId: (method, path template, operation)}`` of a description."""
-    return {op["operationId"]: (method, path, op)
-            for path, ops in spec["paths"].items() for method, op in ops.items()}
 
 
 class Contract:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from conftest import operations
+from api_support import operations
 
 HERE = Path(__file__).resolve().parent
 BUILT_IN_PLUGINS = {"pickup", "groupbuy", "distribution"}
