@@ -71,9 +71,13 @@ class Client:
         """What the customer does in the web view: open the gateway page and press *Pay*."""
         with self.opener.open(url, timeout=30) as response:
             page = response.read().decode()
-        # The payment form (the page also carries the shop's search form).
-        action = re.search(r'<form[^>]*action="([^"]*/pay/sandbox/[^"]*)"', page)
-        csrf = re.search(r'name="csrf_token"[^>]*value="([^"]*)"', page)
+        # The page is the store's, with its own forms (search...): take the one with *Pay*.
+        forms = re.findall(r"<form\b([^>]*)>(.*?)</form>", page, flags=re.S)
+        attributes, body = next(
+            ((a, b) for a, b in forms if re.search(r'name="outcome"[^>]*value="pay"', b)),
+            ("", page))
+        action = re.search(r'action="([^"]+)"', attributes)
+        csrf = re.search(r'name="csrf_token"[^>]*value="([^"]*)"', body)
         target = urllib.parse.urljoin(url, action.group(1)) if action else url
         form = {"outcome": "pay", "csrf_token": csrf.group(1) if csrf else ""}
         data = urllib.parse.urlencode(form).encode()

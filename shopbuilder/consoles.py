@@ -49,6 +49,7 @@ HQ_ENTRIES = [
     ("hq_theme.chain_theme", _l("Theme")),
     ("hq.settings_page", _l("Deadlines and money")),
     ("hq.api_keys", _l("API keys")),
+    ("hq_api.chain_origins", _l("API: allowed web origins")),
 ]
 
 #: (endpoint, label, managers only) for the store console.
@@ -62,6 +63,7 @@ STORE_ENTRIES = [
     ("manage_theme.store_theme", _l("Theme"), True),
     ("manage_ledger.store_ledger", _l("Ledger"), True),
     ("manage.api_keys", _l("API keys"), True),
+    ("manage_api.store_origins", _l("API: allowed web origins"), True),
 ]
 
 

@@ -295,6 +295,8 @@ def load_store(slug: str) -> Store:
 
 def enter_store(slug: str) -> Store:
     """Make ``slug`` the request's store, or answer 404 / 503 (branded)."""
+    if "\x00" in slug:  # no slug has one, and PostgreSQL refuses it in a query (a 500)
+        abort(404)
     store = load_store(slug)
     g.store = store
     g.chain = store.chain
@@ -305,6 +307,8 @@ def enter_store(slug: str) -> Store:
 
 
 def enter_chain(slug: str) -> Chain:
+    if "\x00" in slug:
+        abort(404)
     chain = db.session.scalar(db.select(Chain).where(Chain.slug == slug))
     if chain is None:
         abort(404)

@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import g, request
+from flask import g
 from marshmallow import Schema, fields, validate
 
-from shopbuilder.api import api_blueprint, current_customer, operation, problem
+from shopbuilder.api import (
+    IDEMPOTENCY_HEADER,
+    api_blueprint,
+    current_customer,
+    idempotency_key,
+    operation,
+    problem,
+)
 from shopbuilder.extensions import db
 from shopbuilder.services import orders
 
@@ -32,6 +39,78 @@ class BuyBody(Schema):
     address = fields.String(load_default="", validate=validate.Length(max=500))
     note = fields.String(load_default="", validate=validate.Length(max=500))
     ref = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
+
+
+# -- answers, as the OpenAPI description shows them to client developers ---------------------
+
+
+class CampaignOut(Schema):
+    id = fields.Integer(required=True)
+    title = fields.String(required=True)
+    product_id = fields.Integer(required=True)
+    variant_id = fields.Integer(required=True)
+    group_price_fen = fields.Integer(required=True, metadata={"description": "Each member pays."})
+    leader_price_fen = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "What the leader pays, when it differs from the group price."})
+    single_price_fen = fields.Integer(required=True, metadata={
+        "description": "The price of buying alone at this store."})
+    group_size = fields.Integer(required=True)
+    fill_hours = fields.Integer(required=True, metadata={
+        "description": "Hours a group has to fill once the leader paid."})
+    starts_at = fields.DateTime(required=True)
+    ends_at = fields.DateTime(required=True)
+    per_customer_limit = fields.Integer(required=True)
+    per_order_limit = fields.Integer(required=True)
+    virtual_percent = fields.Integer(required=True, metadata={
+        "description": "Virtual completion: a group at least this full (percent of "
+                       "`group_size`) completes at its deadline anyway; 0: off."})
+
+
+class CampaignList(Schema):
+    items = fields.List(fields.Nested(CampaignOut), required=True)
+
+
+class MemberOut(Schema):
+    initial = fields.String(required=True, metadata={"description": "Masked name."})
+    leader = fields.Boolean(required=True)
+
+
+class GroupOut(Schema):
+    id = fields.Integer(required=True)
+    campaign_id = fields.Integer(required=True)
+    state = fields.String(required=True, validate=validate.OneOf(
+        [GroupState.OPEN, GroupState.SUCCEEDED, GroupState.FAILED, GroupState.CANCELLED]),
+        metadata={"description": "`open` (joinable), `succeeded` (orders go ahead), `failed` "
+                                 "(members refunded) or `cancelled`."})
+    size = fields.Integer(required=True)
+    members_paid = fields.Integer(required=True)
+    seats_left = fields.Integer(required=True)
+    expires_at = fields.DateTime(required=True, allow_none=True)
+    seconds_left = fields.Integer(required=True)
+    members = fields.List(fields.Nested(MemberOut), required=True)
+
+
+class GroupList(Schema):
+    items = fields.List(fields.Nested(GroupOut), required=True)
+
+
+class GroupOrderRef(Schema):
+    id = fields.Integer(required=True, metadata={
+        "description": "Pay it with `POST /api/v1/stores/{store}/orders/{order_id}/payment`."})
+    number = fields.String(required=True)
+    state = fields.String(required=True)
+    total_fen = fields.Integer(required=True)
+
+
+class GroupOrderOut(Schema):
+    order = fields.Nested(GroupOrderRef, required=True)
+    group_id = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "The group; it is visible (`GET .../groupbuy/groups/{group_id}`) once "
+                       "the leader has paid."})
+
+
+#: Starting and joining place an order: documented like the core's checkout.
+_BUY = {"response": GroupOrderOut, "headers": [IDEMPOTENCY_HEADER]}
 
 
 def campaign_view(campaign) -> dict:
@@ -78,13 +157,15 @@ def _group(group_id: int) -> Group:
 
 
 @bp.get("/products/<int:product_id>/campaigns")
-@operation("Group-buy campaigns running now for a product", tags=["groupbuy"])
+@operation("Group-buy campaigns running now for a product", tags=["groupbuy"],
+           response=CampaignList)
 def product_campaigns(product_id):
     return {"items": [campaign_view(c) for c in service.live_campaigns(g.store, product_id)]}
 
 
 @bp.get("/campaigns/<int:campaign_id>/groups")
-@operation("Open groups of a campaign that can be joined", tags=["groupbuy"])
+@operation("Open groups of a campaign that can be joined", tags=["groupbuy"],
+           response=GroupList)
 def open_groups(campaign_id):
     campaign = _campaign(campaign_id)
     customer = current_customer()
@@ -94,17 +175,14 @@ def open_groups(campaign_id):
 
 
 @bp.get("/groups/<int:group_id>")
-@operation("One group: state, members' initials, time left", tags=["groupbuy"])
+@operation("One group: state, members' initials, time left", tags=["groupbuy"],
+           response=GroupOut)
 def view_group(group_id):
     return group_view(_group(group_id))
 
 
 def _key(customer, action: str) -> str:
-    key = request.headers.get("Idempotency-Key", "")
-    if not 1 <= len(key) <= 255 or not key.isascii() or not key.isprintable():
-        raise problem("validation_failed", errors=[{
-            "field": "Idempotency-Key", "in": "header",
-            "message": "Send 1-255 visible ASCII characters, new for each order."}])
+    key = idempotency_key()  # the core's rule and message, as the description states
     return "gb:" + hashlib.sha256(f"{customer.id}:{action}:{key}".encode()).hexdigest()[:56]
 
 
@@ -140,7 +218,7 @@ def _order_answer(order) -> dict:
 
 
 @bp.post("/campaigns/<int:campaign_id>/groups")
-@operation("Start a group: places the leader's order (pay it to open the group)",
+@operation("Start a group: places the leader's order (pay it to open the group)", **_BUY,
            tags=["groupbuy"], auth=True, body=BuyBody, status=201,
            description="A retry with the same `Idempotency-Key` returns the same order "
                        "(header `Idempotent-Replayed: true`); the same key with another "
@@ -162,7 +240,7 @@ def start_group(campaign_id, body):
 
 
 @bp.post("/groups/<int:group_id>/members")
-@operation("Join a group: takes a seat and places the order (pay it within the hold)",
+@operation("Join a group: takes a seat and places the order (pay it within the hold)", **_BUY,
            tags=["groupbuy"], auth=True, body=BuyBody, status=201,
            description="A retry with the same `Idempotency-Key` returns the same order "
                        "(header `Idempotent-Replayed: true`).",

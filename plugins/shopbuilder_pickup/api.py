@@ -50,7 +50,10 @@ class PickupOut(Schema):
 
 @bp.get("/slots")
 @operation("Pickup time slots at this store (full ones included, marked full)",
-           tags=["pickup"], response=SlotsOut)
+           tags=["pickup"], response=SlotsOut,
+           description="To buy for pickup, place the order (`api_place_order`) with "
+                       '`"fulfilment": "pickup"` and `"fulfilment_data": {"pickup_slot": '
+                       "<key>}`, the `key` of a slot that is not `full`.")
 def slot_list():
     offered = slots.available_slots(g.store)
     return {
@@ -62,7 +65,12 @@ def slot_list():
 
 @bp.get("/orders/<int:order_id>")
 @operation("The signed-in customer's pickup for an order: slot, state, and the code when ready",
-           tags=["pickup"], auth=True, response=PickupOut)
+           tags=["pickup"], auth=True, response=PickupOut,
+           description="After payment the pickup is `booked` and `code` is null. Once the "
+                       "store's clerk has prepared the order (its state becomes "
+                       "`ready_for_pickup`) the pickup is `ready` and `code` holds the "
+                       "12-digit code to show at the counter, with `qr_token` to draw as a QR "
+                       "code. Read it again when the customer opens the order.")
 def pickup_detail(order_id):
     customer = current_customer()
     order = db.session.get(Order, order_id)

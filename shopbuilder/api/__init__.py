@@ -16,9 +16,11 @@ from werkzeug.routing import PathConverter
 
 from .core import (
     API_PREFIX,
+    IDEMPOTENCY_HEADER,
     RateLimits,
     api_blueprint,
     current_customer,
+    idempotency_key,
     operation,
     require_customer,
 )
@@ -29,10 +31,12 @@ log = logging.getLogger(__name__)
 bp = api_blueprint("api", __name__)
 
 __all__ = [
+    "IDEMPOTENCY_HEADER",
     "ApiProblem",
     "api_blueprint",
     "bp",
     "current_customer",
+    "idempotency_key",
     "init_app",
     "operation",
     "problem",
@@ -56,10 +60,16 @@ def init_app(app) -> None:
     app.config.setdefault("API_TOKEN_TTL", 30 * 86400)
     app.config.setdefault("API_TOKEN_RATE_LIMIT", "300 per minute")
     app.config.setdefault("API_ADDRESS_RATE_LIMIT", "600 per minute")
+    app.config.setdefault("API_MAX_CONTENT_LENGTH", 64 * 1024)
     app.url_map.converters["api_any_path"] = _AnyPathConverter
     state = ApiState(limits=RateLimits(app))
     app.extensions["shopbuilder.api"] = state
     app.register_blueprint(bp)
+    # The console pages where HQ and store managers set the allowed web origins (CORS).
+    from .console import hq_bp, manage_bp
+
+    app.register_blueprint(hq_bp)
+    app.register_blueprint(manage_bp)
 
     # Plugins' API blueprints (made with api_blueprint) are registered by the plugin host
     # with their other blueprints (shopbuilder.plugins.register_blueprints), which also

@@ -7,13 +7,15 @@ and the HTML shop always agree.
 
 from __future__ import annotations
 
+import hashlib
+
 from flask import g
 from flask_babel import gettext as _
 
 from ..services import search as search_service
 from ..services import storefront_catalogue as sf
 from . import bp
-from .core import operation
+from .core import json_dumps_stable, operation
 from .pagination import decode_cursor, encode_cursor
 from .problems import problem
 from .schemas import CategoryList, ProductDetail, ProductPage, ProductQuery, SearchQuery
@@ -107,7 +109,10 @@ def products(query):
                        "(the last one as a prefix). Prices filter what this store charges.")
 def search(query):
     category_ids = _category_ids(query)
-    kind = f"search:{g.store.id}"
+    # The cursor belongs to this query: another query's cursor would page through other hits.
+    asked = json_dumps_stable({k: query.get(k) for k in
+                               ("q", "category", "min_price_fen", "max_price_fen", "sort")})
+    kind = f"search:{g.store.id}:{hashlib.sha256(asked.encode()).hexdigest()[:16]}"
     page_number, per_page = _page_position(kind, query)
     result = search_service.search_products(
         g.store, q=query["q"], category_ids=category_ids,

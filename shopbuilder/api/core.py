@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,18 +27,29 @@ from werkzeug.exceptions import default_exceptions
 
 from .. import settings as settings_module
 from ..extensions import csrf
+from .messages import translate
 from .problems import ApiProblem, handle_error, problem
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
-#: Ids above this can exist in no table; answer 404 instead of overflowing the database.
+#: Ids outside 1..MAX_ID exist in no table; answer 404 instead of overflowing the database.
 MAX_ID = 2**31 - 1
 CORS_ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, If-None-Match, Accept-Language"
 CORS_EXPOSE_HEADERS = (
     "ETag, Location, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset"
 )
 API_SETTINGS_DEFAULTS = {"cors_origins": []}
+
+#: The header of operations that create an order (``operation(headers=[IDEMPOTENCY_HEADER])``).
+IDEMPOTENCY_HEADER = {
+    "in": "header", "name": "Idempotency-Key", "required": True,
+    "description": "A key you make per checkout attempt (a UUID). Sending the same key with "
+                   "the same body again returns the same order, never a second one.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+               "pattern": r"^[\x21-\x7e]+$"},
+}
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
 # -- declaring operations -------------------------------------------------------------------
@@ -80,7 +92,9 @@ def operation(summary: str, *, tags=(), description=None, query=None, body=None,
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             for value in kwargs.values():
-                if isinstance(value, int) and value > MAX_ID:
+                # Ids are 1..MAX_ID (the description says so): 0 or a huge number is no
+                # object, and a huge one would overflow the database's integer.
+                if isinstance(value, int) and not 1 <= value <= MAX_ID:
                     raise problem("not_found")
             if meta.auth:
                 require_customer()
@@ -106,7 +120,10 @@ def operation(summary: str, *, tags=(), description=None, query=None, body=None,
 def json_body():
     if not request.is_json:
         raise problem("unsupported_media_type")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than any of our bodies could be
+        data = None
     if data is None:
         raise problem("bad_request", _("The body is not valid JSON."))
     return data
@@ -123,7 +140,10 @@ def _has_nul(value) -> bool:
 
 
 def flatten_errors(messages, prefix="", where="body") -> list[dict]:
-    """marshmallow's nested messages as ``[{"field", "in", "message"}]``, one per problem."""
+    """marshmallow's nested messages as ``[{"field", "in", "message"}]``, one per problem.
+
+    Messages come in the request's language (:mod:`shopbuilder.api.messages`).
+    """
     found = []
     if isinstance(messages, dict):
         for key, value in messages.items():
@@ -131,7 +151,7 @@ def flatten_errors(messages, prefix="", where="body") -> list[dict]:
             found += flatten_errors(value, name, where)
     elif isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages):
         for message in messages:
-            found.append({"field": prefix or None, "in": where, "message": message})
+            found.append({"field": prefix or None, "in": where, "message": translate(message)})
     elif isinstance(messages, list):
         for index, value in enumerate(messages):
             found += flatten_errors(value, f"{prefix}.{index}" if prefix else str(index), where)
@@ -176,6 +196,8 @@ def api_blueprint(name: str, import_name: str, url_prefix: str = "") -> Blueprin
 
 
 def _before_api_request():
+    # API bodies are a few hundred bytes; the app's limit is sized for image uploads.
+    request.max_content_length = current_app.config["API_MAX_CONTENT_LENGTH"]
     if request.method == "OPTIONS":
         return _preflight()
     _check_plugin_enabled()
@@ -320,6 +342,16 @@ def require_customer():
     if customer is None:
         raise problem("unauthorized", headers={"WWW-Authenticate": 'Bearer realm="api"'})
     return customer
+
+
+def idempotency_key() -> str:
+    """The request's ``Idempotency-Key`` header (see :data:`IDEMPOTENCY_HEADER`), or a 422."""
+    key = request.headers.get("Idempotency-Key", "")
+    if not _IDEMPOTENCY_KEY.match(key):
+        raise problem("validation_failed", errors=[{
+            "field": "Idempotency-Key", "in": "header",
+            "message": _("Send 1-255 visible ASCII characters, new for each checkout.")}])
+    return key
 
 
 def json_dumps_stable(data) -> str:

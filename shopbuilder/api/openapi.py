@@ -46,11 +46,43 @@ PROBLEM_SCHEMA = {
     },
 }
 
+#: The description's introduction: what a client developer reads first.
+OVERVIEW = """JSON API for mini-program clients: the same stores, prices, stock, carts and \
+orders as the store's web shop.
+
+Conventions: money is integer fen (`12800` is 128.00) with `currency`; times are ISO 8601 \
+in UTC; stores and chains are named by slug in the path; errors are RFC 9457 \
+`application/problem+json` with a stable `code` (switch on it; show `title` or `detail`), \
+and `validation_failed` lists each refused field in `errors`. Lists page with `next_cursor`. \
+Another customer's or store's id answers 404.
+
+A purchase, by operation id:
+
+1. `api_store_finder` (with `lat`/`lng`: nearest first), then `api_store_detail`.
+2. `api_sign_in` (or `api_register`): send `access_token` as `Authorization: Bearer <token>` \
+to every operation that needs it; it works at every store of the chain.
+3. `api_categories`, `api_products`, `api_search`, `api_product_detail` (variants with their \
+price here and `available`).
+4. `api_add_to_cart` with a variant `id`; `api_get_cart`.
+5. `api_checkout_options`: fulfilment and payment codes. For `pickup`, choose a slot with \
+`pickup_api_slot_list`.
+6. `api_place_order` with a fresh `Idempotency-Key` header.
+7. `api_start_payment`: open `payment_url` (the sandbox's hosted page has *Pay* and *Fail* \
+buttons), then poll `api_get_payment` until `state` is `succeeded`.
+8. `api_get_order`: the order moves `paid` → `ready_for_pickup` (the clerk prepared it) → \
+`completed`. For pickup, `pickup_api_pickup_detail` shows the 12-digit `code` once ready.
+
+Group-buy (`groupbuy_api_*`) and distribution (`distribution_api_*`) operations exist in \
+stores that enabled those plugins: `/api/v1/stores/{store}/openapi.json` lists only what that \
+store answers.
+"""
+
 _STANDARD = {
     304: "Not modified: the `ETag` sent in `If-None-Match` is still current.",
     400: "The body is not JSON (`bad_request`).",
     401: "No valid bearer token (`unauthorized`).",
     404: "No such store, object, or not visible to you (`not_found`).",
+    413: "The body is larger than 64 KiB (`payload_too_large`).",
     415: "The body is not `application/json` (`unsupported_media_type`).",
     422: "Invalid input: `errors` lists each field and why (`validation_failed`).",
     429: "Too many requests (`rate_limited`); retry after `Retry-After` seconds.",
@@ -112,7 +144,7 @@ def operation_dict(endpoint: str, meta: Operation, path_params: list[dict]) -> d
     if any(p["schema"].get("type") == "integer" for p in path_params):
         codes |= {404}
     if meta.body is not None:
-        codes |= {400, 415}
+        codes |= {400, 413, 415}
     if meta.auth:
         codes |= {401}
         op["security"] = [{"bearerAuth": []}]
@@ -141,8 +173,7 @@ def build_spec(app, enabled: frozenset[str] | None = None, title: str = "Shop AP
     spec = APISpec(
         title=title, version="1.0.0", openapi_version="3.1.0",
         plugins=[MarshmallowPlugin()],
-        info={"description": "JSON API for mini-program clients. Money is integer fen; "
-                             "errors are RFC 9457 problem+json with a stable `code`."},
+        info={"description": OVERVIEW},
     )
     spec.components.security_scheme("bearerAuth", {
         "type": "http", "scheme": "bearer",

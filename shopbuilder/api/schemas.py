@@ -5,11 +5,39 @@ Money is always integer fen (``*_fen``) with the store's ``currency``.
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+import math
+
+from flask_babel import gettext as _
+from marshmallow import Schema, ValidationError, fields, validate
 
 from .pagination import PageQuery
 
 Id = fields.Integer(validate=validate.Range(1, 2**31 - 1))
+
+#: ``fulfilment_data`` is stored with the order: a few plain values, never a document.
+FULFILMENT_DATA_KEYS = 20
+PLAIN_TEXT_MAX = 500
+
+
+class PlainValue(fields.Raw):
+    """A string (up to 500 characters), a number, true, false or null: nothing nested."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value is None or isinstance(value, bool):
+            return value
+        if isinstance(value, str) and len(value) <= PLAIN_TEXT_MAX:
+            return value
+        if isinstance(value, int) and abs(value) <= 2**53:
+            return value
+        if isinstance(value, float) and math.isfinite(value):
+            return value
+        raise ValidationError(
+            _("Send a string (up to 500 characters), a number, true, false or null."))
+
+
+def few_entries(value: dict) -> None:
+    if len(value) > FULFILMENT_DATA_KEYS:
+        raise ValidationError(_("At most %(count)s entries.", count=FULFILMENT_DATA_KEYS))
 
 
 class ChainRef(Schema):
@@ -215,8 +243,14 @@ class PlaceOrder(Schema):
                                metadata={"description": "A `code` from checkout options."})
     payment_provider = fields.String(required=True, validate=validate.Length(1, 32))
     fulfilment_data = fields.Dict(
-        keys=fields.String(validate=validate.Length(max=64)), load_default=dict,
-        metadata={"description": "What the chosen option asks for (a pickup slot...)."})
+        keys=fields.String(validate=validate.Length(max=64)),
+        values=PlainValue(metadata={"type": ["string", "number", "boolean", "null"],
+                                    "maxLength": PLAIN_TEXT_MAX}),
+        validate=few_entries, load_default=dict,
+        metadata={"maxProperties": FULFILMENT_DATA_KEYS,
+                  "description": "What the chosen option asks for, as plain values: for "
+                                 '`pickup`, `{"pickup_slot": "<key>"}` (a slot `key` of '
+                                 "`pickup_api_slot_list`)."})
     contact_name = fields.String(load_default="", validate=validate.Length(max=120))
     contact_phone = fields.String(load_default="", validate=validate.Length(max=32))
     address = fields.String(load_default="", validate=validate.Length(max=500))

@@ -9,7 +9,6 @@ answers 404 (never 403). Orders are placed and moved only through
 from __future__ import annotations
 
 import hashlib
-import re
 
 from flask import g, request
 from flask_babel import gettext as _
@@ -22,7 +21,13 @@ from ..payments import get_provider, providers_for
 from ..services import cart as cart_service
 from ..services import orders as order_service
 from . import bp
-from .core import current_customer, json_dumps_stable, operation
+from .core import (
+    IDEMPOTENCY_HEADER,
+    current_customer,
+    idempotency_key,
+    json_dumps_stable,
+    operation,
+)
 from .pagination import PageQuery, decode_cursor, page
 from .problems import problem
 from .schemas import (
@@ -35,15 +40,6 @@ from .schemas import (
     PaymentSchema,
     PlaceOrder,
 )
-
-IDEMPOTENCY_HEADER = {
-    "in": "header", "name": "Idempotency-Key", "required": True,
-    "description": "A key you make per checkout attempt (a UUID). Sending the same key with "
-                   "the same body again returns the same order, never a second one.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255,
-               "pattern": r"^[\x21-\x7e]+$"},
-}
-_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 _CART_PROBLEMS = {
     "quantity": ("quantity", _l("Choose a quantity between 1 and 99.")),
@@ -133,7 +129,9 @@ def remove_cart_line(variant_id):
     "How this cart can be fulfilled and paid here", tags=["checkout"], auth=True,
     response=CheckoutOptions,
     description="Fulfilment options come from the core (delivery) and from the plugins this "
-                "store enabled (pickup...). Pass the chosen `code`s to place the order.",
+                "store enabled (pickup...); payment providers from the store's settings. Pass "
+                "the chosen `code`s to `api_place_order`. An option whose `needs_address` is "
+                "true needs the order's `address`; `pickup` needs a slot (`pickup_api_slot_list`).",
 )
 def checkout_options():
     cart = _cart()
@@ -180,27 +178,23 @@ def order_view(order: Order) -> dict:
     }
 
 
-def _idempotency_key() -> str:
-    key = request.headers.get("Idempotency-Key", "")
-    if not _KEY_PATTERN.match(key):
-        raise problem("validation_failed", errors=[{
-            "field": "Idempotency-Key", "in": "header",
-            "message": _("Send 1-255 visible ASCII characters, new for each checkout.")}])
-    return key
-
-
 @bp.post("/stores/<store>/orders")
 @operation(
     "Place an order from the cart", tags=["orders"], auth=True, body=PlaceOrder,
     response=OrderSchema, status=201, headers=[IDEMPOTENCY_HEADER],
-    description="Reserves the stock and empties the cart lines it took. Then start a payment. "
+    description="Put items in the cart first (`api_add_to_cart`) and choose the `fulfilment` "
+                "and `payment_provider` codes from `api_checkout_options`. Delivery needs "
+                "`address`; pickup needs `fulfilment_data.pickup_slot`, a slot `key` from "
+                "`pickup_api_slot_list`. Reserves the stock and empties the cart lines it "
+                "took; then start the payment (`api_start_payment`): unpaid orders are "
+                "cancelled after the store's payment deadline (30 minutes by default). "
                 "A retry with the same `Idempotency-Key` and body returns the same order "
                 "(header `Idempotent-Replayed: true`); the same key with another body is a 409.",
     responses={409: "The order cannot be placed (`checkout_refused`, with `errors`), or the "
                     "key was used for another request (`idempotency_conflict`)."},
 )
 def place_order(body):
-    key = _idempotency_key()
+    key = idempotency_key()
     customer = current_customer()
     request_hash = hashlib.sha256(json_dumps_stable(body).encode()).hexdigest()
     seen = db.session.scalar(db.select(ApiIdempotencyKey).where(
@@ -280,7 +274,7 @@ def get_order(order_id):
 
 def payment_view(payment: Payment, order: Order) -> dict:
     url = None
-    if payment.state == "pending" and order.state == order_service.S.PENDING_PAYMENT:
+    if _payable(payment, order):
         provider = get_provider(payment.provider, g.store)
         if provider is not None and getattr(provider, "online", False):
             url = provider.start(order, payment)
@@ -294,6 +288,16 @@ def payment_view(payment: Payment, order: Order) -> dict:
     }
 
 
+def _payable(payment: Payment, order: Order) -> bool:
+    """Whether the customer can (still, or again) pay ``payment`` for the unpaid ``order``.
+
+    A failed attempt keeps its payment: the gateway accepts a second try on the same
+    one (``confirm_payment`` takes failed payments), so "start again" reuses it.
+    """
+    return (payment.state in ("pending", "failed")
+            and order.state == order_service.S.PENDING_PAYMENT)
+
+
 def _latest_payment(order: Order) -> Payment | None:
     return db.session.scalar(db.select(Payment).where(Payment.order_id == order.id)
                              .order_by(Payment.id.desc()))
@@ -301,23 +305,31 @@ def _latest_payment(order: Order) -> Payment | None:
 
 @bp.post("/stores/<store>/orders/<int:order_id>/payment")
 @operation(
-    "Start paying an order", tags=["payments"], auth=True, response=PaymentSchema,
-    description="For an online provider (sandbox) open `payment_url`; the gateway confirms the "
-                "payment to the store by a signed callback. Then read the payment until "
-                "`state` is `paid`. Offline: pay at the counter.",
-    responses={409: "The order is not waiting for payment (`conflict`)."},
+    "Start paying an order (again after a failed attempt)", tags=["payments"], auth=True,
+    response=PaymentSchema,
+    description="Online providers (`sandbox`; `online: true` in checkout options) answer a "
+                "`payment_url`: open it in a web view. The sandbox's hosted page has a *Pay* "
+                "and a *Fail* button, as a real gateway's page would ask for the customer's "
+                "confirmation; the gateway then tells the store by a signed callback, never "
+                "through the client. Afterwards read `api_get_payment` until `state` is "
+                "`succeeded` (the order is then `paid`) or `failed` (call this again for a "
+                "new attempt). `offline`: no URL, the customer pays at the counter.",
+    responses={409: "The order is not waiting for payment (`conflict`): paid, cancelled."},
 )
 def start_payment(order_id):
     order = _own_order(order_id)
-    payment = order_service.pending_payment(order)
-    if order.state != order_service.S.PENDING_PAYMENT or payment is None:
+    payment = _latest_payment(order)
+    if payment is None or not _payable(payment, order):
         raise problem("conflict", _("This order is not waiting for payment."))
     return payment_view(payment, order)
 
 
 @bp.get("/stores/<store>/orders/<int:order_id>/payment")
 @operation("The state of the order's payment", tags=["payments"], auth=True,
-           response=PaymentSchema)
+           response=PaymentSchema,
+           description="`pending` until the gateway's callback arrives, then `succeeded` or "
+                       "`failed`. Poll it every second or two after the customer left the "
+                       "payment page; `payment_url` stays set while the order can be paid.")
 def get_payment(order_id):
     order = _own_order(order_id)
     payment = _latest_payment(order)

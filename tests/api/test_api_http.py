@@ -19,14 +19,28 @@ def test_validation_error_names_each_field_and_why(client, demo):
     assert response.mimetype == "application/problem+json"
     assert body["code"] == "validation_failed"
     fields = {e["field"]: e["message"] for e in body["errors"]}
-    assert set(fields) == {"email", "password", "extra"}
-    assert "email" in fields["email"].lower()
+    assert fields == {"email": "不是有效的邮箱地址。", "password": "缺少必填字段。",
+                      "extra": "未知字段。"}  # the demo store speaks Chinese
+
+
+def test_field_messages_follow_the_language_with_their_numbers(client, auth):
+    path = f"/api/v1/stores/{DEMO_STORE}/cart/items"
+    chinese = client.post(path, headers=auth, json={"variant_id": 1, "quantity": 0})
+    assert chinese.get_json()["errors"] == [
+        {"field": "quantity", "in": "body", "message": "必须在 1 到 99 之间。"}]
+    english = client.post(path + "?lang=en", headers=auth, json={"variant_id": "x" * 3})
+    assert english.get_json()["errors"] == [
+        {"field": "variant_id", "in": "body", "message": "Not a valid integer."}]
+    english = client.post(path + "?lang=en", headers=auth, json={"variant_id": 1, "quantity": 0})
+    assert english.get_json()["errors"][0]["message"] == (
+        "Must be greater than or equal to 1 and less than or equal to 99.")
 
 
 @pytest.mark.parametrize("path", [
     "/api/v1/stores/no-such-store",
     "/api/v1/stores/no-such-store/products/1",
     f"/api/v1/stores/{DEMO_STORE}/products/2147483648",
+    f"/api/v1/stores/{DEMO_STORE}/products/0",
     "/api/v1/no/such/route",
 ])
 def test_unknown_things_are_problem_404_never_html(client, demo, path):
@@ -34,6 +48,37 @@ def test_unknown_things_are_problem_404_never_html(client, demo, path):
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
     assert response.get_json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.parametrize("path", ["/api/v1/stores/%00/products", "/api/v1/chains/%00/stores",
+                                  "/api/v1/stores/west%00lake/me"])
+def test_a_nul_in_a_store_or_chain_slug_is_404_on_every_database(client, demo, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.get_json()["code"] == "not_found"
+
+
+def test_bodies_too_deep_or_too_large_are_refused_without_an_error(client, demo):
+    path = f"/api/v1/stores/{DEMO_STORE}/auth/token"
+    deep = client.post(path, data="[" * 30000 + "]" * 30000, content_type="application/json")
+    assert deep.status_code == 400 and deep.get_json()["code"] == "bad_request"
+    large = client.post(path, data=" " * (65 * 1024), content_type="application/json")
+    assert large.status_code == 413 and large.get_json()["code"] == "payload_too_large"
+
+
+def test_fulfilment_data_takes_only_a_few_plain_values(client, auth):
+    path = f"/api/v1/stores/{DEMO_STORE}/orders?lang=en"
+    headers = {**auth, "Idempotency-Key": "nested"}
+    order = {"fulfilment": "pickup", "payment_provider": "sandbox"}
+    nested = client.post(path, headers=headers,
+                         json={**order, "fulfilment_data": {"pickup_slot": {"a": [1]}}})
+    assert nested.status_code == 422
+    assert nested.get_json()["errors"][0]["field"].startswith("fulfilment_data.pickup_slot")
+    many = client.post(path, headers=headers,
+                       json={**order, "fulfilment_data": {f"k{i}": i for i in range(21)}})
+    assert many.get_json()["errors"] == [
+        {"field": "fulfilment_data", "in": "body", "message": "At most 20 entries."}]
 
 
 def test_wrong_method_is_problem_405_with_allow(client, demo):
@@ -63,6 +108,19 @@ def test_catalogue_reads_answer_304_to_a_matching_etag(client, demo):
     assert other_store.status_code == 200
 
 
+@pytest.mark.parametrize("path", [
+    f"/api/v1/stores/{DEMO_STORE}", f"/api/v1/chains/{DEMO_CHAIN}/stores?lat=30.2&lng=120.1",
+    f"/api/v1/stores/{DEMO_STORE}/categories", f"/api/v1/stores/{DEMO_STORE}/products?limit=3",
+    f"/api/v1/stores/{DEMO_STORE}/search?q=茶",
+])
+def test_every_catalogue_read_answers_304_to_its_etag(client, demo, path):
+    first = client.get(path)
+    assert first.headers["Cache-Control"] == "no-cache"  # keep it, but ask again each time
+    again = client.get(path, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and not again.data
+    assert client.get(path, headers={"If-None-Match": '"stale"'}).status_code == 200
+
+
 def test_tampered_cursor_is_a_422_on_the_cursor_field(client, demo):
     response = client.get(f"/api/v1/stores/{DEMO_STORE}/products?cursor=abc.def")
     assert response.status_code == 422
@@ -73,6 +131,19 @@ def test_cursor_of_one_store_is_refused_by_another(client, demo):
     cursor = client.get(f"/api/v1/stores/{DEMO_STORE}/products?limit=1").get_json()["next_cursor"]
     response = client.get(f"/api/v1/stores/old-town/products?limit=1&cursor={cursor}")
     assert response.status_code == 422
+
+
+def test_a_cursor_works_only_for_the_list_and_query_that_made_it(client, auth):
+    s = f"/api/v1/stores/{DEMO_STORE}"
+    tea = client.get(f"{s}/search?q=茶&limit=1").get_json()
+    assert tea["next_cursor"]
+    second = client.get(f"{s}/search?q=茶&limit=1&cursor={tea['next_cursor']}")
+    assert second.status_code == 200 and second.get_json()["items"] != tea["items"]
+    for other in (f"{s}/search?q=龙井&limit=1", f"{s}/products?limit=1", f"{s}/orders?limit=1",
+                  f"/api/v1/chains/{DEMO_CHAIN}/stores?limit=1"):
+        response = client.get(f"{other}&cursor={tea['next_cursor']}", headers=auth)
+        assert response.status_code == 422, other
+        assert response.get_json()["errors"][0]["field"] == "cursor"
 
 
 def _allow_origin(app, slug, origins):

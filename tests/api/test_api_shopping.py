@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from api_support import DEMO_STORE, sign_in
+from api_support import DEMO_STORE, pay_like_the_gateway, sign_in
 
 from shopbuilder import tenancy
 from shopbuilder.extensions import db
-from shopbuilder.models import Payment, Store
-from shopbuilder.payments import sandbox
+from shopbuilder.models import Store
 from shopbuilder.testing import PASSWORD, make_customer
 
 # The same behaviour on both databases (PostgreSQL skips when unreachable).
@@ -35,35 +34,26 @@ def placed(client, auth, contract):
     client.post(f"{S}/cart/items", headers=auth, json={"variant_id": variant, "quantity": 2})
     response = client.post(f"{S}/orders", headers={**auth, "Idempotency-Key": "order-1"},
                            json=ORDER)
-    contract.check(response, "POST", f"{S}/orders")
+    contract.check(response, "api_place_order")
     assert response.status_code == 201
     return response.get_json()
-
-
-def _pay_like_the_gateway(app, client, payment_id):
-    """Deliver the signed callback the sandbox gateway sends after the customer pays."""
-    with app.app_context(), tenancy.unscoped():
-        payment = db.session.get(Payment, payment_id)
-        body, headers = sandbox.build_notification(payment, "SUCCESS")
-    response = client.post(f"/s/{DEMO_STORE}/pay/sandbox/notify", data=body, headers=headers)
-    assert response.status_code == 200, response.get_data(as_text=True)
 
 
 def test_cart_add_update_remove_match_contract(client, auth, contract):
     variant = _variant_id(client)
     response = client.post(f"{S}/cart/items", headers=auth, json={"variant_id": variant})
-    contract.check(response, "POST", f"{S}/cart/items")
+    contract.check(response, "api_add_to_cart")
     assert response.status_code == 201
     response = client.post(f"{S}/cart/items", headers=auth,
                            json={"variant_id": variant, "quantity": 2})
     assert response.get_json()["items"][0]["quantity"] == 3
     response = client.put(f"{S}/cart/items/{variant}", headers=auth, json={"quantity": 5})
-    contract.check(response, "PUT", f"{S}/cart/items/{variant}")
+    contract.check(response, "api_update_cart_line")
     assert response.get_json()["goods_fen"] == 5 * 12800
     response = client.get(f"{S}/cart", headers=auth)
-    contract.check(response, "GET", f"{S}/cart")
+    contract.check(response, "api_get_cart")
     response = client.delete(f"{S}/cart/items/{variant}", headers=auth)
-    contract.check(response, "DELETE", f"{S}/cart/items/{variant}")
+    contract.check(response, "api_remove_cart_line")
     assert response.get_json()["items"] == []
     response = client.delete(f"{S}/cart/items/{variant}", headers=auth)
     assert response.status_code == 404
@@ -83,7 +73,7 @@ def test_cart_needs_a_token(client, demo):
 
 def test_checkout_options_list_delivery_and_the_payment_providers(client, auth, contract):
     response = client.get(f"{S}/checkout/options", headers=auth)
-    contract.check(response, "GET", f"{S}/checkout/options")
+    contract.check(response, "api_checkout_options")
     body = response.get_json()
     assert "delivery" in [o["code"] for o in body["fulfilment"]]
     assert {"sandbox", "offline"} <= {p["code"] for p in body["payment_providers"]}
@@ -123,16 +113,16 @@ def test_missing_idempotency_key_is_a_422_on_the_header(client, auth):
 
 def test_empty_cart_checkout_is_refused_with_the_reason(client, auth, contract):
     response = client.post(f"{S}/orders", headers={**auth, "Idempotency-Key": "k"}, json=ORDER)
-    contract.check(response, "POST", f"{S}/orders")
+    contract.check(response, "api_place_order")
     assert response.status_code == 409
     assert response.get_json()["code"] == "checkout_refused"
 
 
 def test_orders_list_and_detail_match_contract(client, auth, placed, contract):
     response = client.get(f"{S}/orders", headers=auth)
-    contract.check(response, "GET", f"{S}/orders")
+    contract.check(response, "api_list_orders")
     response = client.get(f"{S}/orders/{placed['id']}", headers=auth)
-    contract.check(response, "GET", f"{S}/orders/{placed['id']}")
+    contract.check(response, "api_get_order")
     assert response.get_json()["lines"][0]["sku"] == "LJ-50"
 
 
@@ -140,22 +130,39 @@ def test_sandbox_payment_gives_a_hosted_url_and_the_callback_marks_it_paid(
         app, client, auth, placed, contract):
     path = f"{S}/orders/{placed['id']}/payment"
     response = client.post(path, headers=auth)
-    contract.check(response, "POST", path)
+    contract.check(response, "api_start_payment")
     payment = response.get_json()
     assert payment["state"] == "pending"
     assert f"/s/{DEMO_STORE}/pay/sandbox/" in payment["payment_url"]
     assert client.get(payment["payment_url"]).status_code == 200  # the hosted page
 
-    _pay_like_the_gateway(app, client, payment["id"])
+    pay_like_the_gateway(app, client, payment["id"])
 
     response = client.get(path, headers=auth)
-    contract.check(response, "GET", path)
+    contract.check(response, "api_get_payment")
     assert response.get_json()["state"] == "succeeded"
     assert response.get_json()["payment_url"] is None
     order = client.get(f"{S}/orders/{placed['id']}", headers=auth).get_json()
     assert order["state"] == "paid" and order["paid_fen"] == order["total_fen"]
     again = client.post(path, headers=auth)
     assert again.status_code == 409
+
+
+def test_a_failed_payment_can_be_tried_again_until_it_succeeds(
+        app, client, auth, placed, contract):
+    path = f"{S}/orders/{placed['id']}/payment"
+    first = client.post(path, headers=auth).get_json()
+    pay_like_the_gateway(app, client, first["id"], status="FAIL")
+    failed = client.get(path, headers=auth)
+    contract.check(failed, "api_get_payment")
+    assert failed.get_json()["state"] == "failed" and failed.get_json()["payment_url"]
+
+    again = client.post(path, headers=auth)
+    contract.check(again, "api_start_payment")
+    assert again.status_code == 200 and again.get_json()["payment_url"]
+    pay_like_the_gateway(app, client, again.get_json()["id"])
+    assert client.get(path, headers=auth).get_json()["state"] == "succeeded"
+    assert client.get(f"{S}/orders/{placed['id']}", headers=auth).get_json()["state"] == "paid"
 
 
 def test_another_stores_order_id_is_404(client, auth, placed):
