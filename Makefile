@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.installed-stamp
 setup: $(STAMP) translations
 
 # Reinstall whenever the package metadata changes.
-$(STAMP): setup.cfg pyproject.toml $(wildcard plugins/*/setup.cfg)
+$(STAMP): setup.cfg setup.py pyproject.toml $(wildcard plugins/*/setup.cfg)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

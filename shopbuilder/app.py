@@ -6,8 +6,18 @@ import logging
 import os
 from pathlib import Path
 
-from flask import Flask, current_app, g, has_request_context, render_template, request
+from flask import (
+    Flask,
+    current_app,
+    g,
+    has_request_context,
+    make_response,
+    render_template,
+    request,
+)
 from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -121,9 +131,14 @@ DEFAULT_CACHE_THRESHOLD = 5_000
 def _configure_services(app) -> None:
     redis_url = app.config.get("REDIS_URL")
     if redis_url:
-        app.config.setdefault("CACHE_TYPE", "RedisCache")
+        # Redis down must not take the shops down: the cache then answers misses
+        # (shopbuilder.cachebackend) and rate limits count in memory until it is back.
+        app.config.setdefault("CACHE_TYPE", "shopbuilder.cachebackend.ForgivingRedisCache")
         app.config.setdefault("CACHE_REDIS_URL", redis_url)
+        app.config.setdefault("CACHE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1})
         app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url)
+        app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+        app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     else:
         app.config.setdefault("CACHE_TYPE", "SimpleCache")
         app.config.setdefault("CACHE_THRESHOLD", DEFAULT_CACHE_THRESHOLD)
@@ -200,6 +215,50 @@ def _register_order_blueprints(app) -> None:
     app.register_blueprint(ledger_views.manage_bp)
 
 
+#: The other error pages people meet: status -> (title, what to do), English msgids.
+ERROR_PAGES = {
+    400: (_l("Bad request"),
+          _l("The page could not understand what was sent. Go back and try again.")),
+    405: (_l("Not possible here"),
+          _l("This address does not take that kind of request. Go back and use the page's "
+             "own buttons and links.")),
+    429: (_l("Too many attempts"),
+          _l("Too many attempts in a short time. Please wait a few minutes, then try again.")),
+}
+#: A form sent without its CSRF token, or with an old one (a page left open for long).
+CSRF_PAGE = (_l("This form has expired"),
+             _l("The page was open for a long time or the form came from elsewhere. Go back, "
+                "reload the page and send the form again."))
+
+
+def error_text(error) -> tuple[int, str, str]:
+    """(status, title, message) of an error page for ``error``."""
+    if isinstance(error, CSRFError):
+        return 400, str(CSRF_PAGE[0]), str(CSRF_PAGE[1])
+    title, message = ERROR_PAGES[error.code]
+    return error.code, str(title), str(message)
+
+
+def error_response(error, html: str, code: int):
+    """The page with the error's own headers (``Allow`` on a 405), our content type."""
+    response = make_response(html, code)
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+def plain_error_page(error):
+    """The neutral error page (consoles, the platform), translated; JSON for the API."""
+    if request.path == "/api" or request.path.startswith("/api/"):
+        from .api.problems import from_http_exception, problem_response
+
+        return problem_response(from_http_exception(error))
+    code, title, message = error_text(error)
+    html = render_template("errors/error.html", code=code, title=title, message=message)
+    return error_response(error, html, code)
+
+
 def _register_error_pages(app) -> None:
     @app.errorhandler(404)
     def not_found(error):
@@ -208,6 +267,11 @@ def _register_error_pages(app) -> None:
     @app.errorhandler(500)
     def server_error(error):
         return render_template("errors/500.html"), 500
+
+    # Shop pages get these in the store's look (shopbuilder.themes.views.register).
+    for code in ERROR_PAGES:
+        app.register_error_handler(code, plain_error_page)
+    app.register_error_handler(CSRFError, plain_error_page)
 
     @app.after_request
     def remember_language(response):

@@ -9,6 +9,7 @@ member of one into the other.
 from __future__ import annotations
 
 import functools
+import hashlib
 import secrets
 from urllib.parse import urlsplit
 
@@ -82,6 +83,9 @@ def staff_login(title: str, allowed, default_next: str, template: str = "auth/lo
         email = form.email.data.strip().lower()
         user = db.session.scalar(db.select(User).where(User.email == email))
         if user is not None and user.active and user.check_password(form.password.data):
+            chain = g.get("chain")
+            if chain is not None:
+                join_chain(user, chain.id)
             if allowed(user):
                 login_user(user)
                 return redirect(safe_next(default_next))
@@ -92,11 +96,33 @@ def staff_login(title: str, allowed, default_next: str, template: str = "auth/lo
 
 
 def roles_of(user, chain_id: int) -> list[StaffRole]:
-    """The roles ``user`` holds in the chain (store roles limited by the request scope)."""
+    """The roles ``user`` holds in the chain (store roles limited by the request scope).
+
+    Pending roles (given to someone who has not joined yet) grant nothing.
+    """
     if user is None or getattr(user, "kind", None) != "staff":
         return []
-    stmt = db.select(StaffRole).where(StaffRole.user_id == user.id, StaffRole.chain_id == chain_id)
+    stmt = db.select(StaffRole).where(StaffRole.user_id == user.id, StaffRole.chain_id == chain_id,
+                                      StaffRole.pending.is_(False))
     return list(db.session.scalars(stmt))
+
+
+def join_chain(user, chain_id: int) -> int:
+    """Turn ``user``'s pending roles in the chain into real ones; how many there were.
+
+    Called when the person signs in at the chain's consoles or opens an invitation:
+    they have shown they are the account's owner and came to work here.
+    """
+    roles = db.session.scalars(db.select(StaffRole).where(
+        StaffRole.user_id == user.id, StaffRole.chain_id == chain_id,
+        StaffRole.pending.is_(True)))
+    joined = 0
+    for role in roles:
+        role.pending = False
+        joined += 1
+    if joined:
+        db.session.commit()
+    return joined
 
 
 def is_hq(user, chain) -> bool:
@@ -196,34 +222,58 @@ def _invitations() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="staff-invitation")
 
 
-def invitation_token(user) -> str:
-    """A signed link token to choose a password; it dies once any password is set.
+def _fingerprint(password_hash: str) -> str:
+    """A short digest of the password hash, for invitation tokens.
 
-    The token carries the tail of the current hash, so setting a password (or a
-    new invitation after a reset) invalidates every earlier link without a table.
+    It changes whenever the hash does (a password chosen, a new invitation), and reads
+    alike for an invitation marker and a real hash: the token is signed, not encrypted,
+    so whoever sees a link can read it, and it must not tell whether the account had a
+    password already.
     """
-    return invitation_token_for(user.id, user.password_hash)
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
-def invitation_token_for(user_id: int, password_hash: str) -> str:
+def invitation_token(role) -> str:
+    """A signed link token to join a store as ``role`` (a :class:`StaffRole`).
+
+    It names the role, not the account: role ids are new for every invitation, while an
+    account's id would tell an old account from a new one. It carries a fingerprint of
+    the current password hash, so choosing a password (or a new invitation after a
+    reset) invalidates every earlier link without a table.
+    """
+    return invitation_token_for(role.id, role.user.password_hash)
+
+
+def invitation_token_for(role_id: int, password_hash: str) -> str:
     """:func:`invitation_token` from the two values, for rows inserted in bulk."""
-    return _invitations().dumps({"u": user_id, "h": password_hash[-12:]})
+    return _invitations().dumps({"r": role_id, "h": _fingerprint(password_hash)})
 
 
-def user_for_invitation(token: str):
+def role_for_invitation(token: str, store) -> StaffRole | None:
+    """The role an invitation link for ``store`` names, while the link is valid."""
     try:
         data = _invitations().loads(token, max_age=INVITATION_MAX_AGE)
-    except BadSignature:
+        role_id = int(data.get("r", 0))
+    except (BadSignature, AttributeError, TypeError, ValueError):
         return None
-    user = db.session.get(User, int(data.get("u", 0)))
-    if user is None or not user.active or user.password_hash[-12:] != data.get("h"):
+    role = db.session.get(StaffRole, role_id)
+    if role is None or role.store_id != store.id:
         return None
-    return user
+    user = role.user
+    if not user.active or _fingerprint(user.password_hash) != data.get("h"):
+        return None
+    return role
 
 
 class SetPasswordForm(FlaskForm):
+    """The invitation page: a new account chooses its password, an existing one enters it.
+
+    One form for both, so the page an invitation opens looks the same whether or not the
+    address already had an account (see docs/hq.md, "Adding someone who may have an account").
+    """
+
     password = PasswordField(
-        _l("New password"), validators=[DataRequired(), Length(min=8, max=128)]
+        _l("Password"), validators=[DataRequired(), Length(min=8, max=128)]
     )
     confirm = PasswordField(
         _l("Repeat password"), validators=[EqualTo("password", _l("Passwords differ."))]

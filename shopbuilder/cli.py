@@ -8,13 +8,16 @@ from __future__ import annotations
 import re
 
 import click
+from email_validator import EmailNotValidError, validate_email
 from flask import has_app_context
 from flask.cli import AppGroup, with_appcontext
+from flask_babel import force_locale
 from flask_migrate import upgrade
 
 from . import tenancy
 from .extensions import db
 from .models import SLUG_PATTERN, Chain, StaffRole, Store, User
+from .services import stores as rules
 
 
 class TenantBlindGroup(AppGroup):
@@ -48,10 +51,58 @@ def fail(message: str):
     raise click.ClickException(message)
 
 
+#: Shortest password an operator may give an account here (the sign-up form's rule too).
+MIN_PASSWORD = 8
+MAX_PASSWORD = 128
+
+
+def checked(check, *args):
+    """Run a rule from :mod:`shopbuilder.services.stores`; its refusal is one CLI error line."""
+    with force_locale("en"):  # operators read English, as in import-stores
+        try:
+            return check(*args)
+        except rules.InvalidValue as exc:
+            fail(str(exc))
+
+
 def check_slug(slug: str) -> str:
-    if not re.match(SLUG_PATTERN, slug):
-        fail(f"'{slug}' is not a valid slug: use lower-case letters, digits and dashes")
+    if len(slug) > rules.MAX_LENGTHS["slug"] or not re.match(SLUG_PATTERN, slug):
+        fail(f"'{slug}' is not a valid slug: use lower-case letters, digits and dashes "
+             f"(at most {rules.MAX_LENGTHS['slug']})")
     return slug
+
+
+def check_email(email: str) -> str:
+    """The address normalised (lower-case), or one clear line when it is not one."""
+    try:
+        result = validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        fail(f"'{email}' is not an email address: {exc}")
+    if len(result.normalized) > 255:
+        fail("the email address is longer than 255 characters")
+    return result.normalized.lower()
+
+
+def check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        fail(f"the password must have at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        fail(f"the password must have at most {MAX_PASSWORD} characters")
+    return password
+
+
+def check_person_name(name: str | None, email: str) -> str:
+    name = (name or "").strip() or email.split("@")[0]
+    if len(name) > 120:
+        fail("the name is longer than 120 characters")
+    return name
+
+
+def chain_or_fail(slug: str) -> Chain:
+    chain = db.session.scalar(db.select(Chain).where(Chain.slug == slug))
+    if chain is None:
+        fail(f"no chain '{slug}'")
+    return chain
 
 
 def database_is_new() -> bool:
@@ -76,13 +127,15 @@ def init_command(demo):
 
 @command("create-admin")
 @click.option("--email", required=True)
+@click.option("--name", default=None, help="Shown in the consoles (default: the email's name).")
 @click.password_option()
-def create_admin(email, password):
+def create_admin(email, name, password):
     """Create a platform administrator."""
-    email = email.strip().lower()
+    email = check_email(email)
+    password = check_password(password)
     if db.session.scalar(db.select(User.id).where(User.email == email)):
         fail(f"a user with email {email} already exists")
-    user = User(email=email, name=email.split("@")[0], is_platform_admin=True)
+    user = User(email=email, name=check_person_name(name, email), is_platform_admin=True)
     user.set_password(password)
     db.session.add(user)
     db.session.commit()
@@ -96,6 +149,7 @@ def create_admin(email, password):
 def create_chain(slug, name, locale):
     """Create a chain (HQ) with SLUG and NAME."""
     check_slug(slug)
+    name = checked(rules.check_name, name)
     if db.session.scalar(db.select(Chain.id).where(Chain.slug == slug)):
         fail(f"chain '{slug}' already exists")
     db.session.add(Chain(slug=slug, name=name, locale=locale))
@@ -109,17 +163,33 @@ def create_chain(slug, name, locale):
 @click.argument("name")
 @click.option("--city", default="")
 @click.option("--address", default="")
-def create_store(chain_slug, slug, name, city, address):
+@click.option("--domain", default="", help="The store's own domain, e.g. shop.example.com.")
+def create_store(chain_slug, slug, name, city, address, domain):
     """Create store SLUG named NAME in chain CHAIN_SLUG."""
     check_slug(slug)
-    chain = db.session.scalar(db.select(Chain).where(Chain.slug == chain_slug))
-    if chain is None:
-        fail(f"no chain '{chain_slug}'")
-    if db.session.scalar(db.select(Store.id).where(Store.slug == slug)):
+    name = checked(rules.check_name, name)
+    city = checked(rules.check_length, city, "city")
+    address = checked(rules.check_length, address, "address")
+    domain = checked(rules.check_store_domain, domain)
+    chain = chain_or_fail(chain_slug)
+    if rules.slug_taken(slug):
         fail(f"store '{slug}' already exists")
-    db.session.add(Store(chain_id=chain.id, slug=slug, name=name, city=city, address=address))
+    if domain and rules.domain_taken(domain):
+        fail(f"another store already uses the domain {domain}")
+    db.session.add(Store(chain_id=chain.id, slug=slug, name=name, city=city, address=address,
+                         custom_domain=domain))
     db.session.commit()
-    click.echo(f"Created store {slug} in {chain_slug}.")
+    tenancy.forget_custom_domain(domain)  # a cached "unknown host" must not linger
+    click.echo(f"Created store {slug} in {chain_slug}" + (f" at {domain}." if domain else "."))
+
+
+def _has_role(user: User, chain: Chain, store: Store | None, role: str) -> bool:
+    # NULL store ids never collide in the unique constraint, so an hq role is checked here.
+    stmt = db.select(StaffRole.id).where(
+        StaffRole.user_id == user.id, StaffRole.chain_id == chain.id, StaffRole.role == role,
+        StaffRole.store_id.is_(None) if store is None else StaffRole.store_id == store.id,
+    )
+    return db.session.scalar(stmt) is not None
 
 
 @command("create-staff")
@@ -127,12 +197,17 @@ def create_store(chain_slug, slug, name, city, address):
 @click.option("--chain", "chain_slug", required=True)
 @click.option("--store", "store_slug", default=None, help="Store for a manager or clerk.")
 @click.option("--role", type=click.Choice(StaffRole.ROLES), required=True)
-@click.password_option()
-def create_staff(email, chain_slug, store_slug, role, password):
-    """Create a staff account with a role at a chain (hq) or store (manager, clerk)."""
-    chain = db.session.scalar(db.select(Chain).where(Chain.slug == chain_slug))
-    if chain is None:
-        fail(f"no chain '{chain_slug}'")
+@click.option("--name", default=None, help="For a new account (default: the email's name).")
+@click.option("--password", default=None,
+              help="For a new account; asked for when left out. An existing account keeps "
+                   "its password.")
+def create_staff(email, chain_slug, store_slug, role, name, password):
+    """Give a staff account a role at a chain (hq) or store (manager, clerk).
+
+    A new account is created with a password; an existing one only gains the role.
+    """
+    email = check_email(email)
+    chain = chain_or_fail(chain_slug)
     store = None
     if role != "hq":
         if not store_slug:
@@ -142,18 +217,30 @@ def create_staff(email, chain_slug, store_slug, role, password):
         )
         if store is None:
             fail(f"no store '{store_slug}' in chain '{chain_slug}'")
-    email = email.strip().lower()
+    elif store_slug:
+        fail("an hq role is for the whole chain: leave out --store")
+    where = store.slug if store else chain.slug
     user = db.session.scalar(db.select(User).where(User.email == email))
     if user is None:
-        user = User(email=email, name=email.split("@")[0])
-        user.set_password(password)
+        if password is None:
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        user = User(email=email, name=check_person_name(name, email))
+        user.set_password(check_password(password))
         db.session.add(user)
         db.session.flush()
+        note = "new account"
+    else:
+        if password is not None:
+            fail(f"{email} already has an account; its password is not changed here "
+                 "(leave out --password to give it the role)")
+        if _has_role(user, chain, store, role):
+            fail(f"{email} is already {role} of {where}")
+        note = "existing account, password unchanged"
     db.session.add(StaffRole(
         user_id=user.id, chain_id=chain.id, store_id=store.id if store else None, role=role
     ))
     db.session.commit()
-    click.echo(f"{email} is now {role} of {store_slug or chain_slug}.")
+    click.echo(f"{email} is now {role} of {where} ({note}).")
 
 
 @command("import-stores")
@@ -168,13 +255,10 @@ def import_stores_command(chain_slug, file, dry_run, base_url):
     Columns: slug, name, address, city, phone, lat, lng, manager_email.
     """
     from flask import current_app, url_for
-    from flask_babel import force_locale
 
     from .services.store_import import ImportFailed, commit_import, plan_import
 
-    chain = db.session.scalar(db.select(Chain).where(Chain.slug == chain_slug))
-    if chain is None:
-        fail(f"no chain '{chain_slug}'")
+    chain = chain_or_fail(chain_slug)
     data = file.read()
     # Operators read English here; the HQ page shows the same messages translated.
     with force_locale("en"):
@@ -186,8 +270,8 @@ def import_stores_command(chain_slug, file, dry_run, base_url):
             for error in plan.errors:
                 click.echo(str(error), err=True)
             fail(f"{file.name}: {len(plan.errors)} error(s); nothing was imported")
-        summary = (f"{len(plan.rows)} stores, {len(plan.new_managers)} new manager accounts, "
-                   f"{len(plan.existing_managers)} existing accounts attached")
+        summary = (f"{len(plan.rows)} stores, {plan.invited} managers invited, "
+                   f"{len(plan.existing_managers)} of the chain's staff attached")
         if dry_run:
             click.echo(f"Dry run ({plan.encoding}): {summary}. Nothing was imported.")
             return
@@ -198,7 +282,7 @@ def import_stores_command(chain_slug, file, dry_run, base_url):
                 fail(str(exc))
         click.echo(f"Imported {summary}.")
         if result.invitations:
-            click.echo("Invitation links for the new managers (shown once, valid 14 days):")
+            click.echo("Invitation links for the invited managers (shown once, valid 14 days):")
             with current_app.test_request_context(base_url=base_url):
                 for invitation in result.invitations:
                     link = url_for("manage.set_password", store=invitation.store_slug,

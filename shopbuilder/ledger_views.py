@@ -16,6 +16,7 @@ from jinja2 import TemplateNotFound
 from .auth import hq_required, manager_required
 from .extensions import db
 from .models import Store
+from .paging import page_arg
 from .services import ledger as ledger_service
 
 hq_bp = Blueprint("hq_ledger", __name__, url_prefix="/hq/<chain>/ledger")
@@ -105,7 +106,7 @@ def balances():
     chain = g.chain
     page = db.paginate(
         db.select(Store).where(Store.chain_id == chain.id).order_by(Store.name, Store.id),
-        per_page=current_app.config.get("STORES_PER_PAGE", 50),
+        page=page_arg(), per_page=current_app.config.get("STORES_PER_PAGE", 50),
         error_out=False,
     )
     per_store = ledger_service.store_balances(chain.id, [s.id for s in page.items])

@@ -98,3 +98,5 @@ def _seed_after_sale(session, store):
 
 
 register_id_argument("request_id", AfterSaleRequest)
+# The customer's order pages name an order by its number: /s/<store>/orders/<number>.
+register_id_argument("number", Order, attribute="number")

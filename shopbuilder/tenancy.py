@@ -7,9 +7,9 @@ so that one set of routes serves all three, and ``url_for`` strips the prefix
 again for them (see :meth:`shopbuilder.app.ShopBuilderFlask.url_for`).
 
 Every ORM query passes through :func:`_scope_tenant_rows`: inside a tenant it
-is narrowed with ``with_loader_criteria`` to the tenant's rows; with no tenant
-at all it fails closed, unless the caller said :func:`unscoped` on purpose
-(CLI, worker, platform admin).
+is narrowed with ``with_loader_criteria`` to the tenant's rows (and to the
+chain's own stores); with no tenant at all it fails closed, unless the caller
+said :func:`unscoped` on purpose (CLI, worker, platform admin).
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import abort, g, has_request_context, render_template, request
 from sqlalchemy import event, or_
 from sqlalchemy.orm import Session, with_loader_criteria
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.expression import TableClause
 
 from .extensions import cache, db
 from .models import Chain, ChainOwned, Store, StoreOptional, StoreOwned
@@ -39,6 +41,9 @@ class TenantScopeMissing(RuntimeError):
 class TenantScope:
     chain_id: int | None
     store_id: int | None = None
+    #: The scope's loader-criteria options, built once per scope (a request's lifetime):
+    #: building one costs more than the query it narrows. Not part of equality.
+    options: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
 
 #: The platform's own view: every tenant's rows. Only chosen on purpose.
@@ -115,28 +120,116 @@ def _store_optional_criteria(store_id: int):
     )
 
 
-def _is_tenant_owned(mapper) -> bool:
-    return issubclass(mapper.class_, ChainOwned)
+@functools.lru_cache(maxsize=1024)
+def _chain_stores_criteria(chain_id: int):
+    return with_loader_criteria(Store, lambda cls: cls.chain_id == chain_id, include_aliases=True)
+
+
+#: Execution option that lets one statement see every chain's stores (not their rows).
+ANY_CHAIN = "tenant_any_chain_store"
+
+
+def any_chain(statement):
+    """Let ``statement`` see stores of every chain, on purpose.
+
+    For the few lookups that must: finding the tenant of a request by its slug or
+    domain, and checking that a new slug or domain is free platform-wide.
+    Tenant-owned rows in the same statement stay scoped.
+    """
+    return statement.execution_options(**{ANY_CHAIN: True})
+
+
+#: What a table needs filtered: "chain" (ChainOwned), "store" (StoreOwned), "optional"
+#: (StoreOptional), "stores" (the store table itself). Keyed by the registry's size, so
+#: models a plugin maps later are seen.
+_table_kinds: dict[int, dict[str, frozenset[str]]] = {}
+
+
+def _kinds_by_table() -> dict[str, frozenset[str]]:
+    mappers = db.Model.registry.mappers
+    kinds = _table_kinds.get(len(mappers))
+    if kinds is None:
+        kinds = {Store.__tablename__: frozenset({"stores"})}
+        for mapper in mappers:
+            cls = mapper.class_
+            if issubclass(cls, ChainOwned) and mapper.local_table is not None:
+                kind = {"chain"}
+                if issubclass(cls, StoreOwned):
+                    kind.add("store")
+                if issubclass(cls, StoreOptional):
+                    kind.add("optional")
+                kinds[mapper.local_table.name] = frozenset(kind)
+        _table_kinds.clear()
+        _table_kinds[len(mappers)] = kinds
+    return kinds
+
+
+def tenant_tables_in(statement) -> dict[str, frozenset[str]]:
+    """The tenant tables (and the store table) a statement touches, anywhere in it.
+
+    ``state.all_mappers`` only names the entities a statement *returns*, so
+    ``select(func.count()).select_from(select(Customer).subquery())`` has none; walking
+    the expression finds a table wherever it hides: FROM, joins, subqueries, EXISTS,
+    the target of an UPDATE or DELETE.
+    """
+    kinds = _kinds_by_table()
+    found = {}
+    for element in visitors.iterate(statement):
+        if isinstance(element, TableClause) and element.name in kinds:
+            found[element.name] = kinds[element.name]
+    return found
+
+
+_CRITERIA = (
+    ("chain", "chain_id", _chain_criteria),
+    ("store", "store_id", _store_criteria),
+    ("optional", "store_id", _store_optional_criteria),
+    ("stores", "chain_id", _chain_stores_criteria),
+)
+
+
+def scope_options(current: TenantScope, kinds=frozenset({"chain", "store", "optional"})):
+    """The ``with_loader_criteria`` options ``current`` needs for tables of ``kinds``."""
+    options = []
+    for kind, attribute, build in _CRITERIA:
+        value = getattr(current, attribute)
+        if kind in kinds and value is not None:
+            option = current.options.get(kind)
+            if option is None:
+                option = current.options[kind] = build(value)
+            options.append(option)
+    return options
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _scope_tenant_rows(state) -> None:
+    """Narrow a statement to the scope's tenant, or refuse it when there is no scope.
+
+    The statement is walked for the tables it touches; the ORM then applies the
+    criteria wherever such an entity appears, also in subqueries, EXISTS and
+    ``select_from``. Only the criteria a statement needs are added: building one costs
+    more than the walk. Core statements on ``Model.__table__`` are not ORM entities and
+    get no criteria (writers that use them filter by ``chain_id``/``store_id``
+    themselves), but they too fail closed with no scope.
+    """
     if not (state.is_select or state.is_update or state.is_delete):
         return
     if state.is_column_load or state.execution_options.get("tenant_scope_applied"):
         return
-    if not any(_is_tenant_owned(m) for m in state.all_mappers):
-        return
     current = current_scope()
+    if current is not None and current.chain_id is None:
+        return  # unscoped on purpose
+    found = tenant_tables_in(state.statement)
     if current is None:
-        names = ", ".join(sorted(m.class_.__name__ for m in state.all_mappers))
-        raise TenantScopeMissing(f"query on {names} with no tenant scope")
-    if current.chain_id is None:
+        tenant = sorted(name for name, kind in found.items() if kind != {"stores"})
+        if tenant:
+            raise TenantScopeMissing(f"query on {', '.join(tenant)} with no tenant scope")
         return
-    options = [_chain_criteria(current.chain_id)]
-    if current.store_id is not None:
-        options += [_store_criteria(current.store_id), _store_optional_criteria(current.store_id)]
-    state.statement = state.statement.options(*options)
+    kinds = frozenset().union(*found.values()) if found else frozenset()
+    if state.execution_options.get(ANY_CHAIN):
+        kinds -= {"stores"}
+    if kinds:
+        state.statement = state.statement.options(*scope_options(current, kinds))
 
 
 # -- finding the store of a request ---------------------------------------------------------
@@ -182,7 +275,7 @@ def custom_domain_slug(host: str) -> str | None:
     cached = cache.get(key)
     if cached is not None:
         return cached or None
-    slug = db.session.scalar(db.select(Store.slug).where(Store.custom_domain == host))
+    slug = db.session.scalar(any_chain(db.select(Store.slug).where(Store.custom_domain == host)))
     cache.set(key, slug or "", timeout=60)
     db.session.remove()
     return slug
@@ -194,7 +287,7 @@ def forget_custom_domain(host: str | None) -> None:
 
 
 def load_store(slug: str) -> Store:
-    store = db.session.scalar(db.select(Store).where(Store.slug == slug))
+    store = db.session.scalar(any_chain(db.select(Store).where(Store.slug == slug)))
     if store is None:
         abort(404)
     return store

@@ -359,6 +359,9 @@ SEED_FACTORIES: dict[type, Callable] = {}
 #: URL id arguments whose name is not ``<table name>_id``: argument name -> model.
 ID_ARGUMENT_MODELS: dict[str, type] = {}
 
+#: Arguments that carry another attribute than the row's ``id`` (an order's ``number``).
+ID_ARGUMENT_ATTRIBUTES: dict[str, str] = {}
+
 #: ``func(client, account, store) -> headers | None`` signing ``account`` in on the JSON API
 #: (bearer token...), registered by the API area with :func:`register_api_credentials`.
 #: The URL isolation test calls ``/api/`` id routes with these headers; None skips a
@@ -388,9 +391,21 @@ def seed_factory(model: type):
     return decorator
 
 
-def register_id_argument(name: str, model: type) -> None:
-    """Tell the URL isolation test which model a route's ``<int:name>`` argument names."""
+def register_id_argument(name: str, model: type, attribute: str = "id") -> None:
+    """Tell the URL isolation test which model a route's ``<name>`` argument names.
+
+    ``attribute`` is the column the URL carries when it is not the id, e.g.
+    ``register_id_argument("number", Order, attribute="number")`` for
+    ``/s/<store>/orders/<number>``: such an argument is an identifier whatever its converter.
+    """
     ID_ARGUMENT_MODELS[name] = model
+    if attribute != "id":
+        ID_ARGUMENT_ATTRIBUTES[name] = attribute
+
+
+def url_value_of(name: str, row):
+    """What a URL's ``<name>`` argument holds for ``row`` (its id, or the registered column)."""
+    return getattr(row, ID_ARGUMENT_ATTRIBUTES.get(name, "id"))
 
 
 _ROUTE_ARGUMENT = re.compile(r"<(?:(?P<converter>\w+)(?:\((?P<options>[^)]*)\))?:)?(?P<name>\w+)>")

@@ -100,8 +100,9 @@ def test_hq_creates_a_manager_who_can_sign_in(app, hq, client, chain, store):
     response = hq.post(f"/hq/{chain.slug}/stores/{store.id}/staff", data={
         "email": "New.Manager@north.test", "role": "manager", "password": "long-enough-1",
     })
-    assert response.status_code == 302
+    assert response.status_code == 200 and "Invitation made." in response.get_data(as_text=True)
     client.post(f"/hq/{chain.slug}/logout")
+    # Signing in with the initial password is joining.
     signed_in = client.post(f"/s/{store.slug}/manage/login",
                             data={"email": "new.manager@north.test", "password": "long-enough-1"})
     assert signed_in.status_code == 302
@@ -122,7 +123,7 @@ def test_hq_attaches_an_existing_user_as_manager(app, hq, chain, store, other_st
 def test_new_account_without_password_gets_an_invitation_link(app, hq, client, chain, store):
     page = hq.post(f"/hq/{chain.slug}/stores/{store.id}/staff",
                    data={"email": "invited@north.test", "role": "manager"}).get_data(as_text=True)
-    assert "Invitation link" in page and "Invited, no password yet" in page
+    assert "Invitation link" in page and "Invited, not joined yet" in page
     link = page.split(f"/s/{store.slug}/manage/set-password/")[1].split("<")[0]
     client.post(f"/hq/{chain.slug}/logout")
     # Before choosing a password nothing opens the account.
@@ -207,3 +208,246 @@ def test_every_console_page_renders_for_its_staff(app, chain, store, hq_user, ma
             login(client, account, **where)
             for url in urls:
                 assert client.get(url).status_code == 200, (url, lang)
+
+
+def test_hq_gives_a_store_its_own_domain_which_serves_the_shop_without_prefix(
+        app, hq, chain, store):
+    before = hq.get("/login", base_url="http://tea.example.cn")  # caches "unknown host"
+    assert store.name not in before.get_data(as_text=True)
+    saved = hq.post(f"/hq/{chain.slug}/stores/{store.id}/edit",
+                    data={**STORE_FIELDS, "slug": "north", "custom_domain": "Tea.Example.CN"})
+    assert saved.status_code == 302
+    with in_app(app):
+        assert db.session.get(Store, store.id).custom_domain == "tea.example.cn"
+
+    page = hq.get("/login", base_url="http://tea.example.cn").get_data(as_text=True)
+    assert "East Gate" in page and 'href="/register"' in page and "/s/north/" not in page
+
+    hq.post(f"/hq/{chain.slug}/stores/{store.id}/edit",
+            data={**STORE_FIELDS, "slug": "north", "custom_domain": "cha.example.cn"})
+    assert "East Gate" in hq.get("/", base_url="http://cha.example.cn").get_data(as_text=True)
+    old = hq.get("/", base_url="http://tea.example.cn").get_data(as_text=True)
+    assert "East Gate" not in old
+
+
+@pytest.mark.parametrize("value, message", [
+    ("https://tea.example.cn/", "not a domain name"),
+    ("tea", "not a domain name"),
+    ("10.0.0.1", "not a domain name"),
+    ("localhost", "not a domain name"),
+    ("rival.example.cn", "Another store already uses this domain."),
+])
+def test_hq_store_domain_must_be_a_free_host_name(
+        app, hq, chain, store, other_chain_store, value, message):
+    with in_app(app):
+        db.session.get(Store, other_chain_store.id).custom_domain = "rival.example.cn"
+        db.session.commit()
+    response = hq.post(f"/hq/{chain.slug}/stores/{store.id}/edit",
+                       data={**STORE_FIELDS, "slug": "north", "custom_domain": value})
+    assert response.status_code == 200 and message in response.get_data(as_text=True)
+    with in_app(app):
+        assert db.session.get(Store, store.id).custom_domain is None
+
+
+def test_hq_store_domain_cannot_be_under_the_platforms_base_domain(app, hq, chain, store):
+    app.config["BASE_DOMAIN"] = "shops.test"
+    response = hq.post(f"/hq/{chain.slug}/stores/{store.id}/edit",
+                       data={**STORE_FIELDS, "slug": "north", "custom_domain": "x.shops.test"})
+    assert "one of the platform&#39;s own addresses" in response.get_data(as_text=True)
+
+
+def _invite(hq, chain, store, email="late@north.test", role="manager"):
+    page = hq.post(f"/hq/{chain.slug}/stores/{store.id}/staff",
+                   data={"email": email, "role": role}).get_data(as_text=True)
+    return page.split(f"/s/{store.slug}/manage/set-password/")[1].split("<")[0]
+
+
+def _user(app, email) -> User:
+    with in_app(app):
+        user = db.session.scalar(db.select(User).where(User.email == email))
+        db.session.expunge(user)
+        return user
+
+
+def _role_id(app, email, store) -> int:
+    with in_app(app):
+        return db.session.scalar(db.select(StaffRole.id).join(User).where(
+            User.email == email, StaffRole.store_id == store.id))
+
+
+def _link_in(page: str, store) -> str:
+    return f"/s/{store.slug}/manage/set-password/" + page.split(
+        f"/s/{store.slug}/manage/set-password/")[1].split("<")[0]
+
+
+def test_hq_sends_a_new_invitation_when_the_first_one_expired(
+        app, hq, client, chain, store, monkeypatch):
+    from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+    from shopbuilder import auth
+
+    class FifteenDaysAgo(TimestampSigner):
+        def get_timestamp(self):
+            return super().get_timestamp() - 15 * 86400
+
+    # The first link was made fifteen days ago: past its 14 days.
+    with monkeypatch.context() as patch:
+        patch.setattr(auth, "_invitations", lambda: URLSafeTimedSerializer(
+            app.config["SECRET_KEY"], salt="staff-invitation", signer=FifteenDaysAgo))
+        expired = f"/s/{store.slug}/manage/set-password/" + _invite(hq, chain, store)
+    assert client.get(expired).status_code == 404
+    user = _user(app, "late@north.test")
+
+    staff_page = hq.get(f"/hq/{chain.slug}/stores/{store.id}/staff").get_data(as_text=True)
+    renew = (f"/hq/{chain.slug}/stores/{store.id}/staff/"
+             f"{_role_id(app, 'late@north.test', store)}/invitation")
+    assert f'href="{renew}"' in staff_page and "Send a new invitation" in staff_page
+    confirm = hq.get(renew).get_data(as_text=True)
+    assert "Send a new invitation to late@north.test?" in confirm
+    assert _user(app, "late@north.test").password_hash == user.password_hash  # asked only
+
+    page = hq.post(renew).get_data(as_text=True)
+    assert "Invitation link (shown once, valid 14 days)" in page
+    fresh = _link_in(page, store)
+    client.post(f"/hq/{chain.slug}/logout")
+    done = client.post(fresh, data={"password": "chosen-pass-1", "confirm": "chosen-pass-1"})
+    assert done.status_code == 302
+    assert _user(app, "late@north.test").check_password("chosen-pass-1")
+
+
+def test_a_new_invitation_kills_the_earlier_link(app, hq, client, chain, store):
+    first = f"/s/{store.slug}/manage/set-password/" + _invite(hq, chain, store)
+    user = _user(app, "late@north.test")
+    role_id = _role_id(app, user.email, store)
+    hq.post(f"/hq/{chain.slug}/stores/{store.id}/staff/{role_id}/invitation")
+    assert client.get(first).status_code == 404
+
+
+def test_no_new_invitation_for_someone_who_chose_a_password(app, hq, chain, store, manager):
+    url = (f"/hq/{chain.slug}/stores/{store.id}/staff/"
+           f"{_role_id(app, manager.email, store)}/invitation")
+    response = hq.post(url, follow_redirects=True)
+    assert "manager@north.test has already chosen a password." in response.get_data(as_text=True)
+    assert _user(app, manager.email).check_password(PASSWORD)
+
+
+def test_hq_cannot_renew_an_invitation_of_another_stores_person(
+        app, hq, chain, store, other_store):
+    _invite(hq, chain, other_store, "elsewhere@south.test")
+    user = _user(app, "elsewhere@south.test")
+    # Another store's role, asked for under this store's address.
+    url = (f"/hq/{chain.slug}/stores/{store.id}/staff/"
+           f"{_role_id(app, user.email, other_store)}/invitation")
+    assert hq.get(url).status_code == 404 and hq.post(url).status_code == 404
+
+
+def test_manager_sends_a_clerk_a_new_invitation_but_not_a_manager(
+        app, client, chain, store, manager):
+    login(client, manager, store=store)
+    client.post(f"/s/{store.slug}/manage/staff", data={"email": "new.clerk@north.test"})
+    clerk = _user(app, "new.clerk@north.test")
+    staff_page = client.get(f"/s/{store.slug}/manage/staff").get_data(as_text=True)
+    renew = f"/s/{store.slug}/manage/staff/{_role_id(app, clerk.email, store)}/invitation"
+    assert f'href="{renew}"' in staff_page
+    assert "Send a new invitation to new.clerk@north.test?" in client.get(renew).get_data(
+        as_text=True)
+    page = client.post(renew).get_data(as_text=True)
+    assert "/manage/set-password/" in page
+    assert _user(app, clerk.email).password_hash != clerk.password_hash
+
+    invited_manager = make_staff(app, "m2@north.test", chain, store, "manager")
+    with in_app(app):
+        db.session.get(User, invited_manager.id).password_hash = "!waiting-for-link"
+        db.session.commit()
+    manager_role = _role_id(app, invited_manager.email, store)
+    assert client.get(f"/s/{store.slug}/manage/staff/{manager_role}/invitation"
+                      ).status_code == 404
+
+
+# -- no existence oracle: HQ cannot tell whether an address has an account elsewhere --------
+
+
+def _without_identifiers(page: str, *emails: str) -> str:
+    """The page with what legitimately differs (the addresses, the link tokens) masked."""
+    import re
+
+    for email in emails:
+        page = page.replace(email, "EMAIL")
+    page = re.sub(r"/staff/\d+/invitation", "/staff/ROLE/invitation", page)
+    return re.sub(r"/set-password/[^<\"\s]+", "/set-password/TOKEN", page)
+
+
+def test_adding_an_address_says_the_same_whether_or_not_it_has_an_account(
+        app, client, hq, chain, store, other_chain, other_chain_store):
+    make_staff(app, "rival.manager@rival.test", other_chain, other_chain_store, "manager")
+    url = f"/hq/{chain.slug}/stores/{store.id}/staff"
+
+    for password in ("", "long-enough-1"):
+        with in_app(app):  # start each round from the same staff list
+            db.session.execute(db.delete(StaffRole).where(StaffRole.store_id == store.id))
+            db.session.commit()
+        existing = hq.post(url, data={"email": "rival.manager@rival.test", "role": "manager",
+                                      "password": password}).get_data(as_text=True)
+        with in_app(app):
+            db.session.execute(db.delete(StaffRole).where(StaffRole.store_id == store.id))
+            db.session.commit()
+        fresh_email = f"nobody{len(password)}@fresh.test"
+        fresh = hq.post(url, data={"email": fresh_email, "role": "manager",
+                                   "password": password}).get_data(as_text=True)
+        assert "Invitation made." in existing
+        assert _without_identifiers(existing, "rival.manager@rival.test") == \
+            _without_identifiers(fresh, fresh_email)
+        listed = hq.get(url).get_data(as_text=True)
+        assert "Invited, not joined yet" in listed
+
+
+def test_an_invited_account_of_another_chain_gets_nothing_until_it_joins(
+        app, client, hq, chain, store, other_chain, other_chain_store):
+    rival = make_staff(app, "rival.manager@rival.test", other_chain, other_chain_store, "manager")
+    page = hq.post(f"/hq/{chain.slug}/stores/{store.id}/staff",
+                   data={"email": rival.email, "role": "manager", "password": "hq-chose-this"}
+                   ).get_data(as_text=True)
+    link = _link_in(page, store)
+    client.post(f"/hq/{chain.slug}/logout")
+    # HQ's "initial password" never touches an existing account...
+    assert client.post(f"/s/{store.slug}/manage/login", data={
+        "email": rival.email, "password": "hq-chose-this"}).status_code == 200
+    # ...and the link opens the same page as for a new address, but only the account's
+    # own password joins (it is never changed there).
+    assert "Join the store console" in client.get(link).get_data(as_text=True)
+    wrong = client.post(link, data={"password": "hq-chose-this", "confirm": "hq-chose-this"})
+    assert "Wrong password." in wrong.get_data(as_text=True)
+    joined = client.post(link, data={"password": PASSWORD, "confirm": PASSWORD})
+    assert joined.status_code == 302
+    assert client.get(f"/s/{store.slug}/manage/").status_code == 200
+    assert _user(app, rival.email).check_password(PASSWORD)
+
+
+def test_an_invited_person_joins_by_signing_in_at_the_store_console(
+        app, client, hq, chain, store, other_chain, other_chain_store):
+    rival = make_staff(app, "rival.manager@rival.test", other_chain, other_chain_store, "manager")
+    hq.post(f"/hq/{chain.slug}/stores/{store.id}/staff",
+            data={"email": rival.email, "role": "clerk"})
+    client.post(f"/hq/{chain.slug}/logout")
+    login(client, rival, store=store)
+    assert client.get(f"/s/{store.slug}/manage/").status_code == 200
+    with in_app(app):
+        assert db.session.scalar(db.select(StaffRole.pending).where(
+            StaffRole.user_id == rival.id, StaffRole.store_id == store.id)) is False
+
+
+def test_another_chains_invitation_cannot_choose_the_password_of_its_account(
+        app, client, hq, chain, store, other_chain, other_chain_store):
+    """Chain B invited someone who never chose a password; chain A invites them too. A's
+    link must not let A's HQ choose that password and so walk into B's console."""
+    rival_hq = make_staff(app, "hq@rival.test", other_chain, None, "hq")
+    rival = app.test_client()
+    login(rival, rival_hq, chain=other_chain)
+    rival.post(f"/hq/{other_chain.slug}/stores/{other_chain_store.id}/staff",
+               data={"email": "shared@people.test", "role": "manager"})
+    page = hq.post(f"/hq/{chain.slug}/stores/{store.id}/staff",
+                   data={"email": "shared@people.test", "role": "manager"}).get_data(as_text=True)
+    taken = client.post(_link_in(page, store), data={"password": "chosen-by-a-1",
+                                                      "confirm": "chosen-by-a-1"})
+    assert taken.status_code == 200 and "Wrong password." in taken.get_data(as_text=True)
+    assert _user(app, "shared@people.test").password_hash.startswith("!")

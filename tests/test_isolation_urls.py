@@ -3,8 +3,9 @@
 The test walks ``app.url_map``, so routes added later by any area or plugin are
 covered automatically. Convention (docs/architecture.md): an id argument is
 ``<int:<table>_id>`` (``store_id``, ``product_id``, ``order_id``...); any other
-name must be registered with ``shopbuilder.testing.register_id_argument``. A
-route with an id argument this test cannot map fails, so nothing slips through.
+name must be registered with ``shopbuilder.testing.register_id_argument``, which
+also covers identifiers that are not ids (an order's ``<number>``). A route with
+an id argument this test cannot map fails, so nothing slips through.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from shopbuilder.extensions import db
 from shopbuilder.models import StoreOptional, StoreOwned, User
 from shopbuilder.testing import (
     API_CREDENTIALS,
+    ID_ARGUMENT_ATTRIBUTES,
+    ID_ARGUMENT_MODELS,
     MissingSeedFactory,
     example_url_values,
     in_app,
@@ -27,6 +30,7 @@ from shopbuilder.testing import (
     make_store,
     model_for_id_argument,
     seed,
+    url_value_of,
 )
 
 ARGUMENT = re.compile(r"<(?:(?P<converter>[a-zA-Z_][a-zA-Z0-9_]*)(?:\([^)]*\))?:)?(?P<name>\w+)>")
@@ -34,13 +38,14 @@ TENANT_ARGUMENTS = {"store", "chain"}
 
 
 def id_arguments(rule) -> list[str]:
-    """Arguments that name an object: ``int`` converters and names ending in ``_id``."""
+    """Arguments that name an object: ``int`` converters, names ending in ``_id`` and
+    registered identifiers (``<number>`` of an order)."""
     found = []
     for match in ARGUMENT.finditer(rule.rule):
         name, converter = match["name"], match["converter"]
         if name in TENANT_ARGUMENTS:
             continue
-        if converter == "int" or name.endswith("_id"):
+        if converter == "int" or name.endswith("_id") or name in ID_ARGUMENT_MODELS:
             found.append(name)
     return found
 
@@ -95,8 +100,13 @@ def test_every_id_argument_maps_to_a_model_with_a_seed_factory(app, world):
     assert not problems, "\n".join(problems)
 
 
-def targets(app, world, names):
-    """Objects of another store of our chain and of another chain, per id argument."""
+def targets(app, world, names, customer=None):
+    """Objects of another store of our chain and of another chain, per id argument.
+
+    With ``customer``, the other store's rows that belong to a customer are made theirs:
+    a member's own order placed at another store of the chain must not open on this
+    store's site either.
+    """
     found = {}
     with in_app(app) as session:
         for where in ("a2", "b1"):
@@ -108,7 +118,11 @@ def targets(app, world, names):
                 if where == "a2" and not store_bound(model):
                     values = None
                     break
-                values[name] = seed(session, model, world[where]).id
+                row = seed(session, model, world[where])
+                if customer is not None and where == "a2" and hasattr(row, "customer_id"):
+                    row.customer_id = customer.id
+                    session.flush()
+                values[name] = url_value_of(name, row)
             if values:
                 found[where] = values
         session.commit()
@@ -129,6 +143,12 @@ def fill(rule, world, ids) -> dict:
 
 #: An id no row has (below the API's own 2**31 - 1 bound).
 MISSING_ID = 2_000_000_000
+#: A value no row has in a registered non-id column (an order number).
+MISSING_VALUE = "no-such-0"
+
+
+def missing_value(name: str):
+    return MISSING_VALUE if name in ID_ARGUMENT_ATTRIBUTES else MISSING_ID
 
 
 def refused_alike_for_a_missing_id(app, client, rule, world, ids, method, headers,
@@ -138,9 +158,10 @@ def refused_alike_for_a_missing_id(app, client, rule, world, ids, method, header
     if not 400 <= response.status_code < 500:
         return False
     with app.test_request_context():
-        nowhere = app.url_for(rule.endpoint, **fill(rule, world, dict.fromkeys(ids, MISSING_ID)))
-    missing = client.open(nowhere, method=method, headers=headers)
-    return missing.status_code == response.status_code
+        missing = {name: missing_value(name) for name in ids}
+        nowhere = app.url_for(rule.endpoint, **fill(rule, world, missing))
+    answer = client.open(nowhere, method=method, headers=headers)
+    return answer.status_code == response.status_code
 
 
 def cross_tenant_responses(app, world) -> tuple[int, list[str]]:
@@ -150,8 +171,9 @@ def cross_tenant_responses(app, world) -> tuple[int, list[str]]:
     for role, (account, store) in world["principals"].items():
         client = app.test_client()
         login(client, account, store=store, chain=world["chain"])
+        owner = account if role == "customer" else None
         for rule, names in rules:
-            for where, ids in targets(app, world, names).items():
+            for where, ids in targets(app, world, names, customer=owner).items():
                 if role == "hq" and where == "a2":
                     continue  # HQ may reach every store of its own chain
                 with app.test_request_context():
@@ -198,9 +220,27 @@ def test_the_walker_catches_a_route_that_leaks(app, world):
     assert any("/leak/" in f and "200" in f for f in failures)
 
 
+def test_the_walker_catches_a_leak_by_order_number(app, world):
+    from shopbuilder import tenancy
+    from shopbuilder.models import Order
+
+    def leaky_order(number):
+        with tenancy.unscoped():  # looks past the guard: a leak
+            return db.session.scalar(db.select(Order.number).where(Order.number == number))
+
+    app.add_url_rule("/s/<store>/leak/<number>", "leaky_order", leaky_order)
+    _checked, failures = cross_tenant_responses(app, world)
+    assert any("/leak/" in f and "200" in f for f in failures)
+
+
 def test_the_walker_sees_the_hq_store_routes(app):
     endpoints = {rule.endpoint for rule, _names in routes_with_ids(app)}
     assert {"hq.store_edit", "hq.store_suspend", "hq.store_staff_page"} <= endpoints
+
+
+def test_the_walker_sees_the_customers_order_pages_by_number(app):
+    endpoints = {rule.endpoint for rule, names in routes_with_ids(app) if "number" in names}
+    assert {"shop_orders.order_detail", "shop_orders.order_cancel"} <= endpoints
 
 
 def test_an_unmappable_id_argument_is_reported(app):

@@ -39,7 +39,7 @@ def test_bare_db_upgrade_creates_core_and_plugin_tables(tmp_path, monkeypatch, c
     capfd.readouterr()
     run_cli(app, "db", "heads")
     heads = capfd.readouterr().out  # Alembic prints straight to stdout
-    assert "0006_catalogue (head)" in heads and "stamp_0001 (stamp)" in heads
+    assert "0007_staff (head)" in heads and "stamp_0001 (stamp)" in heads
     again = run_cli(app, "db", "upgrade")
     assert again.exit_code == 0, again.output
 

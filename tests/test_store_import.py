@@ -119,7 +119,7 @@ def test_cli_dry_run_then_import_prints_invitation_once(app, chain, tmp_path):
     assert store_slugs(app, chain) == []
     done = cli(app, chain.slug, str(path))
     assert done.exit_code == 0, done.output
-    assert "Imported 3 stores, 1 new manager accounts" in done.output
+    assert "Imported 3 stores, 1 managers invited, 0 of the chain's staff attached" in done.output
     assert "wang@shop.test  http://127.0.0.1:5000/s/west-gate/manage/set-password/" in done.output
 
 
@@ -170,3 +170,16 @@ def test_hq_cannot_confirm_another_chains_upload(app, client, chain, other_chain
     response = client.post(f"/hq/{chain.slug}/stores/import/confirm", data={"upload": token})
     assert response.status_code == 302  # "expired": the file is not this chain's
     assert store_slugs(app, chain) == [] and store_slugs(app, other_chain) == []
+
+
+def test_an_account_of_another_chain_is_invited_like_a_new_one(app, chain, other_chain,
+                                                                other_chain_store):
+    make_staff(app, "wang@shop.test", other_chain, other_chain_store, "manager")
+    plan, result = run(app, chain, GOOD)
+    # The plan and the result say nothing about the account existing elsewhere.
+    assert (plan.invited, len(plan.existing_managers)) == (1, 0)
+    assert [i.email for i in result.invitations] == ["wang@shop.test"]
+    with in_app(app):
+        pending = db.session.scalars(db.select(StaffRole.pending).where(
+            StaffRole.chain_id == chain.id)).all()
+        assert pending == [True, True]

@@ -258,3 +258,52 @@ def test_storefront_images_have_alt_text_and_form_controls_have_labels(app, clie
             wrapped = re.search(r"<label[^>]*>(?:(?!</label>).)*" + re.escape(attrs),
                                 html, re.DOTALL)
             assert labelled or wrapped, f"control without a label on {url}: {attrs}"
+
+
+# -- error pages besides 404 and 500 ------------------------------------------------------------
+
+
+def _branded(response, store_name: str) -> str:
+    html = response.get_data(as_text=True)
+    assert store_name in html and "/theme-static/teahouse/theme.css" in html, html[:400]
+    assert not PLATFORM.search(html)
+    return html
+
+
+def test_an_expired_form_in_a_store_answers_400_in_its_look_and_language(app, client, demo):
+    app.config["WTF_CSRF_ENABLED"] = True
+    response = client.post("/s/riverside/login?lang=en",
+                           data={"email": "customer@example.com", "password": DEMO_PASSWORD})
+    assert response.status_code == 400
+    assert "This form has expired" in _branded(response, "茗茶 滨江店")
+    chinese = client.post("/s/riverside/login?lang=zh_CN", data={"email": "x@example.com"})
+    assert "表单已过期" in _branded(chinese, "茗茶 滨江店")
+
+
+def test_a_wrong_method_in_a_store_answers_405_in_its_look(client, demo):
+    response = client.post("/s/riverside/info?lang=en")
+    assert response.status_code == 405 and "GET" in response.headers["Allow"]
+    assert "Not possible here" in _branded(response, "茗茶 滨江店")
+
+
+@pytest.mark.parametrize("app_config", [{
+    "RATELIMIT_ENABLED": True, "LOGIN_RATE_LIMIT": "1 per minute",
+    "RATELIMIT_STORAGE_URI": "memory://",
+}])
+def test_too_many_sign_in_attempts_answer_429_in_the_stores_look(client, demo):
+    for _attempt in range(2):
+        response = client.post("/s/riverside/login?lang=zh_CN",
+                               data={"email": "nobody@example.com", "password": "wrong-pass"})
+    assert response.status_code == 429
+    assert "尝试次数过多" in _branded(response, "茗茶 滨江店")
+
+
+def test_console_and_api_errors_stay_plain_or_json(app, client, demo):
+    app.config["WTF_CSRF_ENABLED"] = True
+    console = client.post("/s/riverside/manage/login?lang=en", data={"email": "x@example.com"})
+    assert console.status_code == 400 and "This form has expired" in console.get_data(as_text=True)
+    assert "/theme-static/" not in console.get_data(as_text=True)
+    hq = client.post("/hq/mingcha/login?lang=en", data={})
+    assert hq.status_code == 400 and "This form has expired" in hq.get_data(as_text=True)
+    api = client.delete("/api/v1/stores/riverside")
+    assert api.status_code == 405 and api.mimetype == "application/problem+json"

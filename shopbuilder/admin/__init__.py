@@ -15,6 +15,7 @@ from .. import tenancy
 from ..auth import admin_required, rate_limited_login, sign_out, staff_login
 from ..extensions import db
 from ..models import SLUG_PATTERN, Chain, StaffRole, Store, User
+from ..paging import page_arg
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,8 @@ def logout():
 @bp.get("/")
 @admin_required
 def index():
-    page = db.paginate(db.select(Chain).order_by(Chain.name), per_page=50, error_out=False)
+    page = db.paginate(db.select(Chain).order_by(Chain.name), page=page_arg(), per_page=50,
+                       error_out=False)
     counts = dict(db.session.execute(
         db.select(Store.chain_id, db.func.count(Store.id))
         .where(Store.chain_id.in_([c.id for c in page.items]))

@@ -51,6 +51,12 @@ class StoreForm(FlaskForm):
                        '"sat,sun 10:00-14:00, 15:00-22:00".'),
     )
     description = TextAreaField(_l("Description"), validators=[Length(max=2000)])
+    custom_domain = StringField(
+        _l("Own domain"),
+        validators=[Optional(), Length(max=253), _rule(rules.check_store_domain)],
+        description=_l("Optional, e.g. shop.example.com. Point its DNS at this site first; "
+                       "leave empty to use the platform's address only."),
+    )
 
     def validate_lng(self, field):
         if bool((self.lat.data or "").strip()) != bool((field.data or "").strip()):
@@ -70,7 +76,8 @@ class StaffForm(FlaskForm):
     password = PasswordField(
         _l("Initial password"),
         validators=[Optional(), Length(min=8, max=128)],
-        description=_l("Needed for a new account; leave empty to add an existing account."),
+        description=_l("Optional, for a new account; without one they get an invitation link. "
+                       "Someone who already has an account keeps their own password."),
     )
 
 

@@ -9,6 +9,7 @@ from ..auth import hq_required
 from ..extensions import db
 from ..manage.orders import decide_request
 from ..models import AfterSaleRequest
+from ..paging import page_arg
 
 bp = Blueprint("hq_orders", __name__, url_prefix="/hq/<chain>/after-sales")
 PER_PAGE = 25
@@ -21,10 +22,7 @@ def index():
     stmt = select(AfterSaleRequest)
     if state in AfterSaleRequest.STATES:
         stmt = stmt.where(AfterSaleRequest.state == state)
-    try:
-        page = max(int(request.args.get("page", 1)), 1)
-    except ValueError:
-        page = 1
+    page = page_arg()
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
     rows = db.session.scalars(
         stmt.order_by(AfterSaleRequest.id.desc()).limit(PER_PAGE).offset((page - 1) * PER_PAGE)

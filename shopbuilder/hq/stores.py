@@ -6,17 +6,31 @@ import logging
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_
 
+from .. import tenancy
 from ..auth import hq_required, invitation_token
 from ..extensions import db
 from ..models import Store
+from ..paging import page_arg
 from ..services import stores as rules
-from ..services.staff import StaffError, add_store_staff, store_staff
+from ..services.staff import (
+    StaffError,
+    add_store_staff,
+    is_waiting,
+    renew_invitation,
+    store_role_row,
+    store_staff,
+)
 from . import bp
 from .forms import ConfirmForm, StaffForm, StoreFilterForm, StoreForm
 
 log = logging.getLogger(__name__)
+
+#: What HQ and a manager read after inviting someone who is not yet the chain's staff.
+INVITED = _l("Invitation made. Send this one-time link: they join by opening it, or by "
+             "signing in at the store console.")
 
 
 def chain_store_or_404(store_id: int) -> Store:
@@ -53,7 +67,7 @@ def stores():
     if form.status.data in Store.STATUSES:
         stmt = stmt.where(Store.status == form.status.data)
     page = db.paginate(
-        stmt.order_by(Store.city, Store.name, Store.id),
+        stmt.order_by(Store.city, Store.name, Store.id), page=page_arg(),
         per_page=current_app.config["STORES_PER_PAGE"], error_out=False, count=True,
     )
     # Keep the filters in the pager's links.
@@ -61,14 +75,27 @@ def stores():
     return render_template("hq/stores/list.html", form=form, page=page, filters=filters)
 
 
-def _slug_taken(slug: str, except_id: int | None = None) -> bool:
-    stmt = db.select(Store.id).where(Store.slug == slug)
-    if except_id is not None:
-        stmt = stmt.where(Store.id != except_id)
-    return db.session.scalar(stmt) is not None
+def _taken_fields(form: StoreForm, except_id: int | None = None) -> bool:
+    """Mark a slug or domain another store (of any chain) has; True when one is."""
+    taken = False
+    if rules.slug_taken(form.slug.data.strip(), except_id):
+        form.slug.errors.append(_("This address name is taken; choose another."))
+        taken = True
+    domain = rules.check_store_domain(form.custom_domain.data)
+    if domain and rules.domain_taken(domain, except_id):
+        form.custom_domain.errors.append(_("Another store already uses this domain."))
+        taken = True
+    return taken
 
 
 def _fill_store(store: Store, form: StoreForm) -> None:
+    old_domain = store.custom_domain
+    store.custom_domain = rules.check_store_domain(form.custom_domain.data)
+    if store.custom_domain != old_domain:
+        # The host lookup caches misses too: forget both names, or the old one keeps
+        # serving this shop and the new one keeps answering "unknown" for a minute.
+        tenancy.forget_custom_domain(old_domain)
+        tenancy.forget_custom_domain(store.custom_domain)
     store.slug = form.slug.data.strip()
     store.name = form.name.data.strip()
     store.city = form.city.data.strip()
@@ -85,9 +112,7 @@ def _fill_store(store: Store, form: StoreForm) -> None:
 def store_new():
     form = StoreForm()
     if form.validate_on_submit():
-        if _slug_taken(form.slug.data.strip()):
-            form.slug.errors.append(_("This address name is taken; choose another."))
-        else:
+        if not _taken_fields(form):
             store = Store(chain_id=g.chain.id)
             _fill_store(store, form)
             db.session.add(store)
@@ -108,9 +133,7 @@ def store_edit(store_id):
         form.lat.data = "" if store.lat is None else str(store.lat)
         form.lng.data = "" if store.lng is None else str(store.lng)
     if form.validate_on_submit():
-        if _slug_taken(form.slug.data.strip(), except_id=store.id):
-            form.slug.errors.append(_("This address name is taken; choose another."))
-        else:
+        if not _taken_fields(form, except_id=store.id):
             _fill_store(store, form)
             db.session.commit()
             flash(_("Store %(name)s saved.", name=store.name), "success")
@@ -162,16 +185,55 @@ def store_staff_page(store_id):
         else:
             db.session.commit()
             if result.invited:
+                # The same answer whether or not the address had an account elsewhere.
                 invitation = url_for("manage.set_password", store=store.slug,
-                                     token=invitation_token(result.user), _external=True)
-                flash(_("Account created. Send this one-time link so they choose a password."),
-                      "success")
-            elif result.created:
-                flash(_("Account %(email)s created.", email=result.user.email), "success")
+                                     token=invitation_token(result.role), _external=True)
+                flash(INVITED, "success")
             else:
                 flash(_("%(email)s added to this store.", email=result.user.email), "success")
             if invitation is None:
                 return redirect(url_for("hq.store_staff_page", store_id=store.id))
             form = StaffForm(formdata=None)
+    return _staff_page(store, form, invitation)
+
+
+def _staff_page(store: Store, form: StaffForm, invitation: str | None = None):
+    def invitation_url(role):
+        return url_for("hq.staff_invitation", store_id=store.id, staff_role_id=role.id)
+
     return render_template("hq/stores/staff.html", store=store, form=form,
-                           roles=store_staff(store), invitation=invitation)
+                           roles=store_staff(store), invitation=invitation,
+                           invitation_url=invitation_url)
+
+
+@bp.route("/stores/<int:store_id>/staff/<int:staff_role_id>/invitation",
+          methods=["GET", "POST"])
+@hq_required
+def staff_invitation(store_id, staff_role_id):
+    """A new invitation link for someone who has not joined yet (the old one expired).
+
+    Asks first: the new link kills every earlier one, also one on its way to the person.
+    """
+    store = chain_store_or_404(store_id)
+    role = store_role_row(store, staff_role_id)
+    if role is None:
+        abort(404)
+    back = url_for("hq.store_staff_page", store_id=store.id)
+    form = ConfirmForm()
+    try:
+        if form.validate_on_submit():
+            renew_invitation(role)
+            db.session.commit()
+            log.info("HQ %s renewed the invitation of %s at %s", g.chain.slug, role.user.email,
+                     store.slug)
+            flash(_("New invitation link made; earlier links no longer work."), "success")
+            link = url_for("manage.set_password", store=store.slug,
+                           token=invitation_token(role), _external=True)
+            return _staff_page(store, StaffForm(formdata=None), link)
+        if not is_waiting(role):
+            raise StaffError(_("%(email)s has already chosen a password.", email=role.user.email))
+    except StaffError as exc:
+        flash(str(exc), "error")
+        return redirect(back)
+    return render_template("hq/stores/invitation.html", store=store, member=role.user,
+                           form=form, back=back)

@@ -15,6 +15,7 @@ from ..auth import staff_required
 from ..extensions import db
 from ..models import AfterSaleRequest, Order, OrderState
 from ..money import parse_yuan
+from ..paging import page_arg
 from ..plugins import render_slot
 from ..services import aftersale, orders
 from ..services.ledger import LedgerError
@@ -55,10 +56,7 @@ def index():
     query = (args.get("q") or "").strip()
     if query:
         stmt = stmt.where(Order.number.contains(query[:40]))
-    try:
-        page = max(int(args.get("page", 1)), 1)
-    except ValueError:
-        page = 1
+    page = page_arg()
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
     rows = db.session.scalars(
         stmt.order_by(Order.id.desc()).limit(PER_PAGE).offset((page - 1) * PER_PAGE)

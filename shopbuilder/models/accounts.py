@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -53,6 +54,12 @@ class StaffRole(StoreOptional, Timestamped, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True, nullable=False)
     role: Mapped[str] = mapped_column(String(16), nullable=False)
+    #: Given to someone who was not yet staff of the chain: it grants nothing until they
+    #: sign in at the chain's consoles (or open their invitation link). So attaching an
+    #: address tells HQ nothing about whether it already had an account (docs/hq.md).
+    pending: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sa_false(), nullable=False
+    )
 
     user: Mapped[User] = relationship(lazy="joined")
     store: Mapped[Store | None] = relationship(lazy="joined")

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from ..auth import invitation_token_for, unusable_password_hash
 from ..extensions import db
 from ..models import Chain, StaffRole, Store, User
+from ..tenancy import any_chain
 from . import stores as rules
 
 log = logging.getLogger(__name__)
@@ -69,14 +70,23 @@ class ImportPlan:
     rows: list[StoreRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     encoding: str = "utf-8"
-    #: email -> user id of accounts that exist and will be attached as managers.
+    #: email -> user id of the chain's own staff, attached as managers at once.
     existing_managers: dict[str, int] = field(default_factory=dict)
     #: emails of accounts to create (no usable password; invitation link).
     new_managers: list[str] = field(default_factory=list)
+    #: email -> (user id, password hash) of accounts that are not the chain's staff: they
+    #: are invited exactly like new ones, so the preview never says whether an address
+    #: already had an account somewhere on the platform (docs/hq.md).
+    invited_accounts: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.errors and bool(self.rows)
+
+    @property
+    def invited(self) -> int:
+        """Managers who get an invitation link: new addresses and anyone else's accounts."""
+        return len(self.new_managers) + len(self.invited_accounts)
 
 
 @dataclass
@@ -234,7 +244,10 @@ def plan_import(chain: Chain, data: bytes, progress: Progress | None = None) -> 
         plan.rows.append(row)
 
     for chunk in _chunks(list(first_line)):
-        taken = db.session.scalars(db.select(Store.slug).where(Store.slug.in_(chunk)))
+        # Slugs are unique across the platform, not only in this chain.
+        taken = db.session.scalars(
+            any_chain(db.select(Store.slug).where(Store.slug.in_(chunk)))
+        )
         for slug in taken:
             plan.errors.append(RowError(first_line[slug], str(_l(
                 "slug '%(slug)s' is already used by another store", slug=slug))))
@@ -242,9 +255,19 @@ def plan_import(chain: Chain, data: bytes, progress: Progress | None = None) -> 
 
     emails = sorted({row.manager_email for row in plan.rows if row.manager_email})
     for chunk in _chunks(emails):
-        found = db.session.execute(db.select(User.email, User.id).where(User.email.in_(chunk)))
-        plan.existing_managers.update(dict(found.all()))
-    plan.new_managers = [e for e in emails if e not in plan.existing_managers]
+        found = db.session.execute(
+            db.select(User.email, User.id, User.password_hash).where(User.email.in_(chunk)))
+        accounts = {email: (user_id, hashed) for email, user_id, hashed in found}
+        staff = set(db.session.scalars(db.select(StaffRole.user_id).where(
+            StaffRole.user_id.in_([user_id for user_id, _hash in accounts.values()]),
+            StaffRole.chain_id == plan.chain_id, StaffRole.pending.is_(False))))
+        for email, (user_id, hashed) in accounts.items():
+            if user_id in staff:
+                plan.existing_managers[email] = user_id
+            else:
+                plan.invited_accounts[email] = (user_id, hashed)
+    plan.new_managers = [e for e in emails
+                         if e not in plan.existing_managers and e not in plan.invited_accounts]
     return plan
 
 
@@ -268,6 +291,8 @@ def apply_import(plan: ImportPlan, progress: Progress | None = None) -> ImportRe
 
     manager_ids = dict(plan.existing_managers)
     hashes: dict[str, str] = {}
+    for email, (user_id, hashed) in plan.invited_accounts.items():
+        manager_ids[email], hashes[email] = user_id, hashed
     for chunk in _chunks(plan.new_managers):
         values = []
         for email in chunk:
@@ -277,22 +302,28 @@ def apply_import(plan: ImportPlan, progress: Progress | None = None) -> ImportRe
         inserted = db.session.execute(insert(User).returning(User.id, User.email), values)
         manager_ids.update({email: user_id for user_id, email in inserted})
 
+    # Roles of people who are not yet the chain's staff wait until they join.
     roles = [{"user_id": manager_ids[r.manager_email], "chain_id": plan.chain_id,
-              "store_id": slug_ids[r.slug], "role": "manager"}
+              "store_id": slug_ids[r.slug], "role": "manager",
+              "pending": r.manager_email not in plan.existing_managers}
              for r in plan.rows if r.manager_email]
+    role_ids: dict[tuple[int, int], int] = {}
     for chunk in _chunks(roles):
-        db.session.execute(insert(StaffRole), chunk)
+        inserted = db.session.execute(
+            insert(StaffRole).returning(StaffRole.id, StaffRole.user_id, StaffRole.store_id),
+            chunk)
+        role_ids.update({(user_id, store_id): role_id for role_id, user_id, store_id in inserted})
 
     first_store = {}
     for r in plan.rows:
         if r.manager_email:
             first_store.setdefault(r.manager_email, r.slug)
     invitations = [
-        Invitation(email, first_store[email],
-                   invitation_token_for(manager_ids[email], hashes[email]))
-        for email in plan.new_managers
+        Invitation(email, first_store[email], invitation_token_for(
+            role_ids[manager_ids[email], slug_ids[first_store[email]]], hashes[email]))
+        for email in sorted([*plan.new_managers, *plan.invited_accounts])
     ]
-    log.info("imported %d stores into chain %s (%d new managers)",
+    log.info("imported %d stores into chain %s (%d managers invited)",
              len(plan.rows), plan.chain_id, len(invitations))
     return ImportResult(stores=len(plan.rows), attached_managers=len(plan.existing_managers),
                         invitations=invitations)

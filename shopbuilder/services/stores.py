@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import re
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from ..models import SLUG_PATTERN
+from ..extensions import db
+from ..models import SLUG_PATTERN, Store
+from ..tenancy import any_chain
 
 SLUG_RE = re.compile(SLUG_PATTERN)
 #: Mainland landlines ("0571-8700 1001"), mobiles ("13800000000"), "+86 ..." forms.
@@ -20,6 +23,8 @@ _TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$|^24:00$")
 
 #: Longest values the columns hold.
 MAX_LENGTHS = {"slug": 64, "name": 120, "address": 255, "city": 64, "phone": 32}
+#: A DNS label: letters, digits and inner dashes, at most 63 characters.
+_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
 class InvalidValue(ValueError):
@@ -32,6 +37,76 @@ def check_slug(value: str) -> str:
             _l("use lower-case letters, digits and dashes (not at the start or end)")
         )
     return value
+
+
+def check_length(value: str, field: str) -> str:
+    """``value`` stripped, refused when longer than the ``field`` column holds."""
+    value = (value or "").strip()
+    if len(value) > MAX_LENGTHS[field]:
+        raise InvalidValue(_l("%(field)s is longer than %(limit)d characters",
+                              field=field, limit=MAX_LENGTHS[field]))
+    return value
+
+
+def check_name(value: str, field: str = "name") -> str:
+    """A required name (of a store, a chain): not empty, not longer than the column."""
+    value = check_length(value, field)
+    if not value:
+        raise InvalidValue(_l("missing %(field)s", field=field))
+    return value
+
+
+def check_custom_domain(value: str | None, reserved: tuple[str, ...] = (),
+                        base_domain: str | None = None) -> str | None:
+    """A store's own host name (``shop.example.com``), normalised; None for none.
+
+    Lower-case, no scheme, port or path; an internationalised name is stored in its
+    ASCII (punycode) form, as browsers send it in the Host header. The platform's own
+    hosts (``reserved``) and ``<anything>.<base_domain>`` are refused: requests for those
+    never reach the custom-domain lookup.
+    """
+    value = (value or "").strip().rstrip(".").lower()
+    if not value:
+        return None
+    try:
+        ascii_name = value.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise InvalidValue(_l("not a domain name: %(value)s", value=value)) from None
+    labels = ascii_name.split(".")
+    if (len(ascii_name) > 253 or len(labels) < 2 or labels[-1].isdigit()
+            or not all(_LABEL_RE.match(label) for label in labels)):
+        raise InvalidValue(_l("not a domain name: %(value)s", value=value))
+    base = (base_domain or "").lower()
+    if ascii_name in reserved or (base and (ascii_name == base
+                                            or ascii_name.endswith("." + base))):
+        raise InvalidValue(_l("%(value)s is one of the platform's own addresses",
+                              value=value))
+    return ascii_name
+
+
+def check_store_domain(value: str | None) -> str | None:
+    """:func:`check_custom_domain` with this deployment's own hosts reserved."""
+    config = current_app.config
+    return check_custom_domain(value, tuple(config.get("PLATFORM_HOSTS", ())),
+                               config.get("BASE_DOMAIN"))
+
+
+def _taken(column, value, except_id: int | None) -> bool:
+    # Slugs and domains are unique across the platform: look at every chain's stores.
+    stmt = any_chain(db.select(Store.id).where(column == value))
+    if except_id is not None:
+        stmt = stmt.where(Store.id != except_id)
+    return db.session.scalar(stmt.limit(1)) is not None
+
+
+def slug_taken(slug: str, except_id: int | None = None) -> bool:
+    """Whether a store other than ``except_id``, of any chain, has ``slug``."""
+    return _taken(Store.slug, slug, except_id)
+
+
+def domain_taken(domain: str, except_id: int | None = None) -> bool:
+    """Whether a store other than ``except_id``, of any chain, answers on ``domain``."""
+    return _taken(Store.custom_domain, domain, except_id)
 
 
 def check_phone(value: str) -> str:

@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from ..auth import customer_required
 from ..extensions import csrf, db
 from ..models import Order, Payment
+from ..paging import page_arg
 from ..payments import get_provider, providers_for, sandbox
 from ..plugins import render_slot
 from ..services import aftersale, orders
@@ -307,7 +308,7 @@ def sandbox_notify():
 @bp.get("/orders")
 @customer_required
 def order_list():
-    page = max(_int(request.args.get("page"), 1), 1)
+    page = page_arg()
     base = select(Order).where(Order.customer_id == _customer_id())
     total = db.session.scalar(select(func.count()).select_from(base.subquery()))
     rows = db.session.scalars(

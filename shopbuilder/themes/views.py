@@ -266,7 +266,7 @@ _STORE_PATH = re.compile(r"^/s/([a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?)(?:/|$)")
 def _store_for_error():
     """The store whose page failed, also when routing never reached the store's blueprint."""
     from ..models import Store
-    from ..tenancy import TenantScope, set_request_scope
+    from ..tenancy import TenantScope, any_chain, set_request_scope
 
     store = g.get("store")
     if store is not None:
@@ -274,7 +274,7 @@ def _store_for_error():
     match = _STORE_PATH.match(request.path)
     if not match or request.path.startswith(f"/s/{match.group(1)}/manage"):
         return None
-    store = db.session.scalar(db.select(Store).where(Store.slug == match.group(1)))
+    store = db.session.scalar(any_chain(db.select(Store).where(Store.slug == match.group(1))))
     if store is None:
         return None
     g.store, g.chain = store, store.chain
@@ -307,7 +307,27 @@ def store_server_error(error):
     return render_template("errors/500.html"), 500
 
 
+def store_error_page(error):
+    """400 (and an expired form), 405 and 429 on a shop page, in the store's look."""
+    from ..app import error_response, error_text, plain_error_page
+
+    try:
+        store = _store_for_error()
+        api = request.path.startswith("/api/")
+        if store is not None and not store.is_suspended and not _in_store_console() and not api:
+            code, title, message = error_text(error)
+            html = render_store_template("storefront/error.html", code=code, title=title,
+                                         message=message)
+            return error_response(error, html, code)
+    except Exception:
+        log.exception("branded %s page failed", getattr(error, "code", "error"))
+    return plain_error_page(error)
+
+
 def register(app) -> None:
+    from flask_wtf.csrf import CSRFError
+
+    from ..app import ERROR_PAGES
     from ..media import bp as media_bp
 
     app.register_blueprint(hq_bp)
@@ -315,3 +335,6 @@ def register(app) -> None:
     app.register_blueprint(media_bp)
     app.register_error_handler(404, store_not_found)
     app.register_error_handler(500, store_server_error)
+    for code in ERROR_PAGES:
+        app.register_error_handler(code, store_error_page)
+    app.register_error_handler(CSRFError, store_error_page)
