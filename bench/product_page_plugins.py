@@ -8,7 +8,8 @@ distributor: every request renders every slot).
 Two copies of the demo database are built (``create_all`` + the demo chain) with the same
 data, so that every built-in plugin has something to show on ``/s/west-lake/p/<id>``:
 
-* a live group-buy campaign on that product in west-lake (group-buy's price and actions);
+* a live group-buy campaign on that product in west-lake, with one group open to join
+  (group-buy's price, actions and the group's members and countdown);
 * the demo customer as an active distributor (distribution's share bar, shown to them only);
 * pickup needs nothing (its finder link is on every product page);
 * the example gift note plugin (``examples/shopbuilder-gift-note``), pip-installed into a
@@ -23,10 +24,11 @@ baseline, to show how busy the machine was) are measured in interleaved rounds w
 Two modes (``--page-cache``):
 
 * ``on`` — the realistic case: anonymous visitors, the storefront's whole-page cache on.
-  A page is kept only when every slot on it says it may be (pickup's link and the gift
-  note's hint do; group-buy's live price and groups do not), so with a live campaign the
-  all-on page is drawn on every request while the none-on page may come from the cache.
-  Distribution shows nothing to anonymous visitors.
+  A page is kept only when every slot on it says it may be: pickup's link, the gift
+  note's hint and, for anonymous visitors, group-buy's price and groups do (group-buy
+  renews the store's pages when a group or campaign changes, and caps the entry's life
+  at the next campaign start, end or group deadline; see docs/groupbuy.md). Both pages
+  therefore come from the cache. Distribution shows nothing to anonymous visitors.
 * ``off`` — every request renders every slot: the page cache is turned off in both shops
   and the requests carry the session cookie of the demo customer (an active distributor),
   signed in through the shop's own sign-in form, so the share bar renders too.
@@ -63,6 +65,7 @@ MARKUP = {
     "distribution": 'class="distribution-share"',
     "offline": None,   # payment providers: checkout only
     "sandbox": None,
+    "notify_log": None,  # a notification channel: no page output
 }
 #: Plugins that show their product-page markup to signed-in visitors only.
 SIGNED_IN_ONLY = {"distribution"}
@@ -99,12 +102,13 @@ def build_shop(policy: str) -> None:
             from shopbuilder_groupbuy import service as groupbuy
 
             now = clock.now()
-            groupbuy.create_campaign(groupbuy.CampaignInput(
+            campaign = groupbuy.create_campaign(groupbuy.CampaignInput(
                 title="Bench group", variant_id=variant.id,
                 group_price_fen=max(1, variant.price_fen * 8 // 10), group_size=3,
                 fill_hours=24, starts_at=now - timedelta(days=1),
                 ends_at=now + timedelta(days=30), unit_cap=max(1, min(20, listing.available)),
             ), chain, store=store)
+            open_group(app, chain, store, campaign)
         if "distribution" in names:
             from shopbuilder_distribution import service as distribution
 
@@ -116,6 +120,35 @@ def build_shop(policy: str) -> None:
             set_chain_policy(chain, name, policy)
         db.session.commit()
         print(product_id, ",".join(names))
+
+
+def open_group(app, chain, store, campaign) -> None:
+    """A group open to join, led by a customer who is not the benchmark's visitor.
+
+    Placed and paid through the plugin's hooks, so every plugin is forced on while it
+    is placed (both shops get the same rows); the caller then sets the policy measured.
+    """
+    from shopbuilder_groupbuy import service as groupbuy
+
+    from shopbuilder import tenancy
+    from shopbuilder.extensions import db
+    from shopbuilder.models import Customer
+    from shopbuilder.plugins import get_host
+    from shopbuilder.plugins.policy import set_chain_policy
+    from shopbuilder.services import orders
+
+    for name in get_host().names:
+        set_chain_policy(chain, name, "forced")
+    leader = Customer(chain_id=chain.id, email="bench-leader@example.com", name="Bench leader")
+    leader.set_password("bench-leader-password")
+    db.session.add(leader)
+    db.session.commit()
+    checkout = orders.Checkout(fulfilment_code="delivery", payment_provider="offline",
+                               contact_name="Bench", contact_phone="13800000000",
+                               address="1 Lake Road")
+    with app.test_request_context(), tenancy.store_scope(store):
+        order = groupbuy.start_group(store, leader, campaign, checkout)
+        orders.mark_paid(order, "system")
 
 
 def build(instance: Path, policy: str, env: dict) -> tuple[int, list[str]]:

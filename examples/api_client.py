@@ -71,7 +71,8 @@ class Client:
         """What the customer does in the web view: open the gateway page and press *Pay*."""
         with self.opener.open(url, timeout=30) as response:
             page = response.read().decode()
-        action = re.search(r'<form[^>]*action="([^"]+)"', page)
+        # The payment form (the page also carries the shop's search form).
+        action = re.search(r'<form[^>]*action="([^"]*/pay/sandbox/[^"]*)"', page)
         csrf = re.search(r'name="csrf_token"[^>]*value="([^"]*)"', page)
         target = urllib.parse.urljoin(url, action.group(1)) if action else url
         form = {"outcome": "pay", "csrf_token": csrf.group(1) if csrf else ""}

@@ -123,8 +123,9 @@ def translation_folders(host) -> list[str]:
 #: entry of 0.5-2 KB), so 5,000 entries hold a few thousand pages: at most about 100 MB
 #: per worker, typically a few tens (docs/themes.md, "Performance"). Cachelib's default
 #: (500) held fewer pages than one store's catalogue, so a customer opening many
-#: different pages always missed; over the limit it also evicts the entries that never
-#: expire first (the catalogue version tokens), which empties the stores' caches.
+#: different pages always missed. Over the limit it evicts entries that never expire
+#: first, so the catalogue's version tokens, which every store's entries hang on, get a
+#: long finite timeout instead (``storefront_catalogue.VERSION_TOKEN_SECONDS``).
 DEFAULT_CACHE_THRESHOLD = 5_000
 
 

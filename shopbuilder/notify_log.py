@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import logging
 
+from flask_babel import lazy_gettext as _l
+
 from .money import yuan_text
 from .plugins import PluginMeta, hookimpl
 
 log = logging.getLogger(__name__)
 
 meta = PluginMeta(
-    name="notify_log", title="Notification log", version="1.0",
-    description="Writes each customer notification to the server log (no message is sent).",
+    name="notify_log", title=_l("Notification log"), version="1.0",
+    description=_l("Writes each customer notification to the server log (no message is sent)."),
     default_on=True,
 )
 

@@ -355,6 +355,8 @@ def csrf_token(client, url: str) -> str:
 # imported on demand). A model without one fails those tests with "add a seed factory for X".
 
 SEED_FACTORIES: dict[type, Callable] = {}
+#: Models with rows HQ owns, for HQ pages (see :func:`hq_seed_factory`).
+HQ_SEED_FACTORIES: dict[type, Callable] = {}
 
 #: URL id arguments whose name is not ``<table name>_id``: argument name -> model.
 ID_ARGUMENT_MODELS: dict[str, type] = {}
@@ -389,6 +391,35 @@ def seed_factory(model: type):
         return func
 
     return decorator
+
+
+def hq_seed_factory(model: type):
+    """Register ``func(session, store) -> row``: a ``model`` row HQ owns, for HQ pages.
+
+    For models whose rows belong either to a store or to HQ (a campaign a store
+    runs for itself, or one HQ runs for many stores): HQ's pages show only HQ's
+    rows, so the console walk seeds one of those. Optional; without it HQ pages
+    get the store's row.
+    """
+
+    def decorator(func):
+        HQ_SEED_FACTORIES[model] = func
+        return func
+
+    return decorator
+
+
+def seed_for_hq(session, model: type, store: Store):
+    """Like :func:`seed`, but HQ's own row when the model has an HQ seed factory."""
+    find_seed_factory(model)  # imports the plugin's testing module, which registers both
+    factory = HQ_SEED_FACTORIES.get(model)
+    if factory is None:
+        return seed(session, model, store)
+    row = factory(session, store)
+    if row not in session:
+        session.add(row)
+    session.flush()
+    return row
 
 
 def register_id_argument(name: str, model: type, attribute: str = "id") -> None:

@@ -17,6 +17,7 @@ from shopbuilder.testing import (
     login,
     model_for_id_argument,
     seed,
+    seed_for_hq,
     set_plugin_enabled,
 )
 
@@ -46,15 +47,20 @@ def ids(app, store, chain):
         order = seed(db.session, Order, row)
         found = {"store_id": store.id, "order_id": order.id, "name": "pickup",
                  "hq_product_id": hq_product.id, "local_product_id": local.id}
-        # Plugin pages' ids (a group, a campaign...): one seeded row of what each names.
+        # Plugin pages' ids (a group, a campaign...): one seeded row of what each names,
+        # HQ's own row for HQ pages where a model has rows of both kinds.
+        hq, given = {}, set(found) | {"product_id"}
         for rule in app.url_map.iter_rules():
-            if "/manage/" in rule.rule or rule.rule.startswith("/hq/"):
-                for name in rule.arguments - found.keys() - {"product_id"}:
-                    model = model_for_id_argument(name)
-                    if model is not None:
-                        found[name] = seed(db.session, model, row).id
+            for name in rule.arguments - given:
+                model = model_for_id_argument(name)
+                if model is None:
+                    continue
+                if "/manage/" in rule.rule and name not in found:
+                    found[name] = seed(db.session, model, row).id
+                if rule.rule.startswith("/hq/") and name not in hq:
+                    hq[name] = seed_for_hq(db.session, model, row).id
         db.session.commit()
-        return found
+        return {**found, "hq": hq}
 
 
 @pytest.fixture
@@ -66,7 +72,9 @@ def every_plugin_on(app, store):
 
 def url_for_rule(app, rule, ids, **known):
     product_id = ids["local_product_id"] if rule.rule.startswith("/s/") else ids["hq_product_id"]
-    values = example_url_values(rule, product_id=product_id, **ids, **known)
+    own = ids["hq"] if rule.rule.startswith("/hq/") else {}
+    values = example_url_values(rule, product_id=product_id,
+                                **{**ids, **own, "hq": None}, **known)
     with app.test_request_context():
         return app.url_for(rule.endpoint, **values)
 
@@ -180,6 +188,9 @@ def test_a_failing_plugin_hq_menu_leaves_the_other_plugins_entries(
     assert "plugin broken_menu failed in shopbuilder_hq_menu" in caplog.text
 
 
-def test_the_menu_fits_a_phone(app, client):
+def test_the_menu_wraps_on_a_phone_instead_of_hiding_entries_past_the_edge(app, client):
+    """The stylesheet's phone rules; tests/browser/test_console_on_a_phone.py looks at it."""
     css = client.get("/static/console.css").get_data(as_text=True)
-    assert "@media (max-width:40rem)" in css and "overflow-x:auto" in css
+    phone = css.split("@media (max-width:40rem){", 1)[1].split("\n}", 1)[0]
+    assert "flex-wrap:wrap" in phone and "min-height:44px" in phone
+    assert "overflow-x" not in phone and "nowrap" not in phone

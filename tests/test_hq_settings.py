@@ -5,7 +5,7 @@ from __future__ import annotations
 from shopbuilder import settings, tenancy
 from shopbuilder.extensions import db
 from shopbuilder.models import Chain, Store
-from shopbuilder.services.orders import deadline_values
+from shopbuilder.services.orders import DEADLINE_DEFAULTS, deadline_values
 from shopbuilder.testing import login
 
 GOOD = {"pay_minutes": "45", "fulfil_days": "3", "pickup_days": "5", "confirm_days": "10",
@@ -45,6 +45,19 @@ def test_hq_saves_deadlines_locks_and_royalty_and_stores_inherit_them(
     assert "Deadlines and money rules saved." in html
     assert 'name="royalty" value="5.5"' in html
     assert 'name="lock_after_sale_days" value="1" checked' in html
+
+
+def test_a_later_platform_default_reaches_a_chain_that_saved_the_form_unchanged(
+        app, client, chain, store, hq_user, monkeypatch):
+    login(client, hq_user, chain=chain)
+    unchanged = {"pay_minutes": "30", "fulfil_days": "7", "pickup_days": "7",
+                 "confirm_days": "20", "after_sale_days": "7", "royalty": "0"}
+    client.post(f"/hq/{chain.slug}/settings", data={**unchanged, "pay_minutes": "45"})
+    assert reload(app, chain, store)[3] == {"pay_minutes": 45}  # only what HQ changed
+    monkeypatch.setitem(DEADLINE_DEFAULTS, "pickup_days", 10)  # a new platform release
+    assert reload(app, chain, store)[2]["pickup_days"] == 10
+    html = client.get(f"/hq/{chain.slug}/settings").get_data(as_text=True)
+    assert 'name="pickup_days" value="10"' in html
 
 
 def test_a_locked_deadline_beats_a_stores_own_value(app, client, chain, store, hq_user):

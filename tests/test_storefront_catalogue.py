@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from shopbuilder import tenancy
-from shopbuilder.extensions import db
+from shopbuilder.extensions import cache, db
 from shopbuilder.models import Category, Product, Publication, Store, StoreListing, Variant
+from shopbuilder.services import cart as cart_service
 from shopbuilder.services import storefront_catalogue as catalogue
 from shopbuilder.testing import in_app, make_store
 
@@ -85,6 +86,55 @@ def test_price_comes_from_listing_then_most_specific_publication_then_variant(ap
     assert view(app, shop["north"], ids["priced"]).price_fen == 700  # store publication
     assert view(app, shop["south"], ids["priced"]).price_fen == 800  # city publication
     assert view(app, shop["far"], ids["priced"]).price_fen == 900  # all-stores publication
+
+
+def cart_price(app, store, product_id):
+    """What the cart charges for the product's variant in ``store``: (price, sellable)."""
+    with app.test_request_context(), tenancy.store_scope(store):
+        variant = db.session.scalar(db.select(Variant).where(Variant.product_id == product_id))
+        line = cart_service.price_variant(db.session.get(Store, store.id), variant)
+        return line.unit_price_fen, line.sellable
+
+
+def test_the_cart_charges_the_most_specific_publications_price(app, shop):
+    ids = shop["ids"]
+    assert cart_price(app, shop["north"], ids["priced"])[0] == 700  # store publication
+    assert cart_price(app, shop["south"], ids["priced"])[0] == 800  # city publication
+    assert cart_price(app, shop["far"], ids["priced"])[0] == 900  # all-stores publication
+    assert cart_price(app, shop["north"], ids["all"])[0] == 1200  # the store's override
+    assert cart_price(app, shop["south"], ids["city"])[0] == 2000  # the variant's price
+    with app.test_request_context(), tenancy.store_scope(shop["far"]):
+        far = db.session.get(Store, shop["far"].id)
+        assert cart_service.publication_price(far, ids["priced"]) == (True, 900)
+        assert cart_service.publication_price(far, ids["city"]) == (False, None)
+
+
+def test_a_product_published_store_by_store_costs_each_store_its_own_price(app, chain, shop):
+    """Published to many chosen stores, each with its price: the cart finds this store's row."""
+    stores = [shop["north"], shop["south"]] + [
+        make_store(app, chain, f"branch-{n}", city="杭州") for n in range(20)]
+    with in_app(app) as session:
+        item, _variant = product(session, chain, "Chosen stores", 1000, publish=[
+            ("store", {"store_id": row.id, "price_fen": 500 + n}) for n, row in enumerate(stores)])
+        session.commit()
+        item_id = item.id
+    assert cart_price(app, stores[0], item_id) == (500, False)  # priced, but no stock row
+    assert cart_price(app, stores[-1], item_id) == (500 + len(stores) - 1, False)
+    assert cart_price(app, shop["far"], item_id) == (1000, False)  # not published to it
+
+
+@pytest.mark.parametrize("app_config", [{"CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": 50}])
+def test_a_full_cache_drops_old_pages_before_a_stores_version_token(app, shop):
+    """Over its threshold the in-process cache makes room; the store's pages stay keyed."""
+    north = shop["north"]
+    with app.test_request_context():
+        tokens = catalogue.version_tokens(north)
+        page_seconds = app.config.get("CATALOGUE_CACHE_SECONDS", 60)
+        for n in range(200):  # other pages of other stores, as a busy worker caches them
+            cache.set(f"sf:page:{n}", "<html>", timeout=page_seconds)
+        assert cache.get("sf:page:0") is None  # the cache did make room
+        assert catalogue.version_tokens(north) == tokens
+    assert catalogue.VERSION_TOKEN_SECONDS > page_seconds
 
 
 def test_stock_is_on_hand_minus_reserved_at_this_store_only(app, shop):

@@ -29,9 +29,36 @@ class CounterPlugin:
 COUNTER = CounterPlugin()
 
 
+class CountdownPlugin:
+    """Cacheable HTML that changes by itself at a known moment (``changes_in`` seconds)."""
+
+    def __init__(self):
+        self.meta = PluginMeta(name="countdown", title="countdown", version="1")
+        self.changes_in = 60
+        self.calls = 0
+
+    @hookimpl
+    def shopbuilder_slot(self, slot, store, context):
+        from datetime import timedelta
+
+        from shopbuilder import clock
+        from shopbuilder.plugins import SlotHTML, page_valid_until
+
+        if slot != "product_below_price":
+            return None
+        self.calls += 1
+        page_valid_until(clock.now() + timedelta(seconds=self.changes_in))
+        html = SlotHTML('<p class="starts-soon">Starts soon</p>')
+        html.cacheable = True
+        return html
+
+
+COUNTDOWN = CountdownPlugin()
+
+
 @pytest.fixture
 def app_config():
-    return {"EXTRA_PLUGINS": [COUNTER]}
+    return {"EXTRA_PLUGINS": [COUNTER, COUNTDOWN]}
 
 
 @pytest.fixture
@@ -271,3 +298,45 @@ def test_a_core_statement_on_the_listing_table_renews_the_store_pages(app, clien
             stock_on_hand=7, reserved=0))
         db.session.commit()
     assert "7 left" in product_page(client, store, tea)
+
+
+# -- pages that change by themselves at a known moment (page_valid_until) ------------------------
+
+
+def kept_for(app, monkeypatch):
+    """The lifetimes (seconds) the page cache gives the pages it keeps."""
+    from shopbuilder.extensions import cache
+
+    kept = []
+    with app.app_context():
+        backend = cache.cache
+    original = backend.set
+
+    def recording(key, value, timeout=None):
+        if key.startswith("sf:page:"):
+            kept.append(timeout)
+        return original(key, value, timeout=timeout)
+
+    monkeypatch.setattr(backend, "set", recording)
+    return kept
+
+
+def test_a_page_is_kept_no_longer_than_a_plugin_says_it_stays_true(
+        app, client, store, tea, monkeypatch):
+    set_plugin_enabled(app, store, "countdown")
+    kept = kept_for(app, monkeypatch)
+    COUNTDOWN.changes_in, COUNTDOWN.calls = 12.7, 0
+    url = f"/s/{store.slug}/p/{tea}"
+    client.get(url)
+    client.get(url)
+    assert kept == [12] and COUNTDOWN.calls == 1  # rounded down: gone by then; a hit
+
+
+def test_a_page_whose_moment_has_come_is_not_kept(app, client, store, tea, monkeypatch):
+    set_plugin_enabled(app, store, "countdown")
+    kept = kept_for(app, monkeypatch)
+    COUNTDOWN.changes_in, COUNTDOWN.calls = 0.5, 0
+    url = f"/s/{store.slug}/p/{tea}"
+    client.get(url)
+    client.get(url)
+    assert kept == [] and COUNTDOWN.calls == 2

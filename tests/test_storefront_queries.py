@@ -191,3 +191,42 @@ def test_real_plugins_add_no_query_per_product_or_store(app, client):
     # Listings show no plugin output; a product without a campaign costs that one lookup.
     assert len(with_plugins[urls[0]]) == before[urls[0]]
     assert len(with_plugins[urls[3]]) == before[urls[3]] + 1
+
+
+def open_groups(app, store, product_id, count, first=0):
+    """``count`` customers each open (and pay for) a group of the product's live campaign."""
+    from shopbuilder_groupbuy import service as groupbuy
+
+    from shopbuilder import tenancy
+    from shopbuilder.models import Customer
+    from shopbuilder.services import orders
+
+    checkout = orders.Checkout(fulfilment_code="delivery", payment_provider="offline",
+                               contact_name="Lin", contact_phone="138", address="1 Lake Road")
+    with app.test_request_context():
+        row = db.session.get(Store, store.id)
+        with tenancy.store_scope(row):
+            campaign = groupbuy.live_campaigns(row, product_id)[0]
+            for i in range(first, first + count):
+                customer = Customer(chain_id=row.chain_id, email=f"leader{i}@example.com",
+                                    name=f"Leader {i}", password_hash="-")
+                db.session.add(customer)
+                db.session.commit()
+                order = groupbuy.start_group(row, customer, campaign, checkout)
+                orders.mark_paid(order, "system")
+
+
+def test_product_page_queries_do_not_grow_with_the_open_groups(app, client):
+    """Members' initials of every group shown come in one query, not one per group."""
+    store, on_sale, _plain = demo_with_a_live_campaign(app)
+    for name in REAL_PLUGINS:
+        set_plugin_enabled(app, store, name)
+    url = f"/s/{store.slug}/p/{on_sale}"
+    open_groups(app, store, on_sale, 1)
+    one = cold_statements(app, client, url)
+    open_groups(app, store, on_sale, 5, first=1)
+    html = client.get(url).get_data(as_text=True)
+    assert html.count('class="gb-member gb-leader"') == 6  # every group, with its leader
+    six = cold_statements(app, client, url)
+    assert len(six) == len(one) <= MAX_QUERIES
+    assert len([s for s in six if "FROM groupbuy_member" in s]) == 1

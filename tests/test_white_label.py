@@ -80,7 +80,8 @@ def social_commerce_on(app) -> None:
         campaign = groupbuy.create_campaign(groupbuy.CampaignInput(
             title="龙井三人团", variant_id=variant.id, group_price_fen=9900, group_size=3,
             fill_hours=24, starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=7),
-            unit_cap=5, store_ids=tuple(stores[slug].id for slug in SOCIAL),
+            unit_cap=5, per_customer_limit=len(SOCIAL),
+            store_ids=tuple(stores[slug].id for slug in SOCIAL),
         ), chain)
         distribution.save_chain_settings(chain, {"join_policy": "open"})
         session.add(Grade(chain_id=chain.id, name="铜牌", rate_bp=1000, second_rate_bp=200))

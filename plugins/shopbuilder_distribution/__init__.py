@@ -35,7 +35,7 @@ meta = PluginMeta(
     description=_l("Distributors share links and posters and earn a commission on what the "
                    "customers they bring buy (two levels at most)."),
     author="ShopBuilder",
-    api_min="1.2",
+    api_min="1.3",  # shopbuilder_app_page_cache_bypass
     api_max="1.99",
 )
 

@@ -22,8 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shopbuilder.extensions import db
-from shopbuilder.models import ChainOwned, Customer
-from shopbuilder.models.base import Timestamped, UTCDateTime
+from shopbuilder.models import ChainOwned, Customer, Timestamped, UTCDateTime
 
 #: Marks the tables as this plugin's: core autogenerate leaves them alone, and
 #: ``flask db migrate -x plugin=distribution`` writes only them (``docs/plugins.md``).

@@ -23,7 +23,7 @@ from sqlalchemy import case, func, or_, select, update
 
 from shopbuilder import clock, settings, tenancy
 from shopbuilder.extensions import db
-from shopbuilder.models import Chain, LedgerEntry, Order, OrderLine, Variant
+from shopbuilder.models import Chain, Order, OrderLine, Variant
 from shopbuilder.plugins import store_hook
 from shopbuilder.services import ledger
 
@@ -81,7 +81,8 @@ def chain_settings(chain) -> dict:
 
 
 def save_chain_settings(chain, new_values: dict) -> None:
-    settings.set_chain_values(chain, NAMESPACE, {**chain_settings(chain), **new_values})
+    """HQ saved the form: keep only what differs from ``DEFAULTS``, so the rest follows them."""
+    settings.save_chain_values(chain, NAMESPACE, new_values, DEFAULTS)
 
 
 def chain_scope(chain_id: int):
@@ -428,10 +429,8 @@ def settlement_splits(order: Order, amount_fen: int) -> list[tuple[str, int, str
 
 
 def _ledger_net(order_id: int, chain_id: int, distributor_id: int) -> int:
-    value = db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0)).where(
-        LedgerEntry.chain_id == chain_id, LedgerEntry.order_id == order_id,
-        LedgerEntry.account == f"{ledger.COMMISSION_PREFIX}{distributor_id}"))
-    return int(value or 0)
+    """What the ledger holds for a distributor on one order: credits less clawbacks."""
+    return ledger.account_net(chain_id, f"{ledger.COMMISSION_PREFIX}{distributor_id}", order_id)
 
 
 def _level_net(order: Order, row: Commission) -> int:

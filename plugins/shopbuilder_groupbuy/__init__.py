@@ -30,7 +30,7 @@ meta = PluginMeta(
     description=_l("Customers open groups at a lower price and share them; full groups ship, "
                    "groups that do not fill in time are refunded."),
     author="ShopBuilder",
-    api_min="1.2",
+    api_min="1.3",
     api_max="1.99",
 )
 
@@ -97,9 +97,13 @@ def shopbuilder_slot(slot, store, context):
     found = product_context(store, product_id)
     if not found:
         return None
-    template = "groupbuy/slot_price.html" if slot == "product_below_price" else \
-        "groupbuy/slot_actions.html"
-    return slot_template(template, **found)
+    if slot == "product_below_price":
+        # Prices and the group size: the same for every visitor.
+        found["cacheable"] = True
+        return slot_template("groupbuy/slot_price.html", **found)
+    # The groups to join: viewer-free for anonymous visitors only (see product_context);
+    # time left is computed in the browser from the absolute deadline.
+    return slot_template("groupbuy/slot_actions.html", **found)
 
 
 def _order_slot(store, order):

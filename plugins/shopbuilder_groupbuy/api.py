@@ -48,7 +48,10 @@ def campaign_view(campaign) -> dict:
     }
 
 
-def group_view(group) -> dict:
+def group_view(group, members=None) -> dict:
+    """One group as JSON; ``members``: its shown members when the caller loaded them."""
+    if members is None:
+        members = service.shown_members(group)
     return {
         "id": group.id, "campaign_id": group.campaign_id, "state": group.state,
         "size": group.size, "members_paid": group.paid_count,
@@ -56,7 +59,7 @@ def group_view(group) -> dict:
         "expires_at": group.expires_at.isoformat() if group.expires_at else None,
         "seconds_left": service.seconds_left(group),
         "members": [{"initial": m.initial, "leader": m.is_leader}
-                    for m in service.shown_members(group)],
+                    for m in members],
     }
 
 
@@ -86,7 +89,8 @@ def open_groups(campaign_id):
     campaign = _campaign(campaign_id)
     customer = current_customer()
     groups = service.joinable_groups(g.store, campaign, getattr(customer, "id", None), limit=20)
-    return {"items": [group_view(gr) for gr in groups]}
+    members = service.shown_members_of(groups)  # one query for every group listed
+    return {"items": [group_view(gr, members[gr.id]) for gr in groups]}
 
 
 @bp.get("/groups/<int:group_id>")

@@ -9,7 +9,7 @@ processes racing for the last seat cannot overfill a group.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     Boolean,
@@ -23,8 +23,16 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shopbuilder.extensions import db
-from shopbuilder.models import ChainOwned, Customer, Order, StoreOptional, StoreOwned, Variant
-from shopbuilder.models.base import Timestamped, UTCDateTime
+from shopbuilder.models import (
+    ChainOwned,
+    Customer,
+    Order,
+    StoreOptional,
+    StoreOwned,
+    Timestamped,
+    UTCDateTime,
+    Variant,
+)
 
 
 class GroupState:
@@ -180,6 +188,17 @@ class Group(StoreOwned, Timestamped, db.Model):
     outcome: Mapped[str] = mapped_column(String(16), default="", nullable=False)
 
     campaign: Mapped[Campaign] = relationship(lazy="joined")
+
+    @property
+    def deadline_iso(self) -> str:
+        """The deadline in UTC, ISO 8601 (``2026-11-28T03:00:00Z``); empty before it is set.
+
+        What the countdown script counts down to: an absolute time stays true in a
+        page kept in a cache, where "seconds left" would not.
+        """
+        if self.expires_at is None:
+            return ""
+        return self.expires_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class GroupMember(StoreOwned, Timestamped, db.Model):

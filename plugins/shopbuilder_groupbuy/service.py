@@ -40,6 +40,7 @@ from shopbuilder.models import Order, OrderState, Store, StoreListing, Variant
 from shopbuilder.plugins import plugin_settings
 from shopbuilder.services import cart as cart_service
 from shopbuilder.services import orders
+from shopbuilder.services.storefront_catalogue import note_chain_changed, note_store_changed
 
 from .models import (
     Campaign,
@@ -72,8 +73,46 @@ def N_(message: str) -> str:
 HOLD_REASON = N_("Waiting for the group to fill")
 
 
+#: Above this many chosen stores, a campaign change renews the whole chain's pages.
+STORE_NOTES_MAX = 50
+
+
 class GroupError(Exception):
     """A group-buy action that cannot be done; ``str(error)`` is said to the customer."""
+
+
+# -- the storefront's cached pages -------------------------------------------------------------
+
+
+def renew_store_pages(store_id: int) -> None:
+    """A group of ``store_id`` changed: its cached product pages are drawn again after commit.
+
+    Anonymous product pages are kept in the storefront's page cache with the groups
+    to join; opening, joining, paying, filling, expiring, cancelling and refunds
+    change what they show. The note is part of the caller's transaction: a rollback
+    renews nothing (nothing changed).
+    """
+    note_store_changed(db.session, store_id)
+
+
+def renew_campaign_pages(campaign: Campaign, store_ids=None) -> None:
+    """A campaign was created, edited or stopped: renew the pages of the stores it runs in.
+
+    A store's own campaign renews that store; HQ's for all stores, or for more than
+    :data:`STORE_NOTES_MAX` chosen ones, renews the chain (one token for every
+    store of the chain, cheaper than one per store); otherwise each chosen store.
+    ``store_ids`` saves looking the chosen stores up when the caller has them.
+    """
+    if campaign.store_id is not None:
+        note_store_changed(db.session, campaign.store_id)
+        return
+    if not campaign.all_stores and store_ids is None:
+        store_ids = campaign_targets(campaign)
+    if campaign.all_stores or store_ids is None or len(store_ids) > STORE_NOTES_MAX:
+        note_chain_changed(db.session, campaign.chain_id)
+        return
+    for store_id in store_ids:
+        note_store_changed(db.session, int(store_id))
 
 
 # -- campaigns ---------------------------------------------------------------------------------
@@ -222,6 +261,7 @@ def create_campaign(data: CampaignInput, chain, store=None) -> Campaign:
             db.session.add(CampaignStore(chain_id=chain.id, store_id=store_id,
                                          campaign_id=campaign.id, chosen=True))
     db.session.flush()
+    renew_campaign_pages(campaign, sorted({int(i) for i in data.store_ids}))
     return campaign
 
 
@@ -279,6 +319,7 @@ def update_campaign(campaign: Campaign, changes: CampaignChanges, chain) -> Camp
     campaign.per_customer_limit = changes.per_customer_limit
     campaign.per_order_limit = changes.per_order_limit
     db.session.flush()
+    renew_campaign_pages(campaign)
     log.info("campaign %s edited", campaign.id)
     return campaign
 
@@ -296,6 +337,7 @@ def stop_campaign(campaign: Campaign) -> bool:
     ).rowcount == 1
     db.session.expire(campaign)
     if stopped:
+        renew_campaign_pages(campaign)
         log.info("campaign %s stopped", campaign.id)
     return stopped
 
@@ -336,8 +378,8 @@ def campaign_runs_in(campaign: Campaign, store) -> bool:
         CampaignStore.chosen.is_(True))))
 
 
-def live_campaigns(store, product_id: int | None = None) -> list[Campaign]:
-    """Campaigns running now in ``store`` (for one product, or all).
+def _campaigns_in(store, product_id: int | None, now, upcoming: bool = False):
+    """Active campaigns of ``store`` running at ``now`` (also those still to come: ``upcoming``).
 
     The campaign's product comes with its variant (joined), but not its image gallery:
     nothing that lists campaigns shows it, and on the product page it was one more
@@ -347,20 +389,40 @@ def live_campaigns(store, product_id: int | None = None) -> list[Campaign]:
 
     from shopbuilder.models import Product
 
-    now = clock.now()
     chosen = select(CampaignStore.campaign_id).where(
         CampaignStore.store_id == store.id, CampaignStore.chosen.is_(True))
     gallery = defaultload(Campaign.variant).defaultload(Variant.product).lazyload(Product.images)
     stmt = select(Campaign).options(gallery).where(
         Campaign.chain_id == store.chain_id, Campaign.status == "active",
-        Campaign.starts_at <= now, Campaign.ends_at > now,
+        Campaign.ends_at > now,
         or_(Campaign.store_id == store.id,
             Campaign.store_id.is_(None) & (Campaign.all_stores.is_(True)
                                            | Campaign.id.in_(chosen))),
     ).order_by(Campaign.id)
+    if not upcoming:
+        stmt = stmt.where(Campaign.starts_at <= now)
     if product_id is not None:
         stmt = stmt.where(Campaign.product_id == product_id)
     return list(db.session.scalars(stmt))
+
+
+def live_campaigns(store, product_id: int | None = None) -> list[Campaign]:
+    """Campaigns running now in ``store`` (for one product, or all)."""
+    return _campaigns_in(store, product_id, clock.now())
+
+
+def product_campaigns(store, product_id: int):
+    """``(live, next_start)``: the product's campaigns running now in ``store``, and when the
+    next one still to come starts (None when none is scheduled), in one query.
+
+    The product page needs both: a page cached before a campaign starts must be
+    drawn again when it does (see ``views.product_context``).
+    """
+    now = clock.now()
+    found = _campaigns_in(store, product_id, now, upcoming=True)
+    live = [c for c in found if c.starts_at <= now]
+    next_start = min((c.starts_at for c in found if c.starts_at > now), default=None)
+    return live, next_start
 
 
 def single_price(store, campaign: Campaign) -> int:
@@ -393,19 +455,42 @@ def get_group(store, group_id: int) -> Group | None:
 
 def shown_members(group: Group) -> list[GroupMember]:
     """Paid members, leader first (refunded and unpaid members are not shown)."""
-    return list(db.session.scalars(
-        select(GroupMember).where(GroupMember.group_id == group.id,
-                                  GroupMember.state.in_(M.SHOWN))
-        .order_by(GroupMember.is_leader.desc(), GroupMember.paid_at, GroupMember.id)))
+    return shown_members_of([group])[group.id]
+
+
+def shown_members_of(groups) -> dict[int, list[GroupMember]]:
+    """``{group id: shown members}`` of several groups in one query (a page of open groups).
+
+    The members' groups are already loaded (they were passed in), so the query does
+    not join them again.
+    """
+    from sqlalchemy.orm import lazyload
+
+    found: dict[int, list[GroupMember]] = {group.id: [] for group in groups}
+    if not found:
+        return found
+    for member in db.session.scalars(
+            select(GroupMember).options(lazyload(GroupMember.group))
+            .where(GroupMember.group_id.in_(list(found)), GroupMember.state.in_(M.SHOWN))
+            .order_by(GroupMember.group_id, GroupMember.is_leader.desc(), GroupMember.paid_at,
+                      GroupMember.id)):
+        found[member.group_id].append(member)
+    return found
 
 
 def joinable_groups(store, campaign: Campaign, viewer_id: int | None = None, limit: int = 10):
-    """Open groups of ``campaign`` in ``store`` with a free seat, closest to filling first."""
+    """Open groups of ``campaign`` in ``store`` with a free seat, closest to filling first.
+
+    Their campaign is ``campaign`` (already loaded): not joined again, which would also
+    load its product's pictures once more.
+    """
+    from sqlalchemy.orm import lazyload
+
     now = clock.now()
     stmt = (
-        select(Group).where(Group.store_id == store.id, Group.campaign_id == campaign.id,
-                            Group.state == G.OPEN, Group.expires_at > now,
-                            Group.seats_taken < Group.size)
+        select(Group).options(lazyload(Group.campaign))
+        .where(Group.store_id == store.id, Group.campaign_id == campaign.id,
+               Group.state == G.OPEN, Group.expires_at > now, Group.seats_taken < Group.size)
         .order_by((Group.size - Group.paid_count), Group.expires_at).limit(limit)
     )
     if viewer_id is not None:
@@ -418,6 +503,22 @@ def seconds_left(group: Group) -> int:
     if group.expires_at is None:
         return 0
     return max(0, int((group.expires_at - clock.now()).total_seconds()))
+
+
+def closed_reason(group: Group):
+    """Why nobody can join ``group`` now, said to the customer; None while one can.
+
+    A group whose deadline passed may still read ``open`` until the worker closes it
+    (and a page drawn earlier, or kept in a cache, may still offer it): it is
+    closed all the same.
+    """
+    if group.state == G.OPEN and seconds_left(group) > 0:
+        return _l("This group is full.") if group.seats_taken >= group.size else None
+    if group.state == G.FAILED or (group.state == G.OPEN and group.expires_at is not None):
+        return _l("Time ran out for this group. You can start a new group instead.")
+    if group.state == G.SUCCEEDED:
+        return _l("The group is complete.")
+    return _l("This group is closed.")
 
 
 def member_for_order(order_id: int) -> GroupMember | None:
@@ -463,7 +564,7 @@ def _check_can_join(group: Group, customer, quantity: int) -> None:
     """Joining needs an open group, not a running campaign: a group opened before the
     campaign ended or was stopped may still fill until its own deadline."""
     if group.state != G.OPEN or seconds_left(group) <= 0:
-        raise GroupError(_l("This group is closed."))
+        raise GroupError(closed_reason(group))
     if member_of(group, customer.id) is not None:
         raise GroupError(_l("You are already in this group."))
     if group.seats_taken >= group.size:
@@ -698,6 +799,7 @@ def on_order_placed(store, order: Order) -> None:
         _refuse(_l("You are already in this group."))
     # The seat is held as long as the order may be paid: a shorter pay deadline.
     orders.schedule(order, "pay", hold_until)
+    renew_store_pages(store.id)  # a seat fewer: a full group leaves the list to join
 
 
 # -- payment: inside the payment's transaction -------------------------------------------------
@@ -740,6 +842,7 @@ def on_payment(order: Order) -> str | None:
                                        else_=Group.closed_at))
                 .execution_options(synchronize_session=False)
             ).rowcount == 1
+    renew_store_pages(group.store_id)  # opened, one more member, or filled
     target = M.PAID if counted else M.REFUND_DUE
     values = {"state": target, "paid_at": now}
     if not counted:
@@ -827,6 +930,9 @@ def _set_member(member: GroupMember, seen: str, to: str, free_seat: bool = False
         update(GroupMember).where(GroupMember.id == member.id, GroupMember.state == seen)
         .values(**values).execution_options(synchronize_session=False)
     ).rowcount == 1
+    if done:
+        # Every member change (refunded, seat back, leadership passed) goes through here.
+        renew_store_pages(member.store_id)
     db.session.expire(member)
     return done
 
@@ -967,6 +1073,8 @@ def expire_group(group_id: int, now) -> str | None:
         ).rowcount
         db.session.refresh(group)
         state = group.state if changed else None
+        if changed:
+            renew_store_pages(group.store_id)
     if changed:
         log.info("group %s expired: %s", group_id, state)
     return state

@@ -6,16 +6,31 @@ from datetime import timedelta
 
 from shopbuilder import clock
 from shopbuilder.models import Customer, Order, Variant
-from shopbuilder.testing import register_id_argument, seed, seed_factory, unique
+from shopbuilder.testing import (
+    hq_seed_factory,
+    register_id_argument,
+    seed,
+    seed_factory,
+    unique,
+)
 
 from .models import Campaign, CampaignCustomer, CampaignStore, Group, GroupMember
 
 
 @seed_factory(Campaign)
 def _seed_campaign(session, store):
+    return _campaign(session, store, store_id=store.id)
+
+
+@hq_seed_factory(Campaign)
+def _seed_hq_campaign(session, store):
+    return _campaign(session, store, store_id=None)
+
+
+def _campaign(session, store, store_id):
     variant = seed(session, Variant, store)
     now = clock.now()
-    return Campaign(chain_id=store.chain_id, store_id=store.id, title=unique("Campaign "),
+    return Campaign(chain_id=store.chain_id, store_id=store_id, title=unique("Campaign "),
                     variant_id=variant.id, product_id=variant.product_id, group_price_fen=80,
                     group_size=2, fill_hours=24, starts_at=now - timedelta(days=1),
                     ends_at=now + timedelta(days=7), unit_cap=5, per_customer_limit=1,

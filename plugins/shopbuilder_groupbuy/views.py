@@ -21,7 +21,7 @@ from shopbuilder.auth import customer_required, hq_required, staff_required
 from shopbuilder.extensions import db
 from shopbuilder.models import Product, Store, StoreListing, Variant
 from shopbuilder.payments import providers_for
-from shopbuilder.plugins import store_hook
+from shopbuilder.plugins import page_valid_until, store_hook
 from shopbuilder.services import orders
 
 from . import service
@@ -82,15 +82,29 @@ def product_context(store, product_id: int) -> dict | None:
 
 
 def _product_context(store, product_id: int) -> dict | None:
-    campaigns = service.live_campaigns(store, product_id)
+    """The slots' data; also tells the page cache when it goes stale by itself.
+
+    For an anonymous visitor nothing here is the viewer's own, so the slots may be
+    kept in the storefront's page cache (``cacheable``); writes renew such pages
+    (``service.renew_store_pages``), and the moments when they change with no
+    write (the next campaign starts, this one ends, a shown group's deadline) cap
+    the cache entry's life through ``page_valid_until``. A signed-in customer's
+    page leaves out the groups they are in and is never cached.
+    """
+    campaigns, next_start = service.product_campaigns(store, product_id)
+    page_valid_until(next_start)
     if not campaigns:
         return None
     campaign = campaigns[0]
-    groups = service.joinable_groups(store, campaign, _customer_id())
+    viewer = _customer_id()
+    groups = service.joinable_groups(store, campaign, viewer)
+    page_valid_until(campaign.ends_at)
+    page_valid_until(min((gr.expires_at for gr in groups if gr.expires_at), default=None))
     return {
         "campaign": campaign, "single_fen": service.single_price(store, campaign),
-        "groups": groups, "members": {gr.id: service.shown_members(gr) for gr in groups},
+        "groups": groups, "members": service.shown_members_of(groups),
         "seconds_left": service.seconds_left, "store": store,
+        "cacheable": not current_user.is_authenticated,
     }
 
 
@@ -113,7 +127,8 @@ def campaign_page(campaign_id):
     campaign = _own_campaign(campaign_id)
     found = product_context(g.store, campaign.product_id) or {
         "campaign": campaign, "single_fen": service.single_price(g.store, campaign),
-        "groups": [], "members": {}, "seconds_left": service.seconds_left, "store": g.store}
+        "groups": [], "members": {}, "seconds_left": service.seconds_left, "store": g.store,
+        "cacheable": False}
     found["campaign"] = campaign
     return render_template("groupbuy/campaign.html", live=campaign in service.live_campaigns(
         g.store, campaign.product_id), **found)
@@ -143,12 +158,12 @@ def group_page(group_id):
     campaign = group.campaign
     members = service.shown_members(group)
     mine = service.member_of(group, _customer_id())
+    closed = service.closed_reason(group)
     return render_template(
         "groupbuy/group.html", group=group, campaign=campaign, members=members, mine=mine,
         single_fen=service.single_price(g.store, campaign), labels=_labels(),
         seconds_left=service.seconds_left(group), share_url=share_url(group), ref=_ref(),
-        can_join=group.state == GroupState.OPEN and group.seats_taken < group.size
-        and mine is None and service.seconds_left(group) > 0,
+        closed=closed, can_join=closed is None and mine is None,
     )
 
 
@@ -214,7 +229,16 @@ def start(campaign_id):
 @shop_bp.route("/<int:group_id>/join", methods=["GET", "POST"])
 @customer_required
 def join(group_id):
+    """Join through a link, which may come from a page drawn (or cached) before the group
+    closed: a closed group sends the customer back to its page, which says why, before
+    any checkout form. (Placing the order checks again, in SQL.)"""
     group = _own_group(group_id)
+    mine = service.member_of(group, _customer_id())
+    if group.state == GroupState.PENDING and mine is None:
+        abort(404)  # as on the group page: nobody sees a group before its leader paid
+    if request.method == "GET" and mine is None:
+        if service.closed_reason(group) is not None:
+            return redirect(url_for("groupbuy.group_page", group_id=group.id))
     return _buy(group.campaign, group)
 
 

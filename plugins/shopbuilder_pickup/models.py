@@ -18,8 +18,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Uniq
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shopbuilder.extensions import db
-from shopbuilder.models import StoreOwned, UTCDateTime
-from shopbuilder.models.base import Timestamped
+from shopbuilder.models import StoreOwned, Timestamped, UTCDateTime
 
 PLUGIN = {"plugin": "pickup"}
 

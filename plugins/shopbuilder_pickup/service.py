@@ -425,15 +425,28 @@ def expire_one(pickup_id: int, now: datetime) -> bool:
             # Full refund: the order ends and its reserved stock is released.
             orders.refund(order, "system", reason=reason)
             return True
-        # Partly collected: refund the rest, complete the order, shelve what stayed.
-        left = {line.order_line_id: line.remaining for line in pickup.lines if line.remaining}
-        amount = sum(line.order_line.unit_price_fen * n for line in pickup.lines
-                     for n in [left.get(line.order_line_id, 0)])
-        amount = min(amount, order.refundable_fen)
-        if amount > 0:
-            orders.refund(order, "system", amount_fen=amount, reason=reason)
-        orders.complete(order, "system", reason)
-        for line in pickup.lines:
-            if line.remaining:
-                stock_service.restock(order.store_id, line.order_line.variant_id, line.remaining)
+        shelve_the_rest(order, pickup, reason)
     return True
+
+
+def shelve_the_rest(order: Order, pickup: PickupOrder, reason: str) -> None:
+    """Partly collected: complete the order, refund what stayed and put it back on sale.
+
+    The order completes first, so its stock leaves the shelf; the refund then
+    restocks the units that stayed through the order service, which counts them
+    in ``OrderLine.restocked``: a later return of the collected part can put back
+    only what the customer took home, never these units a second time.
+    """
+    left = {line.order_line_id: line.remaining for line in pickup.lines if line.remaining}
+    amount = sum(line.order_line.unit_price_fen * n for line in pickup.lines
+                 for n in [left.get(line.order_line_id, 0)])
+    amount = min(amount, order.refundable_fen)
+    orders.complete(order, "system", reason)
+    if amount > 0:
+        orders.refund(order, "system", amount_fen=amount, reason=reason, restock=left)
+        return
+    # Nothing to give back (free goods, or a fully discounted order): no refund can
+    # carry the restock, so the units go back directly.
+    for line in pickup.lines:
+        if line.remaining:
+            stock_service.restock(order.store_id, line.order_line.variant_id, line.remaining)

@@ -76,7 +76,7 @@ def local_day_bounds(day, zone):
 
 def _visitor_cart():
     customer_id = current_user.id if getattr(current_user, "kind", None) == "customer" else None
-    token = cart_service.read_token(request.cookies.get(cart_service.COOKIE_NAME))
+    token = cart_service.visitor_token()
     cart = (cart_service.find_cart(g.store, customer_id=customer_id) if customer_id
             else cart_service.find_cart(g.store, token=token) if token else None)
     return cart, customer_id, token

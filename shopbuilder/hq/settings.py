@@ -108,7 +108,9 @@ def settings_page():
             errors["royalty"] = str(exc)
         new_locks = {key for key in DEADLINE_FIELDS if form.get(f"lock_{key}")}
         if not errors:
-            settings.set_chain_values(chain, NAMESPACE, parsed, locked=new_locks)
+            # Only what differs from the platform default is kept: the rest follows it.
+            settings.save_chain_values(chain, NAMESPACE, parsed, DEADLINE_DEFAULTS,
+                                       locked=new_locks)
             old_bp, chain.royalty_bp = chain.royalty_bp, royalty_bp
             db.session.commit()
             log.info("HQ %s set deadlines %s (locked %s), royalty %s -> %s bp",

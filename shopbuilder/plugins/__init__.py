@@ -489,6 +489,27 @@ def slot_template(template_name: str, cacheable: bool = False, **context) -> Slo
     return html
 
 
+#: ``flask.g`` attribute holding the earliest :func:`page_valid_until` of the request.
+PAGE_VALID_UNTIL = "page_valid_until"
+
+
+def page_valid_until(when: datetime | None) -> None:
+    """Say that what this request shows changes by itself at ``when`` (aware UTC).
+
+    For HTML that changes with time rather than with a database write: a campaign
+    that starts or ends, a deadline after which a group is no longer shown. A
+    whole-page cache (the storefront's) then keeps the page no longer than that;
+    the earliest time said during the request wins. Call it whether or not the
+    slot renders anything (a campaign that starts in ten seconds shows nothing yet).
+    Outside a request it does nothing.
+    """
+    if when is None or not has_request_context():
+        return
+    earliest = g.get(PAGE_VALID_UNTIL)
+    if earliest is None or when < earliest:
+        setattr(g, PAGE_VALID_UNTIL, when)
+
+
 def call_display_hook(name: str, store=None, **kwargs) -> list:
     """Call a display hook (menus, notices) for ``store``; a failing plugin is logged, skipped."""
     store, impls = _impls(name, store)
@@ -675,6 +696,7 @@ __all__ = [
     "enabled_names",
     "get_host",
     "hookimpl",
+    "page_valid_until",
     "render_slot",
     "SlotHTML",
     "slot_template",

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import pluggy
 
-HOOK_API_VERSION = "1.2"
+HOOK_API_VERSION = "1.3"
 
 hookspec = pluggy.HookspecMarker("shopbuilder")
 

@@ -12,16 +12,18 @@ import functools
 import logging
 import secrets
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from flask import current_app, request
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import bindparam, case, literal, or_, select
+from sqlalchemy import bindparam, case, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from .. import clock
 from ..extensions import db
 from ..models import Cart, CartLine, Product, Publication, StoreListing, Variant
+from . import search
 
 log = logging.getLogger(__name__)
 
@@ -110,41 +112,42 @@ def listing_for(store, variant_id: int) -> StoreListing | None:
     )
 
 
+#: The most specific publication sets the price: store, then city, then all (as the catalogue
+#: does in ``search.publication_price``; the newest one breaks a tie).
+_SPECIFICITY = case(
+    (Publication.target == "store", 0), (Publication.target == "city", 1), else_=2
+)
+
+
 def publication_price(store, product_id: int) -> tuple[bool, int | None]:
     """Whether ``product_id`` reaches ``store`` through a publication, and its price there."""
-    rows = db.session.scalars(
-        select(Publication).where(
-            Publication.product_id == product_id,
-            or_(
-                Publication.target == "all",
-                (Publication.target == "city") & (Publication.city == store.city),
-                (Publication.target == "store") & (Publication.store_id == store.id),
-            ),
-        )
-    ).all()
-    if not rows:
+    best = db.session.execute(
+        select(Publication.price_fen)
+        .where(search.publication_reaches(store, product_id))
+        .order_by(_SPECIFICITY, Publication.id.desc())
+        .limit(1)
+    ).first()
+    if best is None:
         return False, None
-    # The most specific publication sets the price: store, then city, then all.
-    rank = {"store": 0, "city": 1, "all": 2}
-    best = min(rows, key=lambda p: rank.get(p.target, 3))
     return True, best.price_fen
 
 
 @functools.cache
 def _listing_and_publication_query():
-    """Built once: constructing this statement cost more than running it, on every line."""
-    rank = case(
-        (Publication.target == "store", 0), (Publication.target == "city", 1), else_=2
-    )
-    reaching = or_(
-        Publication.target == "all",
-        (Publication.target == "city") & (Publication.city == bindparam("city")),
-        (Publication.target == "store") & (Publication.store_id == bindparam("store_id")),
-    )
+    """Built once: constructing this statement cost more than running it, on every line.
+
+    The publications are found with the catalogue's own condition, which repeats the
+    chain and the product in each branch of its OR so that each branch is one seek on
+    ``ix_publication_reach``: a product published store by store to 2,000 stores
+    reads one row per line, not 2,000.
+    """
+    # The condition reads the store's chain_id, city and id: bind parameters stand in for them.
+    any_store = SimpleNamespace(chain_id=bindparam("chain_id"), city=bindparam("city"),
+                                id=bindparam("store_id"))
     best = (
         select(Publication.price_fen, literal(1).label("found"))
-        .where(Publication.product_id == bindparam("product_id"), reaching)
-        .order_by(rank).limit(1).subquery()
+        .where(search.publication_reaches(any_store, bindparam("product_id")))
+        .order_by(_SPECIFICITY, Publication.id.desc()).limit(1).subquery()
     )
     return (
         select(StoreListing, best.c.price_fen, best.c.found)
@@ -160,8 +163,8 @@ def _listing_and_publication(store, variant: Variant):
     """The store's listing and the publications reaching the store, in one round trip."""
     row = db.session.execute(
         _listing_and_publication_query(),
-        {"city": store.city, "store_id": store.id, "product_id": variant.product_id,
-         "variant_id": variant.id},
+        {"chain_id": store.chain_id, "city": store.city, "store_id": store.id,
+         "product_id": variant.product_id, "variant_id": variant.id},
     ).first()
     if row is None:
         return listing_for(store, variant.id), False, None

@@ -532,12 +532,47 @@ def _counter_upsert(dialect: str):
     )
 
 
-def find_by_key(store, key: str | None) -> Order | None:
+#: ``find_by_key``'s default: no customer given, so no check (callers whose keys carry one).
+_ANY_CUSTOMER = object()
+
+KEY_USED_ELSEWHERE = _l("This form was already used for another order; "
+                        "reload the page and try again.")
+
+
+def find_by_key(store, key: str | None, customer=_ANY_CUSTOMER) -> Order | None:
+    """The order ``customer`` placed in ``store`` with idempotency ``key``, or None.
+
+    Keys are unique per store, not per customer: a key someone else used (a
+    copied form, a shared link with its hidden field, a guessed key) must never
+    answer with their order, so an order of another customer counts as none.
+    Leaving ``customer`` out finds the order whoever placed it; only for
+    callers whose keys already name the customer.
+    """
+    order = _order_of_key(store, key)
+    if order is None or customer is _ANY_CUSTOMER:
+        return order
+    return order if order.customer_id == getattr(customer, "id", None) else None
+
+
+def _order_of_key(store, key: str | None) -> Order | None:
     if not key:
         return None
     return db.session.scalar(
         select(Order).where(Order.store_id == store.id, Order.idempotency_key == key)
     )
+
+
+def _repeat_of(store, key: str | None, customer) -> Order | None:
+    """The order a first submission with ``key`` placed for ``customer``, for a retry.
+
+    Raises :class:`CheckoutError` when another customer's order holds the key: a
+    new order cannot take it (it is unique per store), and the other order is
+    none of this customer's business.
+    """
+    order = _order_of_key(store, key)
+    if order is not None and order.customer_id != getattr(customer, "id", None):
+        raise CheckoutError(KEY_USED_ELSEWHERE)
+    return order
 
 
 def _write_order_rows(store, order, lines, provider_code, total, customer, pay_minutes):
@@ -576,7 +611,8 @@ def place_order(store, customer, cart, checkout: Checkout, idempotency_key: str 
     """Turn the cart into a pending order, reserving its stock in the same transaction.
 
     The same ``idempotency_key`` (a hidden field of the checkout form) always
-    gives the same order: a double click or a resubmitted form places one.
+    gives the same order: a double click or a resubmitted form places one. A
+    key another customer's order holds is refused, never answered with that order.
     Raises :class:`CheckoutError` with the reasons when it cannot be placed.
     """
     from ..payments import get_provider
@@ -585,7 +621,7 @@ def place_order(store, customer, cart, checkout: Checkout, idempotency_key: str 
     if not lines:
         # A resubmitted cart checkout finds its cart emptied by the first submission;
         # any other repeat of a key is answered by the unique index below.
-        existing = find_by_key(store, idempotency_key)
+        existing = _repeat_of(store, idempotency_key, customer)
         if existing is not None:
             return existing
         raise CheckoutError(_l("Your cart is empty."))
@@ -665,7 +701,7 @@ def place_order(store, customer, cart, checkout: Checkout, idempotency_key: str 
             _after_commit("shopbuilder_order_created", order, store=store)
     except IntegrityError:
         db.session.rollback()
-        existing = find_by_key(store, idempotency_key)
+        existing = _repeat_of(store, idempotency_key, customer)
         if existing is None:
             raise
         return existing

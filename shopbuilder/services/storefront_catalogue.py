@@ -340,6 +340,22 @@ def _query_categories(store) -> tuple[CategoryView, ...]:
 # -- caching -------------------------------------------------------------------------------------
 
 
+#: How long a version token lives: a week, far longer than any entry keyed by it (catalogue
+#: pieces and whole pages live ``CATALOGUE_CACHE_SECONDS``, 60 s by default). Never 0 ("no
+#: expiry"): cachelib's in-process cache, once over its threshold, first drops what it takes
+#: for expired, entries without expiry among them, then those that expire soonest. Tokens
+#: without a timeout were the first to go, and every store's cache emptied at once; with the
+#: longest timeout of all, a token goes last, after the pages it keys. An expired token is
+#: only made anew: its store's entries are missed once, nothing stale is shown.
+VERSION_TOKEN_SECONDS = 7 * 24 * 3600
+
+
+def version_token_timeout() -> int:
+    """A version token's timeout: a week, or longer than the cached entries if they live longer."""
+    entry_seconds = int(current_app.config.get("CATALOGUE_CACHE_SECONDS", 60))
+    return max(VERSION_TOKEN_SECONDS, 2 * entry_seconds)
+
+
 def _chain_key(chain_id: int) -> str:
     return f"sf:v:c:{chain_id}"
 
@@ -362,7 +378,7 @@ def version_tokens_for(chain_id: int, store_id: int) -> str:
     found = cache.get_many(*keys)
     missing = {k: uuid.uuid4().hex[:12] for k, v in zip(keys, found, strict=True) if not v}
     if missing:
-        cache.set_many(missing, timeout=0)
+        cache.set_many(missing, timeout=version_token_timeout())
     values = [v or missing[k] for k, v in zip(keys, found, strict=True)]
     return ".".join(values)
 
@@ -391,7 +407,7 @@ def request_version_tokens(store) -> str:
 
 def invalidate_chain(chain_id: int) -> None:
     """Every store of the chain reads the catalogue afresh (a product, price, category...)."""
-    cache.set(_chain_key(chain_id), uuid.uuid4().hex[:12], timeout=0)
+    cache.set(_chain_key(chain_id), uuid.uuid4().hex[:12], timeout=version_token_timeout())
 
 
 def invalidate_store(store_id: int) -> None:
@@ -403,7 +419,7 @@ def invalidate_store(store_id: int) -> None:
     call :func:`note_store_changed`. The page cache (``storefront.pagecache``)
     is keyed by the same tokens, so it is renewed too.
     """
-    cache.set(_store_key(store_id), uuid.uuid4().hex[:12], timeout=0)
+    cache.set(_store_key(store_id), uuid.uuid4().hex[:12], timeout=version_token_timeout())
 
 
 # -- the public functions ------------------------------------------------------------------------

@@ -3,8 +3,15 @@
 Most storefront traffic is anonymous people opening a shared link, and the same
 product page is drawn again and again. A page is cached only when it is safe: a
 GET by a visitor who is not signed in and has nothing of their own in the session
-(no flashed message, no guest cart), where no plugin slot rendered anything (a
-group-buy progress bar must stay live), answered with a 200.
+(no flashed message, no guest cart), where every plugin slot that rendered said
+its HTML may be kept (``slot_template(cacheable=True)``), answered with a 200.
+
+An entry lives ``CATALOGUE_CACHE_SECONDS`` (60 s), or less when a plugin said the
+page changes by itself sooner (:func:`shopbuilder.plugins.page_valid_until`: a
+group-buy campaign that starts or ends, a group's deadline): the entry then
+expires no later than that moment, and a page whose moment has come is not kept.
+Changes made by a write (a member joins, a price changes) renew the page at once
+through the version tokens below.
 
 The key names the store, the two version tokens of
 :mod:`shopbuilder.services.storefront_catalogue` (replaced after any commit that
@@ -35,11 +42,14 @@ response replaces with the visitor's own token.
 from __future__ import annotations
 
 import functools
+import math
 
 from flask import current_app, g, make_response, request, session
 from flask_wtf.csrf import generate_csrf
 
+from .. import clock
 from ..extensions import cache
+from ..plugins import PAGE_VALID_UNTIL
 from ..services.storefront_catalogue import slug_key, version_tokens_for
 
 CSRF_PLACEHOLDER = "\x00csrf-token\x00"
@@ -93,6 +103,20 @@ def _timeout() -> int:
     return current_app.config.get("CATALOGUE_CACHE_SECONDS", 60)
 
 
+def _entry_timeout() -> int:
+    """Seconds to keep the page just drawn; 0: do not keep it.
+
+    The usual lifetime, cut to the moment a plugin said the page changes
+    (rounded down, so the entry is gone by then). 0 is never passed to the cache,
+    where it would mean "for ever".
+    """
+    seconds = _timeout()
+    until = g.get(PAGE_VALID_UNTIL)
+    if until is not None:
+        seconds = min(seconds, math.floor((until - clock.now()).total_seconds()))
+    return max(seconds, 0)
+
+
 def _respond(html: str):
     if CSRF_PLACEHOLDER in html:
         html = html.replace(CSRF_PLACEHOLDER, generate_csrf())
@@ -116,8 +140,9 @@ def cached_page(view):
             html = view(*args, **kwargs)
             if not isinstance(html, str):  # a redirect or a response built by hand
                 return html
-            if not g.page_cache_uncacheable:
-                cache.set(key, html, timeout=_timeout())
+            timeout = _entry_timeout()
+            if not g.page_cache_uncacheable and timeout > 0:
+                cache.set(key, html, timeout=timeout)
                 cache.set(slug_key(store.slug), (store.id, store.chain_id), timeout=_timeout())
         return _respond(html)
 
@@ -153,7 +178,8 @@ def init_app(app) -> None:
 
 
 def slot_guard(render_slot):
-    """Wrap the ``slot`` template helper: a page where a plugin rendered something is not cached."""
+    """Wrap the ``slot`` template helper: a page where a plugin rendered something is not
+    cached, unless the plugin said its HTML may be (``SlotHTML.cacheable``)."""
 
     def slot(name, **context):
         html = render_slot(name, **context)

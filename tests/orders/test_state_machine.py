@@ -10,7 +10,7 @@ from shopbuilder.extensions import db
 from shopbuilder.models import Order, OrderEvent
 from shopbuilder.plugins import PluginMeta, get_host
 from shopbuilder.services import ledger, orders
-from shopbuilder.testing import in_app, set_plugin_enabled
+from shopbuilder.testing import in_app, make_customer, set_plugin_enabled
 
 #: These run on both databases (the PostgreSQL half needs a reachable server).
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
@@ -74,6 +74,20 @@ def test_same_idempotency_key_gives_the_same_order(app, store, customer, variant
     first = place(app, store, customer, variant_id, key="abc")
     second = place(app, store, customer, variant_id, key="abc")
     assert first == second
+    assert stock_of(app, store, variant_id) == (10, 1)
+
+
+def test_another_customers_key_never_answers_with_their_order(app, chain, store, customer,
+                                                               variant_id):
+    first = place(app, store, customer, variant_id, key="abc")
+    stranger = make_customer(app, chain, email="stranger@example.com", home_store=store)
+    with pytest.raises(orders.CheckoutError, match="already used for another order"):
+        place(app, store, stranger, variant_id, key="abc")
+    with in_app(app):
+        assert orders.find_by_key(store, "abc", stranger) is None
+        assert orders.find_by_key(store, "abc", customer).id == first
+        placed = db.session.scalars(db.select(Order.customer_id)).all()
+    assert placed == [customer.id]
     assert stock_of(app, store, variant_id) == (10, 1)
 
 

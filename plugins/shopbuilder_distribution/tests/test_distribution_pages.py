@@ -23,6 +23,7 @@ from PIL import Image
 from shopbuilder_distribution import service
 from shopbuilder_distribution.models import Binding, Distributor, ProductCommission, Withdrawal
 
+from shopbuilder import settings
 from shopbuilder.extensions import db
 from shopbuilder.testing import PASSWORD, in_app, login, make_staff, set_plugin_enabled
 
@@ -145,7 +146,9 @@ def test_customer_applies_and_the_store_manager_approves(app, chain, store, othe
     configure(app, chain, join_policy="approval")
     applicant = person(app, chain)
     login(client, applicant, store=store)
-    client.post(f"/s/{store.slug}/distribution/apply", data={"note": "tea lover"})
+    page = client.post(f"/s/{store.slug}/distribution/apply", data={"note": "tea lover"},
+                       follow_redirects=True)
+    assert page.text.count("We will look at your application soon.") == 1
     with in_app(app):
         row = db.session.scalar(db.select(Distributor).where(
             Distributor.customer_id == applicant.id))
@@ -161,10 +164,20 @@ def test_customer_applies_and_the_store_manager_approves(app, chain, store, othe
     staff = app.test_client()
     login(staff, manager, store=store)
     assert "tea lover" in staff.get(f"/s/{store.slug}/manage/distribution/").text
-    staff.post(f"/s/{store.slug}/manage/distribution/applications/{d_id}",
-               data={"decision": "approve"})
+    page = staff.post(f"/s/{store.slug}/manage/distribution/applications/{d_id}",
+                      data={"decision": "approve"}, follow_redirects=True)
+    assert page.text.count("Application approved.") == 1  # the console shows it, once
     with in_app(app):
         assert db.session.get(Distributor, d_id).status == "active"
+
+
+def test_hq_sees_its_saved_message_once(app, chain, store, shop):
+    hq = make_staff(app, "hq@acme.example.com", chain, None, "hq")
+    client = app.test_client()
+    login(client, hq, chain=chain)
+    page = client.post(f"/hq/{chain.slug}/distribution/grades", follow_redirects=True,
+                       data={"name": "Gold", "rate": "12.5", "second_rate": "3"})
+    assert page.text.count("Grade saved.") == 1
 
 
 def test_hq_pays_a_withdrawal_and_the_ledger_verifies(app, chain, store, other_chain, shop):
@@ -227,6 +240,26 @@ def test_hq_sets_grades_in_percent_and_rules(app, chain, store, shop):
     page = client.get(f"{base}/")
     assert "Gold" in page.text and "Silly" not in page.text and "Tiny" not in page.text
     assert 'name="rate" value="12.5"' in page.text and 'value="0.6"' in page.text
+
+
+def test_a_later_default_reaches_a_chain_whose_hq_saved_the_rules_unchanged(
+        app, chain, store, shop, monkeypatch):
+    hq = make_staff(app, "hq@acme.example.com", chain, None, "hq")
+    client = app.test_client()
+    login(client, hq, chain=chain)
+    client.post(f"/hq/{chain.slug}/distribution/settings", data={
+        "join_policy": "open", "binding_mode": "first_touch", "join_min_spend": "0",
+        "protection_days": "30", "freeze_days": "0", "withdraw_min": "10",
+        "withdraw_fee": "0"})
+    monkeypatch.setitem(service.DEFAULTS, "protection_days", 45)  # a new plugin release
+    with in_app(app):
+        from shopbuilder.models import Chain
+
+        row = db.session.get(Chain, chain.id)
+        stored = settings.chain_values(row, service.NAMESPACE)
+        policy = service.chain_settings(row)
+    assert stored == {"join_policy": "open"}  # the one rule that differs from the default
+    assert policy["protection_days"] == 45 and policy["join_policy"] == "open"
 
 
 def test_hq_is_told_which_rules_to_correct_by_their_labels(app, chain, store, shop):

@@ -39,7 +39,7 @@ def test_two_customers_open_share_and_fill_a_group_through_the_pages(app, chain,
     group_id = group_of(app, order_id)
     shared = client.get(f"/s/{store.slug}/groups/{group_id}")
     assert 'property="og:title"' in shared.text and "¥19.90" in shared.text
-    assert "data-countdown" in shared.text and "1 more needed" in shared.text
+    assert 'data-deadline="2026-11-28T03:00:00Z"' in shared.text and "1 more needed" in shared.text
     client.post(f"/s/{store.slug}/logout")
     other = app.test_client()
     login(other, friend, store=store)

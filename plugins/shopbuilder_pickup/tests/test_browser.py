@@ -163,7 +163,7 @@ def buy_for_pickup(browser, live):
         .get_attribute("value")
     customer.select_option("#pickup-slot", slot_value)
     customer.check("input[name=payment_provider][value=sandbox]")
-    customer.click("button[type=submit]")
+    customer.click("form.checkout button[type=submit]")
     customer.wait_for_url(re.compile(r"/pay/sandbox/"))
     customer.click("button[value=pay]")
     customer.wait_for_url(re.compile(r"/orders/"))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from shopbuilder import settings
 from shopbuilder.extensions import db
 from shopbuilder.models import Chain, Deadline, Order, StoreListing
-from shopbuilder.services import deadlines
+from shopbuilder.services import deadlines, orders
 from shopbuilder.testing import in_app, login
 from shopbuilder_pickup import service
 
@@ -85,6 +87,31 @@ def test_partly_collected_order_refunds_the_rest_and_shelves_it(app, chain, pick
     assert stock(app) == (9, 0)  # one unit left the store; two are back on sale
 
 
+def test_a_return_after_a_partial_no_show_puts_back_only_what_was_collected(
+        app, chain, pickup_store, customer, clerk):
+    _p, tea = make_goods(app, chain, [pickup_store], stock=10, price_fen=1000)
+    order_id = ready_order(app, pickup_store, customer, {tea: 3}, clerk)
+    counter = app.test_client()
+    login(counter, clerk, store=pickup_store)
+    with in_app(app):
+        line_id = service.pickup_of(order_id).lines[0].id
+    counter.post(f"/s/{pickup_store.slug}/manage/pickup/verify",
+                 data={"code": code_for(app, order_id), "action": "collect",
+                       f"qty_{line_id}": 1})
+    tick(app, NOW + timedelta(days=8))
+    with in_app(app):
+        order = db.session.get(Order, order_id)
+        order_line = order.lines[0]
+        assert order_line.restocked == 2  # the two units that stayed are counted as back
+        with pytest.raises(orders.OrderError):  # "at most 1 of Longjing can come back"
+            orders.refund(order, "staff:1", amount_fen=1000, restock={order_line.id: 2})
+        db.session.rollback()
+    assert stock(app) == (9, 0)
+    with in_app(app):
+        order = db.session.get(Order, order_id)
+        order_line = order.lines[0]
+        orders.refund(order, "staff:1", amount_fen=1000, restock={order_line.id: 1})
+    assert stock(app) == (10, 0)  # the returned unit is back, and nothing twice
 def test_collected_order_is_left_alone_by_the_worker(app, chain, pickup_store, customer, clerk):
     _p, tea = make_goods(app, chain, [pickup_store])
     order_id = ready_order(app, pickup_store, customer, {tea: 1}, clerk)
