@@ -131,7 +131,8 @@ def measure(url: str, script: Path, seconds: float, warmup: float = 0) -> dict:
         harness.WRK_SCRIPT = REPORT_SCRIPT
 
 
-def run(kind: str, seconds: float, rounds: int) -> dict:
+def run(kind: str, seconds: float, rounds: int, threads: int = 1) -> dict:
+    serving = [f"--threads={threads}"] if threads > 1 else []
     with tempfile.TemporaryDirectory(prefix=f"orders-bench-{kind}-") as tmp:
         env = prepare_database(kind, Path(tmp) / "instance")
         sessions = Path(tmp) / "sessions.tsv"
@@ -139,8 +140,10 @@ def run(kind: str, seconds: float, rounds: int) -> dict:
                    "ORDERS_BENCH_REPORT": str(REPORT_SCRIPT)}
         os.environ.update(env_wrk)
         with (
-            harness.serve("wsgi:app", env=env, ready_path=f"/s/{STORE}/") as shop,
-            harness.serve(harness.HELLO) as hello,
+            # Both apps are served alike: the same workers, and threads when asked.
+            harness.serve("wsgi:app", env=env, ready_path=f"/s/{STORE}/",
+                          extra_args=serving) as shop,
+            harness.serve(harness.HELLO, extra_args=serving) as hello,
         ):
             sign_in_all(shop, env["ORDERS_BENCH_VARIANT"], sessions)
             checkout = f"{shop}/s/{STORE}/checkout"
@@ -168,7 +171,7 @@ def run(kind: str, seconds: float, rounds: int) -> dict:
             "target": "POST /s/west-lake/checkout (buy now, offline payment), 32 customers, "
                       "a fresh idempotency key per request, wrk 16 connections / 2 threads",
             "baseline": "bare Flask hello-world (bench/hello.py)",
-            "database": kind, "gunicorn_workers": 2,
+            "database": kind, "gunicorn_workers": 2, "gunicorn_threads": threads,
         }
         return result
 
@@ -178,10 +181,12 @@ def main(argv=None) -> int:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="gunicorn threads per worker for both apps (1: sync workers)")
     args = parser.parse_args(argv)
     ok = True
     for kind in args.databases.split(","):
-        result = run(kind, args.seconds, args.rounds)
+        result = run(kind, args.seconds, args.rounds, args.threads)
         harness.write_result(f"orders_{kind}", result)
         print(f"  check: {result['check']}")
         ok = ok and result["check"]["ok"]

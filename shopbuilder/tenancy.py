@@ -201,6 +201,9 @@ def scope_options(current: TenantScope, kinds=frozenset({"chain", "store", "opti
     return options
 
 
+_ALL_KINDS = frozenset({"chain", "store", "optional", "stores"})
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _scope_tenant_rows(state) -> None:
     """Narrow a statement to the scope's tenant, or refuse it when there is no scope.
@@ -219,6 +222,10 @@ def _scope_tenant_rows(state) -> None:
     current = current_scope()
     if current is not None and current.chain_id is None:
         return  # unscoped on purpose
+    if current is not None:
+        kinds = _ALL_KINDS - {"stores"} if state.execution_options.get(ANY_CHAIN) else _ALL_KINDS
+        state.statement = state.statement.options(*scope_options(current, kinds))
+        return
     found = tenant_tables_in(state.statement)
     if current is None:
         tenant = sorted(name for name, kind in found.items() if kind != {"stores"})
