@@ -35,6 +35,7 @@ from shopbuilder.auth import customer_required, hq_required, manager_required
 from shopbuilder.extensions import db
 from shopbuilder.models import Product, Variant
 from shopbuilder.money import parse_yuan
+from shopbuilder.paging import page_arg
 from shopbuilder.plugins import enabled_names, slot_template
 from shopbuilder.themes import render_store_template
 
@@ -72,10 +73,7 @@ def _yuan(text) -> int | None:
 
 
 def _page() -> int:
-    try:
-        return max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        return 1
+    return page_arg()
 
 
 def _customer():

@@ -199,7 +199,7 @@ def _replayed(key: str, body) -> bool:
     The key is per customer and per campaign or group (see :func:`_key`), so an
     order found by it is this customer's answer to the same action.
     """
-    existing = orders.find_by_key(g.store, key)
+    existing = orders.find_by_key(g.store, key, current_customer())
     if existing is None:
         return False
     member = service.member_for_order(existing.id)

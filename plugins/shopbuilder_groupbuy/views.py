@@ -20,6 +20,7 @@ from shopbuilder import clock
 from shopbuilder.auth import customer_required, hq_required, staff_required
 from shopbuilder.extensions import db
 from shopbuilder.models import Product, Store, StoreListing, Variant
+from shopbuilder.paging import page_arg
 from shopbuilder.payments import providers_for
 from shopbuilder.plugins import page_valid_until, store_hook
 from shopbuilder.services import orders
@@ -57,10 +58,7 @@ def _ref() -> str | None:
 
 
 def _page(name: str = "page") -> int:
-    try:
-        return max(1, int(request.args.get(name, 1)))
-    except ValueError:
-        return 1
+    return page_arg(name)
 
 
 # -- the customer's pages ----------------------------------------------------------------------

@@ -9,6 +9,7 @@ order, the customer's code and its signed QR token are read here too.
 from __future__ import annotations
 
 from flask import g
+from flask_babel import gettext as _
 from marshmallow import Schema, fields
 
 from shopbuilder.api import api_blueprint, current_customer, operation, problem
@@ -78,7 +79,7 @@ def pickup_detail(order_id):
         raise problem("not_found")
     pickup = service.in_step(order)
     if pickup is None:
-        raise problem("not_found", "This order is not picked up in a store.")
+        raise problem("not_found", _("This order is not picked up in a store."))
     db.session.commit()
     code = codes.code_of(pickup) if pickup.state == "ready" else None
     return {

@@ -34,6 +34,7 @@ from shopbuilder import clock
 from shopbuilder.auth import hq_required, staff_required
 from shopbuilder.extensions import db, limiter
 from shopbuilder.models import Order, Store
+from shopbuilder.paging import page_arg
 from shopbuilder.services import cart as cart_service
 from shopbuilder.services import orders
 
@@ -308,7 +309,7 @@ def report():
                        expired.label("expired")).group_by(closed.c.store_id).subquery()
     busy = func.coalesce(per_store.c.collected, 0) + func.coalesce(per_store.c.expired, 0)
 
-    page = max(_int(request.args.get("page"), 1) or 1, 1)
+    page = page_arg()
     n_stores = db.session.scalar(select(func.count(Store.id)).where(Store.chain_id == g.chain.id))
     store_rows = db.session.execute(
         select(Store, func.coalesce(per_store.c.collected, 0),
@@ -321,7 +322,7 @@ def report():
     stores = [row[0] for row in store_rows]
     totals = {row[0].id: {"collected": int(row[1]), "expired": int(row[2])} for row in store_rows}
 
-    cols = max(_int(request.args.get("cols"), 1) or 1, 1)
+    cols = page_arg("cols")
     n_active = db.session.scalar(select(func.count()).select_from(per_store))
     active = list(db.session.scalars(
         select(Store).join(per_store, per_store.c.store_id == Store.id)

@@ -274,7 +274,7 @@ def get_order(order_id):
 
 def payment_view(payment: Payment, order: Order) -> dict:
     url = None
-    if _payable(payment, order):
+    if order_service.can_pay(payment, order):
         provider = get_provider(payment.provider, g.store)
         if provider is not None and getattr(provider, "online", False):
             url = provider.start(order, payment)
@@ -286,21 +286,6 @@ def payment_view(payment: Payment, order: Order) -> dict:
         "paid_at": payment.paid_at.isoformat() if payment.paid_at else None,
         "payment_url": url,
     }
-
-
-def _payable(payment: Payment, order: Order) -> bool:
-    """Whether the customer can (still, or again) pay ``payment`` for the unpaid ``order``.
-
-    A failed attempt keeps its payment: the gateway accepts a second try on the same
-    one (``confirm_payment`` takes failed payments), so "start again" reuses it.
-    """
-    return (payment.state in ("pending", "failed")
-            and order.state == order_service.S.PENDING_PAYMENT)
-
-
-def _latest_payment(order: Order) -> Payment | None:
-    return db.session.scalar(db.select(Payment).where(Payment.order_id == order.id)
-                             .order_by(Payment.id.desc()))
 
 
 @bp.post("/stores/<store>/orders/<int:order_id>/payment")
@@ -318,8 +303,8 @@ def _latest_payment(order: Order) -> Payment | None:
 )
 def start_payment(order_id):
     order = _own_order(order_id)
-    payment = _latest_payment(order)
-    if payment is None or not _payable(payment, order):
+    payment = order_service.latest_payment(order)
+    if payment is None or not order_service.can_pay(payment, order):
         raise problem("conflict", _("This order is not waiting for payment."))
     return payment_view(payment, order)
 
@@ -332,7 +317,7 @@ def start_payment(order_id):
                        "payment page; `payment_url` stays set while the order can be paid.")
 def get_payment(order_id):
     order = _own_order(order_id)
-    payment = _latest_payment(order)
+    payment = order_service.latest_payment(order)
     if payment is None:
         raise problem("not_found")
     return payment_view(payment, order)

@@ -704,6 +704,27 @@ def place_order(store, customer, cart, checkout: Checkout, idempotency_key: str 
 # -- transitions ----------------------------------------------------------------------------------
 
 
+def latest_payment(order: Order) -> Payment | None:
+    return db.session.scalar(
+        select(Payment).where(Payment.order_id == order.id).order_by(Payment.id.desc())
+    )
+
+
+def can_pay(payment: Payment, order: Order) -> bool:
+    """Whether the customer can pay ``payment`` now, or again after a failed attempt.
+
+    A failed attempt keeps its payment: the gateway takes a second try on the
+    same one (:func:`confirm_payment` accepts failed payments).
+    """
+    return payment.state in ("pending", "failed") and order.state == S.PENDING_PAYMENT
+
+
+def payment_to_pay(order: Order) -> Payment | None:
+    """The payment a customer's *Pay now* opens, or None when there is nothing to pay."""
+    payment = latest_payment(order)
+    return payment if payment is not None and can_pay(payment, order) else None
+
+
 def pending_payment(order: Order) -> Payment | None:
     return db.session.scalar(
         select(Payment).where(Payment.order_id == order.id, Payment.state == "pending")

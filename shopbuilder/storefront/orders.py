@@ -230,8 +230,8 @@ def _own_order(number: str) -> Order:
 @customer_required
 def pay(number):
     order = _own_order(number)
-    payment = orders.pending_payment(order)
-    if order.state != orders.S.PENDING_PAYMENT or payment is None:
+    payment = orders.payment_to_pay(order)  # a failed attempt may be tried again
+    if payment is None:
         return redirect(url_for("shop_orders.order_detail", number=order.number))
     provider = get_provider(payment.provider, g.store)
     url = provider.start(order, payment) if provider is not None else None
@@ -323,7 +323,7 @@ def order_list():
 @customer_required
 def order_detail(number):
     order = _own_order(number)
-    payment = orders.pending_payment(order)
+    payment = orders.payment_to_pay(order)
     provider = get_provider(order.payment_provider, g.store, include_disabled=True)
     return render_store_template(
         "storefront/order.html", order=order, events=orders.timeline(order),

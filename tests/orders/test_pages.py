@@ -96,6 +96,24 @@ def test_sandbox_payment_page_pays_the_order(app, client, store, customer, varia
     assert load(app, order_id)[:2] == ("paid", 1280)
 
 
+def test_a_failed_sandbox_payment_can_be_tried_again_from_the_order_page(
+        app, client, store, customer, variant_id):
+    login(client, customer, store=store)
+    client.post(f"/s/{store.slug}/cart/add", data={"variant_id": variant_id})
+    placed = client.post(f"/s/{store.slug}/checkout",
+                         data=checkout_form(payment_provider="sandbox"))
+    gateway = client.get(placed.headers["Location"]).headers["Location"]
+    failed = client.post(gateway, data={"outcome": "fail"}, follow_redirects=True)
+    assert "The payment failed. You can try again." in failed.get_data(as_text=True)
+    order_id, number = only_order(app)
+    page = client.get(f"/s/{store.slug}/orders/{number}").get_data(as_text=True)
+    assert "Pay now" in page
+    again = client.get(f"/s/{store.slug}/orders/{number}/pay")
+    assert again.headers["Location"] == gateway
+    client.post(gateway, data={"outcome": "pay"})
+    assert load(app, order_id)[:2] == ("paid", 1280)
+
+
 def test_other_customers_order_is_not_found(app, client, chain, store, customer, variant_id):
     from shopbuilder.testing import make_customer
 
