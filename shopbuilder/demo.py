@@ -150,11 +150,16 @@ def load_demo(echo=print, orders: bool = True) -> Chain:
     elsewhere = load_second_store_orders(stores["riverside"], customer, hq) if orders else {}
     db.session.commit()
 
+    from .demo_social import LEADER, load_social_demo
+
+    social = load_social_demo(chain, stores, customer, DEMO_PASSWORD, open_group=orders)
+
     echo("Demo chain 'mingcha' created with stores: " + ", ".join(stores))
     echo(f"Demo accounts (password '{DEMO_PASSWORD}', demo only):")
     for email, label, _role in ACCOUNTS:
         echo(f"  {email:32} {label}")
     echo(f"  {'customer@example.com':32} customer")
+    echo(f"  {LEADER[0]:32} customer (a group leader)")
     if made:
         echo("Demo orders at west-lake: "
              + ", ".join(f"{n} ({state})" for state, n in made.items()))
@@ -163,4 +168,6 @@ def load_demo(echo=print, orders: bool = True) -> Chain:
              + ", ".join(f"{n} ({state})" for state, n in elsewhere.items()))
     if pickup:
         echo("Pickup (到店自提) is on for every demo store by HQ policy.")
+    for line in social:
+        echo(line)
     return chain

@@ -12,24 +12,22 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from datetime import timedelta
 from urllib.parse import urljoin, urlsplit
 
 import pytest
 
-from shopbuilder import clock, tenancy
+from shopbuilder import tenancy
 from shopbuilder.demo import DEMO_PASSWORD, STORES, load_demo
 from shopbuilder.demo_orders import load_demo_orders
 from shopbuilder.extensions import db
-from shopbuilder.models import Chain, Customer, Store, User, Variant
-from shopbuilder.services import orders
-from shopbuilder.testing import in_app, set_plugin_enabled
+from shopbuilder.models import Customer, Store, User, Variant
+from shopbuilder.testing import in_app
 
 PLATFORM = re.compile("shop ?builder", re.IGNORECASE)
 HREF = re.compile(r'(?:href|src)="([^"]+)"')
 FORM = re.compile(r"<form\b([^>]*)>", re.IGNORECASE)
 ACTION = re.compile(r'action="([^"]+)"')
-#: Stores where group-buy and distribution are on (one per theme); pickup is on everywhere.
+#: Stores with an open group (one per theme); the demo turns every plugin on everywhere.
 SOCIAL = ("west-lake", "riverside")
 FAILING = "explode"
 
@@ -61,52 +59,17 @@ def demo(app):
 
 
 def social_commerce_on(app) -> None:
-    """Group-buy and distribution on the SOCIAL stores, with something for each to show."""
-    from shopbuilder_distribution import service as distribution
-    from shopbuilder_distribution.models import Grade
-    from shopbuilder_groupbuy import service as groupbuy
+    """The demo opens a group at west-lake; one at riverside too, so both themes draw one."""
+    from shopbuilder_groupbuy.models import Campaign
 
-    with in_app(app) as session:
-        stores = {s.slug: s for s in session.scalars(db.select(Store))}
-        for slug in SOCIAL:
-            session.expunge(stores[slug])
-    for slug in SOCIAL:
-        set_plugin_enabled(app, stores[slug], "groupbuy")
-        set_plugin_enabled(app, stores[slug], "distribution")
-    with in_app(app) as session:
-        chain = session.scalar(db.select(Chain))
-        variant = session.scalar(db.select(Variant).order_by(Variant.id))
-        now = clock.now()
-        campaign = groupbuy.create_campaign(groupbuy.CampaignInput(
-            title="龙井三人团", variant_id=variant.id, group_price_fen=9900, group_size=3,
-            fill_hours=24, starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=7),
-            unit_cap=5, per_customer_limit=len(SOCIAL),
-            store_ids=tuple(stores[slug].id for slug in SOCIAL),
-        ), chain)
-        distribution.save_chain_settings(chain, {"join_policy": "open"})
-        session.add(Grade(chain_id=chain.id, name="铜牌", rate_bp=1000, second_rate_bp=200))
-        leader = Customer(chain_id=chain.id, email="leader@example.com", name="李团长",
-                          phone="13900000000")
-        leader.set_password(DEMO_PASSWORD)
-        session.add(leader)
-        session.commit()
-        buyer = session.scalar(db.select(Customer).where(
-            Customer.email == "customer@example.com"))
-        distribution.apply(chain, buyer, stores["west-lake"])
-        session.commit()
-        campaign_id, leader_id = campaign.id, leader.id
-    for slug in SOCIAL:
-        with app.test_request_context(), tenancy.unscoped():
-            store = db.session.scalar(db.select(Store).where(Store.slug == slug))
-            with tenancy.store_scope(store):
-                order = groupbuy.start_group(
-                    store, db.session.get(Customer, leader_id),
-                    groupbuy.get_campaign(store, campaign_id),
-                    orders.Checkout(fulfilment_code="delivery", payment_provider="offline",
-                                    contact_name="李团长", contact_phone="13900000000",
-                                    address="杭州市滨江区江南大道 1 号"))
-                orders.mark_paid(order, "system")  # the group opens
-            db.session.commit()
+    from shopbuilder.demo_social import LEADER, open_demo_group
+
+    with app.test_request_context(), tenancy.unscoped():
+        store = db.session.scalar(db.select(Store).where(Store.slug == "riverside"))
+        leader = db.session.scalar(db.select(Customer).where(Customer.email == LEADER[0]))
+        campaign = db.session.scalar(db.select(Campaign))
+        open_demo_group(store, leader, campaign.id)
+
 
 
 def crawl(client, slug: str, extra=(), limit: int = 600):
