@@ -66,10 +66,12 @@ ACCOUNTS = [
 ]
 
 
-def load_demo(echo=print, orders: bool = True) -> Chain:
+def load_demo(echo=print, orders: bool = True, social: bool = True) -> Chain:
     """Create the demo chain, stores, catalogue and accounts (caller chooses the scope).
 
-    ``orders=False`` leaves out the demo orders, for tests that count stock and orders.
+    ``orders=False`` leaves out the demo orders, for tests that count stock and orders;
+    ``social=False`` the group-buy campaign, its leader and the distributor, for tests
+    that set up their own.
     """
     chain = Chain(
         slug="mingcha", name="茗茶 Mingcha Tea", locale="zh_CN", royalty_bp=500,
@@ -152,14 +154,16 @@ def load_demo(echo=print, orders: bool = True) -> Chain:
 
     from .demo_social import LEADER, load_social_demo
 
-    social = load_social_demo(chain, stores, customer, DEMO_PASSWORD, open_group=orders)
+    social = load_social_demo(chain, stores, customer, DEMO_PASSWORD,
+                              open_group=orders) if social else []
 
     echo("Demo chain 'mingcha' created with stores: " + ", ".join(stores))
     echo(f"Demo accounts (password '{DEMO_PASSWORD}', demo only):")
     for email, label, _role in ACCOUNTS:
         echo(f"  {email:32} {label}")
     echo(f"  {'customer@example.com':32} customer")
-    echo(f"  {LEADER[0]:32} customer (a group leader)")
+    if social:
+        echo(f"  {LEADER[0]:32} customer (a group leader)")
     if made:
         echo("Demo orders at west-lake: "
              + ", ".join(f"{n} ({state})" for state, n in made.items()))

@@ -139,7 +139,7 @@ def demo_with_a_live_campaign(app):
     from shopbuilder.demo import load_demo
 
     with in_app(app) as session, tenancy.unscoped():
-        load_demo(echo=lambda *args: None, orders=False)
+        load_demo(echo=lambda *args: None, orders=False, social=False)
         store = session.scalar(db.select(Store).where(Store.slug == "west-lake"))
         variant = session.scalar(db.select(Variant).order_by(Variant.id))
         now = clock.now()

@@ -17,7 +17,7 @@ from shopbuilder.testing import in_app
 def demo(app):
     """The demo chain (three stores, eight products, one customer) in the test database."""
     with in_app(app):
-        load_demo(echo=lambda *args: None, orders=False)
+        load_demo(echo=lambda *args: None, orders=False, social=False)
     return {"store": DEMO_STORE, "chain": DEMO_CHAIN, "email": DEMO_CUSTOMER,
             "password": DEMO_PASSWORD}
 
