@@ -85,12 +85,18 @@ def make_plugins() -> list:
 
 
 def make_app(db_path: str, instance: str):
+    from importlib.metadata import entry_points
+
     from shopbuilder import create_app
+    from shopbuilder.plugins import ENTRY_POINT_GROUP
     from shopbuilder.testing import make_test_config
 
     os.environ["SHOPBUILDER_INSTANCE_PATH"] = instance
+    # Only the eight bench plugins: the built-in ones would answer the fake order too.
+    installed = [ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)]
     return create_app(make_test_config(
-        "sqlite:///" + db_path, instance, EXTRA_PLUGINS=make_plugins(), TESTING=False
+        "sqlite:///" + db_path, instance, EXTRA_PLUGINS=make_plugins(), TESTING=False,
+        PLUGINS_BLOCKED=installed,
     ))
 
 
