@@ -97,21 +97,28 @@ def chain_scope(chain: Chain):
     return scope(TenantScope(chain.id, None))
 
 
-@functools.lru_cache(maxsize=1024)
+# Criteria are memoised for the stores a worker is serving right now; each entry holds
+# about 2 KB of SQLAlchemy objects, so the bounds stay small (a worker serving 100,000
+# stores must not grow with them; a cold store rebuilds its criteria in microseconds).
+CHAIN_CRITERIA_CACHE = 64
+STORE_CRITERIA_CACHE = 128
+
+
+@functools.lru_cache(maxsize=CHAIN_CRITERIA_CACHE)
 def _chain_criteria(chain_id: int):
     return with_loader_criteria(
         ChainOwned, lambda cls: cls.chain_id == chain_id, include_aliases=True
     )
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=STORE_CRITERIA_CACHE)
 def _store_criteria(store_id: int):
     return with_loader_criteria(
         StoreOwned, lambda cls: cls.store_id == store_id, include_aliases=True
     )
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=STORE_CRITERIA_CACHE)
 def _store_optional_criteria(store_id: int):
     return with_loader_criteria(
         StoreOptional,
@@ -120,7 +127,7 @@ def _store_optional_criteria(store_id: int):
     )
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=CHAIN_CRITERIA_CACHE)
 def _chain_stores_criteria(chain_id: int):
     return with_loader_criteria(Store, lambda cls: cls.chain_id == chain_id, include_aliases=True)
 
