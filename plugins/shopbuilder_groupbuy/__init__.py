@@ -94,7 +94,7 @@ def shopbuilder_slot(slot, store, context):
         return None
     from .views import product_context
 
-    found = product_context(store, product_id)
+    found = product_context(store, product_id, product)
     if not found:
         return None
     if slot == "product_below_price":

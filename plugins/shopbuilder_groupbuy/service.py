@@ -378,21 +378,28 @@ def campaign_runs_in(campaign: Campaign, store) -> bool:
         CampaignStore.chosen.is_(True))))
 
 
-def _campaigns_in(store, product_id: int | None, now, upcoming: bool = False):
+def _campaigns_in(store, product_id: int | None, now, upcoming: bool = False,
+                  with_variant: bool = True):
     """Active campaigns of ``store`` running at ``now`` (also those still to come: ``upcoming``).
 
     The campaign's product comes with its variant (joined), but not its image gallery:
     nothing that lists campaigns shows it, and on the product page it was one more
     query per request (it still loads when something reads ``product.images``).
+    The product page's slots read neither (``with_variant=False``): the page has
+    its product already.
     """
-    from sqlalchemy.orm import defaultload
+    from sqlalchemy.orm import defaultload, lazyload
 
     from shopbuilder.models import Product
 
     chosen = select(CampaignStore.campaign_id).where(
         CampaignStore.store_id == store.id, CampaignStore.chosen.is_(True))
-    gallery = defaultload(Campaign.variant).defaultload(Variant.product).lazyload(Product.images)
-    stmt = select(Campaign).options(gallery).where(
+    if with_variant:
+        load = defaultload(Campaign.variant).defaultload(Variant.product).lazyload(
+            Product.images)
+    else:
+        load = lazyload(Campaign.variant)
+    stmt = select(Campaign).options(load).where(
         Campaign.chain_id == store.chain_id, Campaign.status == "active",
         Campaign.ends_at > now,
         or_(Campaign.store_id == store.id,
@@ -419,7 +426,7 @@ def product_campaigns(store, product_id: int):
     drawn again when it does (see ``views.product_context``).
     """
     now = clock.now()
-    found = _campaigns_in(store, product_id, now, upcoming=True)
+    found = _campaigns_in(store, product_id, now, upcoming=True, with_variant=False)
     live = [c for c in found if c.starts_at <= now]
     next_start = min((c.starts_at for c in found if c.starts_at > now), default=None)
     return live, next_start

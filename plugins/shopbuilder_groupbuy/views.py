@@ -64,22 +64,34 @@ def _page(name: str = "page") -> int:
 # -- the customer's pages ----------------------------------------------------------------------
 
 
-def product_context(store, product_id: int) -> dict | None:
+def product_context(store, product_id: int, product=None) -> dict | None:
     """What the product page slots show: the live campaign, its prices, groups to join.
 
     Both product-page slots (below the price, the actions) ask for it, so it is worked
     out once per request and kept in ``flask.g``: the page runs the campaign queries
-    once, not once per slot.
+    once, not once per slot. ``product`` is the page's product view when there is one.
     """
     known = g.setdefault("groupbuy_product_context", {})
     key = (store.id, product_id)
     if key not in known:
-        known[key] = _product_context(store, product_id)
+        known[key] = _product_context(store, product_id, product)
     found = known[key]
     return dict(found) if found is not None else None
 
 
-def _product_context(store, product_id: int) -> dict | None:
+def _single_fen(store, campaign, product) -> int:
+    """The single price shown struck through beside the group price.
+
+    The product page's view already holds it, the same figure the page prints above
+    (cached and renewed by the core); other pages price the variant.
+    """
+    for variant in getattr(product, "variants", ()):
+        if variant.id == campaign.variant_id:
+            return variant.price_fen
+    return service.single_price(store, campaign)
+
+
+def _product_context(store, product_id: int, product=None) -> dict | None:
     """The slots' data; also tells the page cache when it goes stale by itself.
 
     For an anonymous visitor nothing here is the viewer's own, so the slots may be
@@ -99,7 +111,7 @@ def _product_context(store, product_id: int) -> dict | None:
     page_valid_until(campaign.ends_at)
     page_valid_until(min((gr.expires_at for gr in groups if gr.expires_at), default=None))
     return {
-        "campaign": campaign, "single_fen": service.single_price(store, campaign),
+        "campaign": campaign, "single_fen": _single_fen(store, campaign, product),
         "groups": groups, "members": service.shown_members_of(groups),
         "seconds_left": service.seconds_left, "store": store,
         "cacheable": not current_user.is_authenticated,

@@ -37,9 +37,9 @@ def drawn(monkeypatch):
     calls = []
     original = views._product_context
 
-    def counting(store, product_id):
+    def counting(store, product_id, product=None):
         calls.append(product_id)
-        return original(store, product_id)
+        return original(store, product_id, product)
 
     monkeypatch.setattr(views, "_product_context", counting)
     return calls
