@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from order_helpers import load, place, stock_of
+from order_helpers import load, make_listing, place, stock_of
 
-from shopbuilder import hookimpl
+from shopbuilder import hookimpl, tenancy
 from shopbuilder.extensions import db
-from shopbuilder.models import Order, OrderEvent
+from shopbuilder.models import Deadline, Order, OrderEvent, OrderLine, Payment, Store
 from shopbuilder.plugins import PluginMeta, get_host
+from shopbuilder.services import cart as cart_service
 from shopbuilder.services import ledger, orders
 from shopbuilder.testing import in_app, make_customer, set_plugin_enabled
 
@@ -33,6 +34,40 @@ def test_each_transition_records_who_when_from_and_to(app, store, customer, vari
         ("ship", "paid", "shipped", "staff:9"),
         ("complete", "shipped", "completed", "customer:1"),
     ]
+
+
+def test_an_order_of_three_lines_is_written_whole(app, chain, store, customer, variant_id):
+    """Every line, the pending payment, the first event and the pay deadline are written."""
+    others = [make_listing(app, chain, store, sku=f"BL-{i}", title=f"Black {i}",
+                           price_fen=500 + i) for i in range(2)]
+    with app.app_context():
+        row = db.session.get(Store, store.id)
+        with tenancy.store_scope(row):
+            cart = cart_service.get_or_create_cart(row, customer_id=customer.id)
+            for vid, quantity in ((variant_id, 2), (others[0], 1), (others[1], 3)):
+                cart_service.add(row, cart, vid, quantity)
+            db.session.commit()
+            order_id = orders.place_order(row, customer, cart, orders.Checkout(
+                fulfilment_code="delivery", payment_provider="offline", contact_name="Lin",
+                contact_phone="138", address="1 Lake Road")).id
+        db.session.remove()
+    with in_app(app):
+        order = db.session.get(Order, order_id)
+        lines = db.session.scalars(db.select(OrderLine).where(OrderLine.order_id == order_id)
+                                   .order_by(OrderLine.unit_price_fen)).all()
+        assert [(ln.sku, ln.quantity, ln.line_total_fen, ln.restocked) for ln in lines] == [
+            ("BL-0", 1, 500, 0), ("BL-1", 3, 1503, 0), ("LJ-50", 2, 2560, 0)]
+        assert {(ln.chain_id, ln.store_id) for ln in lines} == {(chain.id, store.id)}
+        payment = db.session.scalar(db.select(Payment).where(Payment.order_id == order_id))
+        assert (payment.amount_fen, payment.state, payment.refunded_fen) == (
+            order.total_fen, "pending", 0)
+        assert payment.created_at is not None and payment.created_at.tzinfo is not None
+        deadline = db.session.scalar(db.select(Deadline).where(Deadline.order_id == order_id))
+        assert (deadline.kind, deadline.state, deadline.outcome) == ("pay", "open", "")
+        assert deadline.due_at > payment.created_at
+    assert events(app, order_id) == [("placed", None, "pending_payment",
+                                      f"customer:{customer.id}")]
+    assert stock_of(app, store, others[1]) == (10, 3)
 
 
 def test_repeating_a_transition_changes_nothing(app, store, customer, variant_id, act):
