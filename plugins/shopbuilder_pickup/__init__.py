@@ -142,6 +142,15 @@ def shopbuilder_order_refunded(order, amount_fen):
         release(order)
 
 
+@hookimpl
+def shopbuilder_order_units_handed_over(store, order):
+    from .service import units_collected
+
+    if order.fulfilment_code == "pickup":
+        return units_collected(order) or None
+    return None
+
+
 # -- pages, slots, menus, the worker -----------------------------------------------------------
 
 

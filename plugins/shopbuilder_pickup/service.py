@@ -429,6 +429,18 @@ def expire_one(pickup_id: int, now: datetime) -> bool:
     return True
 
 
+def units_collected(order: Order) -> dict[int, int]:
+    """``{order line id: units}`` the customer already took at the counter.
+
+    A full refund of a partly collected order puts only the rest back on sale
+    (the core asks through ``shopbuilder_order_units_handed_over``).
+    """
+    pickup = pickup_of(order.id)
+    if pickup is None:
+        return {}
+    return {line.order_line_id: line.picked for line in pickup.lines if line.picked}
+
+
 def shelve_the_rest(order: Order, pickup: PickupOrder, reason: str) -> None:
     """Partly collected: complete the order, refund what stayed and put it back on sale.
 

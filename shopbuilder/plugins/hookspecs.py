@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import pluggy
 
-HOOK_API_VERSION = "1.3"
+HOOK_API_VERSION = "1.4"
 
 hookspec = pluggy.HookspecMarker("shopbuilder")
 
@@ -242,6 +242,18 @@ def shopbuilder_order_refunded(order, amount_fen):
     """
 
 
+@hookspec
+def shopbuilder_order_units_handed_over(store, order):
+    """Return ``{order line id: units}`` of ``order`` already in the customer's hands, or None.
+
+    Asked inside the transaction when an order whose stock is still reserved ends
+    without completing (refunded in full): units the customer already took are
+    taken off the shelf for good instead of going back on sale. The pickup plugin
+    answers for a partly collected order. An exception aborts the refund; answers
+    of several plugins for one line count once (the largest).
+    """
+
+
 @hookspec(firstresult=True)
 def shopbuilder_order_hold_after_payment(order):
     """Return a reason (text) to keep a paid ``order`` from fulfilment, or None.
@@ -365,6 +377,7 @@ MONEY_HOOKS = frozenset({
     "shopbuilder_checkout_price_adjustments",
     "shopbuilder_checkout_validate",
     "shopbuilder_checkout_placed",
+    "shopbuilder_order_units_handed_over",
     "shopbuilder_settlement_splits",
 })
 

@@ -909,8 +909,24 @@ def _set_stock_state(order: Order, wanted_from: str, to: str) -> bool:
 
 
 def _release_stock(order: Order) -> None:
-    if _set_stock_state(order, "reserved", "released"):
-        stock.release_order(order)
+    """The order ends before completing: its reserved units go back on sale.
+
+    Units a plugin says the customer already took (a partly collected pickup)
+    left the store: those are taken off the shelf instead.
+    """
+    if not _set_stock_state(order, "reserved", "released"):
+        return
+    out: dict[int, int] = {}
+    for answer in call_money_hook("shopbuilder_order_units_handed_over", order.store,
+                                  order=order):
+        for line_id, units in dict(answer).items():
+            out[int(line_id)] = max(out.get(int(line_id), 0), int(units))
+    for line in order.lines:
+        gone = max(0, min(out.get(line.id, 0), line.quantity))
+        if gone:
+            stock.commit(order.store_id, line.variant_id, gone)
+        if line.quantity > gone:
+            stock.release(order.store_id, line.variant_id, line.quantity - gone)
 
 
 def _commit_stock(order: Order) -> None:

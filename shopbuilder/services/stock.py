@@ -100,11 +100,6 @@ def restock(store_id: int, variant_id: int, quantity: int) -> None:
         raise RuntimeError(f"no listing of variant {variant_id} to restock")
 
 
-def release_order(order) -> None:
-    for line in order.lines:
-        release(order.store_id, line.variant_id, line.quantity)
-
-
 def commit_order(order) -> None:
     for line in order.lines:
         commit(order.store_id, line.variant_id, line.quantity)

@@ -112,6 +112,37 @@ def test_a_return_after_a_partial_no_show_puts_back_only_what_was_collected(
         order_line = order.lines[0]
         orders.refund(order, "staff:1", amount_fen=1000, restock={order_line.id: 1})
     assert stock(app) == (10, 0)  # the returned unit is back, and nothing twice
+def test_full_refund_of_a_partly_collected_order_shelves_only_what_stayed(
+        app, chain, pickup_store, customer, clerk):
+    """One of three units left with the customer: a full refund puts two back on sale."""
+    _p, tea = make_goods(app, chain, [pickup_store], stock=10, price_fen=1000)
+    order_id = ready_order(app, pickup_store, customer, {tea: 3}, clerk)
+    counter = app.test_client()
+    login(counter, clerk, store=pickup_store)
+    with in_app(app):
+        line_id = service.pickup_of(order_id).lines[0].id
+    counter.post(f"/s/{pickup_store.slug}/manage/pickup/verify",
+                 data={"code": code_for(app, order_id), "action": "collect",
+                       f"qty_{line_id}": 1})
+    assert stock(app) == (10, 3)
+    with in_app(app):
+        orders.refund(db.session.get(Order, order_id), "staff:1", reason="goodwill")
+    with in_app(app):
+        order = db.session.get(Order, order_id)
+        assert (order.state, order.refunded_fen) == ("refunded", 3000)
+        assert service.pickup_of(order_id).state == "cancelled"
+    assert stock(app) == (9, 0)  # the collected unit is gone, the other two are on sale
+
+
+def test_full_refund_before_any_pickup_puts_everything_back(app, chain, pickup_store,
+                                                            customer, clerk):
+    _p, tea = make_goods(app, chain, [pickup_store], stock=10)
+    order_id = ready_order(app, pickup_store, customer, {tea: 2}, clerk)
+    with in_app(app):
+        orders.refund(db.session.get(Order, order_id), "staff:1")
+    assert stock(app) == (10, 0)
+
+
 def test_collected_order_is_left_alone_by_the_worker(app, chain, pickup_store, customer, clerk):
     _p, tea = make_goods(app, chain, [pickup_store])
     order_id = ready_order(app, pickup_store, customer, {tea: 1}, clerk)
