@@ -247,8 +247,8 @@ def write_summary() -> None:
         commit = (f"commit {git['commit'][:10]}" + (" (dirty)" if git.get("dirty") else "")
                   if git.get("commit") else "commit not recorded")
         lines.append(f"- {database}: {r['when']}, {commit}, {m['platform']}, "
-                     f"Python {m['python']}, {m['cpus']} CPUs, load average {load}"
-                     " (a shared machine: other test suites ran at the same time)")
+                     f"Python {m['python']}, {m['cpus']} CPUs, load average {load} "
+                     "when it started")
     with open(os.path.join(HERE, "results", "catalogue.md"), "w") as handle:
         handle.write("\n".join(lines) + "\n")
 
