@@ -28,6 +28,20 @@ def stock(app):
         return listing.stock_on_hand, listing.reserved
 
 
+def collected(app, chain, pickup_store, customer, clerk, units=3, handed=1) -> int:
+    """``units`` at ¥10 ready for pickup (10 in stock), ``handed`` given over at the counter."""
+    _p, tea = make_goods(app, chain, [pickup_store], stock=10, price_fen=1000)
+    order_id = ready_order(app, pickup_store, customer, {tea: units}, clerk)
+    counter = app.test_client()
+    login(counter, clerk, store=pickup_store)
+    with in_app(app):
+        line_id = service.pickup_of(order_id).lines[0].id
+    counter.post(f"/s/{pickup_store.slug}/manage/pickup/verify",
+                 data={"code": code_for(app, order_id), "action": "collect",
+                       f"qty_{line_id}": handed})
+    return order_id
+
+
 def test_reminder_a_day_before_then_refund_and_restock(app, chain, pickup_store, customer,
                                                        clerk, spy):
     _p, tea = make_goods(app, chain, [pickup_store], stock=10)
@@ -70,15 +84,7 @@ def test_hq_pickup_deadline_sets_when_an_uncollected_order_is_refunded(
 
 def test_partly_collected_order_refunds_the_rest_and_shelves_it(app, chain, pickup_store,
                                                                 customer, clerk):
-    _p, tea = make_goods(app, chain, [pickup_store], stock=10, price_fen=1000)
-    order_id = ready_order(app, pickup_store, customer, {tea: 3}, clerk)
-    counter = app.test_client()
-    login(counter, clerk, store=pickup_store)
-    with in_app(app):
-        line_id = service.pickup_of(order_id).lines[0].id
-    counter.post(f"/s/{pickup_store.slug}/manage/pickup/verify",
-                 data={"code": code_for(app, order_id), "action": "collect",
-                       f"qty_{line_id}": 1})
+    order_id = collected(app, chain, pickup_store, customer, clerk)
     tick(app, NOW + timedelta(days=8))
     with in_app(app):
         order = db.session.get(Order, order_id)
@@ -89,15 +95,7 @@ def test_partly_collected_order_refunds_the_rest_and_shelves_it(app, chain, pick
 
 def test_a_return_after_a_partial_no_show_puts_back_only_what_was_collected(
         app, chain, pickup_store, customer, clerk):
-    _p, tea = make_goods(app, chain, [pickup_store], stock=10, price_fen=1000)
-    order_id = ready_order(app, pickup_store, customer, {tea: 3}, clerk)
-    counter = app.test_client()
-    login(counter, clerk, store=pickup_store)
-    with in_app(app):
-        line_id = service.pickup_of(order_id).lines[0].id
-    counter.post(f"/s/{pickup_store.slug}/manage/pickup/verify",
-                 data={"code": code_for(app, order_id), "action": "collect",
-                       f"qty_{line_id}": 1})
+    order_id = collected(app, chain, pickup_store, customer, clerk)
     tick(app, NOW + timedelta(days=8))
     with in_app(app):
         order = db.session.get(Order, order_id)
@@ -115,15 +113,7 @@ def test_a_return_after_a_partial_no_show_puts_back_only_what_was_collected(
 def test_full_refund_of_a_partly_collected_order_shelves_only_what_stayed(
         app, chain, pickup_store, customer, clerk):
     """One of three units left with the customer: a full refund puts two back on sale."""
-    _p, tea = make_goods(app, chain, [pickup_store], stock=10, price_fen=1000)
-    order_id = ready_order(app, pickup_store, customer, {tea: 3}, clerk)
-    counter = app.test_client()
-    login(counter, clerk, store=pickup_store)
-    with in_app(app):
-        line_id = service.pickup_of(order_id).lines[0].id
-    counter.post(f"/s/{pickup_store.slug}/manage/pickup/verify",
-                 data={"code": code_for(app, order_id), "action": "collect",
-                       f"qty_{line_id}": 1})
+    order_id = collected(app, chain, pickup_store, customer, clerk)
     assert stock(app) == (10, 3)
     with in_app(app):
         orders.refund(db.session.get(Order, order_id), "staff:1", reason="goodwill")
@@ -144,14 +134,7 @@ def test_full_refund_before_any_pickup_puts_everything_back(app, chain, pickup_s
 
 
 def test_collected_order_is_left_alone_by_the_worker(app, chain, pickup_store, customer, clerk):
-    _p, tea = make_goods(app, chain, [pickup_store])
-    order_id = ready_order(app, pickup_store, customer, {tea: 1}, clerk)
-    counter = app.test_client()
-    login(counter, clerk, store=pickup_store)
-    with in_app(app):
-        line_id = service.pickup_of(order_id).lines[0].id
-    counter.post(f"/s/{pickup_store.slug}/manage/pickup/verify",
-                 data={"code": code_for(app, order_id), "action": "collect", f"qty_{line_id}": 1})
+    order_id = collected(app, chain, pickup_store, customer, clerk, units=1, handed=1)
     tick(app, NOW + timedelta(days=30))
     with in_app(app):
         order = db.session.get(Order, order_id)
