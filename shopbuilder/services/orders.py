@@ -919,8 +919,12 @@ def _release_stock(order: Order) -> None:
     out: dict[int, int] = {}
     for answer in call_money_hook("shopbuilder_order_units_handed_over", order.store,
                                   order=order):
-        for line_id, units in dict(answer).items():
-            out[int(line_id)] = max(out.get(int(line_id), 0), int(units))
+        try:
+            for line_id, units in dict(answer).items():
+                out[int(line_id)] = max(out.get(int(line_id), 0), int(units))
+        except (TypeError, ValueError) as exc:  # not {line id: units}: a plugin's bug
+            log.error("shopbuilder_order_units_handed_over answered %r", answer)
+            raise PluginFailure(_l("A shop extension failed; nothing was changed.")) from exc
     for line in order.lines:
         gone = max(0, min(out.get(line.id, 0), line.quantity))
         if gone:
@@ -1012,6 +1016,10 @@ def _refund(order: Order, actor, amount_fen, reason, restock, after_sale, key) -
         rows.append((row, provider, payment, take))
     # Every row is written before any provider is asked: a repeated key stops here.
     db.session.flush()
+    if full:
+        # Also before any provider is asked: a plugin failing here (what was handed
+        # over) stops the refund while no money has moved.
+        _release_stock(order)
     for row, provider, payment, take in rows:
         row.provider_ref = provider.refund(payment, take, str(reason))
         payment.refunded_fen += take
@@ -1027,7 +1035,6 @@ def _refund(order: Order, actor, amount_fen, reason, restock, after_sale, key) -
             .values(closed_at=clock.now()).execution_options(synchronize_session=False)
         )
         _enter_state(order, S.REFUNDED)
-        _release_stock(order)
         _close_after_sales(order, actor)
     if plan:
         _restock(order, plan)

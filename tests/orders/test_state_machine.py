@@ -8,6 +8,7 @@ from order_helpers import load, make_listing, place, stock_of
 from shopbuilder import hookimpl, tenancy
 from shopbuilder.extensions import db
 from shopbuilder.models import Deadline, Order, OrderEvent, OrderLine, Payment, Store
+from shopbuilder.payments.offline import OfflineProvider
 from shopbuilder.plugins import PluginMeta, get_host
 from shopbuilder.services import cart as cart_service
 from shopbuilder.services import ledger, orders
@@ -157,9 +158,52 @@ class GroupBuy:
         GroupBuy.seen.append(("paid", order.number))
 
 
+class HandedOver:
+    """A stand-in for pickup: says what the customer already took (``answer``)."""
+
+    meta = PluginMeta(name="handedtest", title="Handed over", version="1.0", api_min="1.4")
+    answer = None
+
+    @hookimpl
+    def shopbuilder_order_units_handed_over(self, store, order):
+        return HandedOver.answer(order) if callable(HandedOver.answer) else HandedOver.answer
+
+
 @pytest.fixture
 def app_config():
-    return {"EXTRA_PLUGINS": [GroupBuy()]}
+    return {"EXTRA_PLUGINS": [GroupBuy(), HandedOver()]}
+
+
+@pytest.fixture
+def handed_over(app, store):
+    set_plugin_enabled(app, store, "handedtest")
+    yield HandedOver
+    HandedOver.answer = None
+
+
+def test_full_refund_keeps_off_the_shelf_what_a_plugin_says_was_handed_over(
+        app, store, customer, variant_id, act, handed_over):
+    order_id = place(app, store, customer, variant_id, 3)
+    act(order_id, lambda o: orders.mark_paid(o, "staff:1"))
+    handed_over.answer = lambda order: {order.lines[0].id: 1}
+    act(order_id, lambda o: orders.refund(o, "staff:1"))
+    assert load(app, order_id)[0] == "refunded"
+    assert stock_of(app, store, variant_id) == (9, 0)
+
+
+def test_a_malformed_handed_over_answer_refuses_the_refund_and_changes_nothing(
+        app, store, customer, variant_id, act, handed_over, monkeypatch):
+    order_id = place(app, store, customer, variant_id, 3)
+    act(order_id, lambda o: orders.mark_paid(o, "staff:1"))
+    handed_over.answer = "one of them"
+    asked = []
+    monkeypatch.setattr(OfflineProvider, "refund", lambda self, *args: asked.append(args))
+    with pytest.raises(orders.OrderError, match="extension failed"):
+        act(order_id, lambda o: orders.refund(o, "staff:1"))
+    assert asked == []  # refused before any money moved
+    state, paid, refunded, _stock = load(app, order_id)
+    assert (state, refunded) == ("paid", 0) and paid > 0
+    assert stock_of(app, store, variant_id) == (10, 3)
 
 
 def test_hold_keeps_a_paid_order_until_released(app, store, other_store, customer, chain,
