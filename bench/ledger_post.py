@@ -23,7 +23,6 @@ import sqlite3
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from shopbuilder import create_app, tenancy  # noqa: E402
 from shopbuilder.extensions import db  # noqa: E402
+from shopbuilder.ledger_testing import LedgerOrder  # noqa: E402
 from shopbuilder.models import Chain, Store  # noqa: E402
 from shopbuilder.services import ledger  # noqa: E402
 
@@ -45,17 +45,6 @@ PLAIN = sa.Table(
     sa.Column("amount_fen", sa.Integer, nullable=False),
     sa.Column("memo", sa.String(255), nullable=False),
 )
-
-
-@dataclass
-class Order:
-    id: int
-    chain_id: int
-    store_id: int
-    number: str
-    total_fen: int
-    goods_fen: int
-    delivery_fen: int = 0
 
 
 def make_app(url: str):
@@ -95,7 +84,8 @@ def worker(url, mode, chain_id, store_id, number, count, ready, start):
         for n in range(count):
             order_id = number * 1_000_000 + n
             if mode == "ledger":
-                order = Order(order_id, chain_id, store_id, f"B{order_id}", 1000 + n, 1000 + n)
+                order = LedgerOrder(order_id, chain_id, store_id, f"B{order_id}", 1000 + n,
+                                    1000 + n)
                 ledger.record_payment(order, order.total_fen)
             else:
                 db.session.execute(PLAIN.insert(), [

@@ -1,4 +1,4 @@
-"""Seed factories for the ledger's models, for the generic tenant-isolation tests.
+"""Ledger test helpers: a stand-in order, and seed factories for the isolation tests.
 
 ``shopbuilder.testing`` imports this module (one line at its end) so that
 ``tests/test_isolation_models.py`` can build a row of each ledger model.
@@ -6,11 +6,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 
 from .models import LedgerEntry, LedgerHead, LedgerTransaction
 from .models.ledger import GENESIS_HASH
 from .testing import seed_factory, unique
+
+
+@dataclass
+class LedgerOrder:
+    """What the ledger reads of an order, for posting to it without placing one."""
+
+    id: int
+    chain_id: int
+    store_id: int
+    number: str
+    total_fen: int
+    goods_fen: int
+    delivery_fen: int = 0
 
 
 def _number() -> int:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 import sqlalchemy as sa
 
 from shopbuilder.extensions import db
+from shopbuilder.ledger_testing import LedgerOrder
 from shopbuilder.models import Chain, LedgerEntry
 from shopbuilder.plugins import PluginMeta, hookimpl
 from shopbuilder.services import ledger
@@ -16,21 +15,8 @@ from shopbuilder.testing import in_app, set_plugin_enabled
 BOTH = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
 
 
-@dataclass
-class Order:
-    """What the ledger reads of an order (the real one lives in the orders module)."""
-
-    id: int
-    chain_id: int
-    store_id: int
-    number: str
-    total_fen: int
-    goods_fen: int
-    delivery_fen: int = 0
-
-
 def order_for(store, number=1, total=10_000, delivery=0):
-    return Order(number, store.chain_id, store.id, f"N{number:04d}", total, total - delivery,
+    return LedgerOrder(number, store.chain_id, store.id, f"N{number:04d}", total, total - delivery,
                  delivery)
 
 

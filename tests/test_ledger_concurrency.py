@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import multiprocessing
-from dataclasses import dataclass
 
 import pytest
 import sqlalchemy as sa
 
+from shopbuilder.ledger_testing import LedgerOrder
 from shopbuilder.models import LedgerEntry, LedgerTransaction
 from shopbuilder.services import ledger
 from shopbuilder.testing import in_app
 
 PROCESSES = 4
 ROUNDS = 8
-
-
-@dataclass
-class Order:
-    id: int
-    chain_id: int
-    store_id: int
-    number: str
-    total_fen: int
-    goods_fen: int
-    delivery_fen: int = 0
 
 
 def post_many(database_url, instance, chain_id, store_id, worker, start):
@@ -36,13 +25,14 @@ def post_many(database_url, instance, chain_id, store_id, worker, start):
     start.wait(30)
     for n in range(ROUNDS):
         total = 1_000 + n
-        order = Order(10 + worker * 1000 + n, chain_id, store_id, f"W{worker}-{n}", total, total)
+        order = LedgerOrder(10 + worker * 1000 + n, chain_id, store_id, f"W{worker}-{n}", total,
+                            total)
         with in_app(app) as session:
             ledger.record_payment(order, order.total_fen, key="pay")
             session.commit()
         with in_app(app) as session:
             # Every process records the same event: it must be posted once in all.
-            shared = Order(1, chain_id, store_id, "SHARED", 500, 500)
+            shared = LedgerOrder(1, chain_id, store_id, "SHARED", 500, 500)
             ledger.record_payment(shared, 500, key=f"round-{n}")
             session.commit()
         with in_app(app) as session:
@@ -108,7 +98,7 @@ def refund_and_settle(database_url, instance, chain_id, store_id, worker, start,
     from shopbuilder.testing import make_test_config
 
     app = create_app(make_test_config(database_url, instance))
-    order = Order(1, chain_id, store_id, "RACE", 1_000, 1_000)
+    order = LedgerOrder(1, chain_id, store_id, "RACE", 1_000, 1_000)
     start.wait(30)
     outcome = []
     for action in ("refund", "settle"):
@@ -132,7 +122,7 @@ def refund_and_settle(database_url, instance, chain_id, store_id, worker, start,
 
 @pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
 def test_racing_refunds_never_take_more_than_the_order_paid(app, db_url, chain, store, tmp_path):
-    order = Order(1, chain.id, store.id, "RACE", 1_000, 1_000)
+    order = LedgerOrder(1, chain.id, store.id, "RACE", 1_000, 1_000)
     with in_app(app) as session:
         ledger.record_payment(order, 1_000)
         session.commit()

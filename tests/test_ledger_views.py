@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
+from shopbuilder.ledger_testing import LedgerOrder
 from shopbuilder.models import Chain
 from shopbuilder.services import ledger
 from shopbuilder.testing import in_app, login, make_staff, make_store
-
-
-@dataclass
-class Order:
-    id: int
-    chain_id: int
-    store_id: int
-    number: str
-    total_fen: int
-    goods_fen: int
-    delivery_fen: int = 0
 
 
 # Staff of our own, with addresses main's sign-in form accepts (it refuses ``.test``
@@ -40,7 +28,7 @@ def clerk(app, chain, store):
 
 
 def sell(app, store, order_id, number, total, settle=True, refund=0):
-    order = Order(order_id, store.chain_id, store.id, number, total, total)
+    order = LedgerOrder(order_id, store.chain_id, store.id, number, total, total)
     with in_app(app) as session:
         ledger.record_payment(order, total)
         if settle:

@@ -9,12 +9,12 @@ through the code a checkout and a settlement actually run
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 import pytest
 
 from shopbuilder import hookimpl, tenancy
 from shopbuilder.extensions import db
+from shopbuilder.ledger_testing import LedgerOrder
 from shopbuilder.models import Store
 from shopbuilder.payments import get_provider, providers_for
 from shopbuilder.plugins import PluginMeta
@@ -84,22 +84,9 @@ def test_a_provider_hq_forbids_is_not_offered_but_still_refunds_its_old_payments
         assert get_provider("sandbox", row, include_disabled=True) is not None
 
 
-@dataclass
-class Order:
-    """What the ledger reads of an order."""
-
-    id: int
-    chain_id: int
-    store_id: int
-    number: str
-    total_fen: int
-    goods_fen: int
-    delivery_fen: int = 0
-
-
 def test_a_failing_settlement_split_aborts_and_names_the_plugin(app, store, caplog):
     set_plugin_enabled(app, store, "leaky_commission")
-    order = Order(1, store.chain_id, store.id, "N0001", 10_000, 10_000)
+    order = LedgerOrder(1, store.chain_id, store.id, "N0001", 10_000, 10_000)
     with in_app(app) as session:
         ledger.record_payment(order, 10_000)
         session.commit()
