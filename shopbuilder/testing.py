@@ -336,6 +336,29 @@ def run_cli(app, *args):
     return result
 
 
+def page_cache_lifetimes(app, monkeypatch) -> list:
+    """The lifetimes (seconds) the storefront's page cache gives the pages it keeps.
+
+    The list grows as pages are cached from now on; for code that calls
+    ``page_valid_until`` (a page that changes by itself at a known moment).
+    """
+    from .extensions import cache
+    from .storefront.pagecache import PAGE_KEY_PREFIX
+
+    kept = []
+    with app.app_context():
+        backend = cache.cache
+    original = backend.set
+
+    def recording(key, value, timeout=None):
+        if key.startswith(PAGE_KEY_PREFIX):
+            kept.append(timeout)
+        return original(key, value, timeout=timeout)
+
+    monkeypatch.setattr(backend, "set", recording)
+    return kept
+
+
 def csrf_token(client, url: str) -> str:
     """Fetch ``url`` and return the CSRF token of its first form."""
     html = client.get(url).get_data(as_text=True)

@@ -8,7 +8,7 @@ from markupsafe import Markup
 from shopbuilder.extensions import db
 from shopbuilder.models import Product, Publication, Variant
 from shopbuilder.plugins import PluginMeta, hookimpl
-from shopbuilder.testing import in_app, login, set_plugin_enabled
+from shopbuilder.testing import in_app, login, page_cache_lifetimes, set_plugin_enabled
 
 
 class CounterPlugin:
@@ -303,28 +303,10 @@ def test_a_core_statement_on_the_listing_table_renews_the_store_pages(app, clien
 # -- pages that change by themselves at a known moment (page_valid_until) ------------------------
 
 
-def kept_for(app, monkeypatch):
-    """The lifetimes (seconds) the page cache gives the pages it keeps."""
-    from shopbuilder.extensions import cache
-
-    kept = []
-    with app.app_context():
-        backend = cache.cache
-    original = backend.set
-
-    def recording(key, value, timeout=None):
-        if key.startswith("sf:page:"):
-            kept.append(timeout)
-        return original(key, value, timeout=timeout)
-
-    monkeypatch.setattr(backend, "set", recording)
-    return kept
-
-
 def test_a_page_is_kept_no_longer_than_a_plugin_says_it_stays_true(
         app, client, store, tea, monkeypatch):
     set_plugin_enabled(app, store, "countdown")
-    kept = kept_for(app, monkeypatch)
+    kept = page_cache_lifetimes(app, monkeypatch)
     COUNTDOWN.changes_in, COUNTDOWN.calls = 12.7, 0
     url = f"/s/{store.slug}/p/{tea}"
     client.get(url)
@@ -334,7 +316,7 @@ def test_a_page_is_kept_no_longer_than_a_plugin_says_it_stays_true(
 
 def test_a_page_whose_moment_has_come_is_not_kept(app, client, store, tea, monkeypatch):
     set_plugin_enabled(app, store, "countdown")
-    kept = kept_for(app, monkeypatch)
+    kept = page_cache_lifetimes(app, monkeypatch)
     COUNTDOWN.changes_in, COUNTDOWN.calls = 0.5, 0
     url = f"/s/{store.slug}/p/{tea}"
     client.get(url)

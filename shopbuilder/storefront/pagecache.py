@@ -91,8 +91,12 @@ def _plugin_sees_this_visit() -> bool:
     return bool(params) and not params.isdisjoint(request.args.keys())
 
 
+#: What every cached page's key starts with.
+PAGE_KEY_PREFIX = "sf:page:"
+
+
 def page_key(store_id: int, chain_id: int) -> str:
-    return "sf:page:" + ":".join((
+    return PAGE_KEY_PREFIX + ":".join((
         str(store_id), version_tokens_for(chain_id, store_id),
         request.args.get("lang", ""), request.cookies.get("lang", ""),
         request.host, request.full_path,

@@ -21,7 +21,13 @@ from sqlalchemy import event
 from shopbuilder import clock
 from shopbuilder.extensions import cache, db
 from shopbuilder.models import Chain, Order, Variant
-from shopbuilder.testing import in_app, login, make_customer, set_plugin_enabled
+from shopbuilder.testing import (
+    in_app,
+    login,
+    make_customer,
+    page_cache_lifetimes,
+    set_plugin_enabled,
+)
 
 
 @pytest.fixture
@@ -72,23 +78,6 @@ def sql_statements(app):
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
-
-
-@contextlib.contextmanager
-def page_timeouts(app, monkeypatch):
-    """The lifetimes the page cache gives the pages it keeps, in seconds."""
-    kept = []
-    with app.app_context():
-        backend = cache.cache
-    original = backend.set
-
-    def recording(key, value, timeout=None):
-        if key.startswith("sf:page:"):
-            kept.append(timeout)
-        return original(key, value, timeout=timeout)
-
-    monkeypatch.setattr(backend, "set", recording)
-    yield kept
 
 
 def test_anonymous_product_page_with_a_live_campaign_is_served_from_the_cache(
@@ -237,8 +226,8 @@ def test_a_page_cached_before_a_campaign_starts_is_kept_only_until_it_starts(
     make_campaign(app, chain, store, variant_id, starts_at=T0 + timedelta(seconds=30))
     with in_app(app):
         url = f"/s/{store.slug}/p/{db.session.get(Variant, variant_id).product_id}"
-    with page_timeouts(app, monkeypatch) as kept:
-        assert "Start a group" not in client.get(url).text
+    kept = page_cache_lifetimes(app, monkeypatch)
+    assert "Start a group" not in client.get(url).text
     assert kept == [30]  # gone from the cache when the campaign starts, not 60 s later
     with clock.frozen(T0 + timedelta(seconds=30)):
         cache_cleared(app)  # what the cache's own clock does at that moment
@@ -252,12 +241,12 @@ def cache_cleared(app):
 
 def test_a_cached_page_expires_by_the_first_shown_groups_deadline(
         app, client, product_url, open_group, monkeypatch):
-    with page_timeouts(app, monkeypatch) as kept:
-        assert ">W<" in client.get(product_url).text
+    kept = page_cache_lifetimes(app, monkeypatch)
+    assert ">W<" in client.get(product_url).text
     assert kept == [60]  # the deadline is a day away: the usual lifetime
     cache_cleared(app)
-    with page_timeouts(app, monkeypatch) as kept, \
-            clock.frozen(T0 + timedelta(hours=24, seconds=-20)):
+    kept = page_cache_lifetimes(app, monkeypatch)
+    with clock.frozen(T0 + timedelta(hours=24, seconds=-20)):
         assert ">W<" in client.get(product_url).text
     assert kept == [20]
 
