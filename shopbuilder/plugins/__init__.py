@@ -390,16 +390,8 @@ def call_chain_display_hook(name: str, chain=None, **kwargs) -> list:
     """
     chain = chain if chain is not None else g.chain
     host = get_host()
-    results = []
-    for impl in host.ordered_impls(name, host.disabled_from(chain_allowed(chain, host))):
-        try:
-            result = impl.function(**_kwargs_for(impl, {"chain": chain, **kwargs}))
-        except Exception:
-            log.exception("plugin %s failed in %s", impl.plugin_name, name)
-            continue
-        if result is not None:
-            results.append(result)
-    return results
+    impls = host.ordered_impls(name, host.disabled_from(chain_allowed(chain, host)))
+    return _display_results(name, impls, {"chain": chain, **kwargs})
 
 
 def stores_enabling(name: str, chain_id: int | None = None):
@@ -513,10 +505,15 @@ def page_valid_until(when: datetime | None) -> None:
 def call_display_hook(name: str, store=None, **kwargs) -> list:
     """Call a display hook (menus, notices) for ``store``; a failing plugin is logged, skipped."""
     store, impls = _impls(name, store)
+    return _display_results(name, impls, {"store": store, **kwargs})
+
+
+def _display_results(name: str, impls, arguments: dict) -> list:
+    """Each implementation's answer but None; one that raises is logged and skipped."""
     results = []
     for impl in impls:
         try:
-            result = impl.function(**_kwargs_for(impl, {"store": store, **kwargs}))
+            result = impl.function(**_kwargs_for(impl, arguments))
         except Exception:
             log.exception("plugin %s failed in %s", impl.plugin_name, name)
             continue
