@@ -53,6 +53,7 @@ from ..models import (
     Refund,
 )
 from ..plugins import FulfilmentOption, PriceAdjustment, store_hook
+from ..plugins import call_money_hook as _host_call_money_hook
 from . import cart as cart_service
 from . import stock
 
@@ -319,19 +320,10 @@ class PluginFailure(OrderError):
     pass
 
 
-try:  # the plugin host's helper, when it has one (it names the failing plugin)
-    from ..plugins import call_money_hook as _host_call_money_hook
-except ImportError:  # pragma: no cover - older plugin host
-    _host_call_money_hook = None
-
-
 def call_money_hook(name: str, store, **kwargs):
     """Call a hook that changes money: a plugin exception aborts the operation cleanly."""
-    host_call = _host_call_money_hook
     try:
-        if host_call is not None:
-            return host_call(name, store, **kwargs)
-        return store_hook(name, store)(store=store, **kwargs)
+        return _host_call_money_hook(name, store, **kwargs)
     except Exception as exc:
         # A plugin that refuses with a CheckoutError (a pickup slot just filled up)
         # has words for the customer: pass them on instead of the generic failure.
