@@ -246,13 +246,12 @@ def shopbuilder_order_refunded(order, amount_fen):
 def shopbuilder_order_units_handed_over(store, order):
     """Return ``{order line id: units}`` of ``order`` already in the customer's hands, or None.
 
-    Asked inside the transaction when an order whose stock is still reserved ends
-    without completing (cancelled, or refunded in full; a refund asks before any
-    payment provider is called): units the customer already took are taken off the
-    shelf for good instead of going back on sale. The pickup plugin answers for a
-    partly collected order. An exception, or an answer that is not such a mapping,
-    aborts the operation; answers of several plugins for one line count once (the
-    largest).
+    Asked inside the transaction of a full refund of an order whose stock is still
+    reserved (never completed), before any payment provider is called: units the
+    customer already took are taken off the shelf for good instead of going back on
+    sale. The pickup plugin answers for a partly collected order. An exception, or
+    an answer that is not such a mapping, aborts the refund; answers of several
+    plugins for one line count once (the largest).
     """
 
 

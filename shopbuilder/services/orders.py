@@ -900,14 +900,27 @@ def _set_stock_state(order: Order, wanted_from: str, to: str) -> bool:
     ).rowcount == 1
 
 
-def _release_stock(order: Order) -> None:
+def _release_stock(order: Order, handed_over: Mapping[int, int] | None = None) -> None:
     """The order ends before completing: its reserved units go back on sale.
 
-    Units a plugin says the customer already took (a partly collected pickup)
-    left the store: those are taken off the shelf instead.
+    ``handed_over`` ({order line id: units}) already left with the customer (part of
+    a pickup): those are taken off the shelf instead.
     """
     if not _set_stock_state(order, "reserved", "released"):
         return
+    handed_over = handed_over or {}
+    for line in order.lines:
+        gone = max(0, min(handed_over.get(line.id, 0), line.quantity))
+        if gone:
+            stock.commit(order.store_id, line.variant_id, gone)
+        if line.quantity > gone:
+            stock.release(order.store_id, line.variant_id, line.quantity - gone)
+
+
+def _units_handed_over(order: Order) -> dict[int, int]:
+    """What plugins say the customer of a still-reserved order already took, per line."""
+    if order.stock_state != "reserved":
+        return {}
     out: dict[int, int] = {}
     for answer in call_money_hook("shopbuilder_order_units_handed_over", order.store,
                                   order=order):
@@ -917,12 +930,7 @@ def _release_stock(order: Order) -> None:
         except (TypeError, ValueError) as exc:  # not {line id: units}: a plugin's bug
             log.error("shopbuilder_order_units_handed_over answered %r", answer)
             raise PluginFailure(_l("A shop extension failed; nothing was changed.")) from exc
-    for line in order.lines:
-        gone = max(0, min(out.get(line.id, 0), line.quantity))
-        if gone:
-            stock.commit(order.store_id, line.variant_id, gone)
-        if line.quantity > gone:
-            stock.release(order.store_id, line.variant_id, line.quantity - gone)
+    return out
 
 
 def _commit_stock(order: Order) -> None:
@@ -1011,7 +1019,7 @@ def _refund(order: Order, actor, amount_fen, reason, restock, after_sale, key) -
     if full:
         # Also before any provider is asked: a plugin failing here (what was handed
         # over) stops the refund while no money has moved.
-        _release_stock(order)
+        _release_stock(order, _units_handed_over(order))
     for row, provider, payment, take in rows:
         row.provider_ref = provider.refund(payment, take, str(reason))
         payment.refunded_fen += take
