@@ -26,7 +26,8 @@ from sqlalchemy.sql import visitors
 from sqlalchemy.sql.expression import TableClause
 
 from .extensions import cache, db
-from .models import Chain, ChainOwned, Store, StoreOptional, StoreOwned
+from .models import Chain, ChainOwned, Store, StoreOptional, StoreOwned, StorePlugin
+from .plugins.policy import remember_choices
 
 HOST_STORE_KEY = "shopbuilder.host_store"
 #: Paths a store's own domain does not rewrite to ``/s/<slug>``.
@@ -301,9 +302,23 @@ def forget_custom_domain(host: str | None) -> None:
 
 
 def load_store(slug: str) -> Store:
-    store = db.session.scalar(any_chain(db.select(Store).where(Store.slug == slug)))
-    if store is None:
+    """The store (with its chain) and its own plugin choices, in one statement.
+
+    Every store page asks which plugins are on (slots, guards, the referral
+    catcher), so the choices come with the row instead of a query of their own.
+    Unscoped: the tenant is what is being looked up, and the join takes only
+    the found store's own choice rows.
+    """
+    with unscoped():
+        rows = db.session.execute(
+            db.select(Store, StorePlugin.plugin, StorePlugin.enabled)
+            .outerjoin(StorePlugin, StorePlugin.store_id == Store.id)
+            .where(Store.slug == slug)
+        ).all()
+    if not rows:
         abort(404)
+    store = rows[0][0]
+    remember_choices(store, {name: bool(on) for _store, name, on in rows if name is not None})
     return store
 
 

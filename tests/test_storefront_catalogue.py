@@ -109,6 +109,41 @@ def test_the_cart_charges_the_most_specific_publications_price(app, shop):
         assert cart_service.publication_price(far, ids["city"]) == (False, None)
 
 
+def test_buying_now_charges_what_the_cart_charges_in_every_store(app, shop):
+    """Buy now prices the variant in the statement that loads it: same answers as the cart."""
+    for name in ("north", "south", "far"):
+        with app.test_request_context(), tenancy.store_scope(shop[name]):
+            store = db.session.get(Store, shop[name].id)
+            for product_id in shop["ids"].values():
+                variant = db.session.scalar(
+                    db.select(Variant).where(Variant.product_id == product_id))
+                if variant.product is None:  # another store's own product: not even seen
+                    with pytest.raises(cart_service.CartError, match="unknown"):
+                        cart_service.buy_now(store, None, variant.id, 1)
+                    with pytest.raises(cart_service.CartError, match="unknown"):
+                        cart_service.add(store, None, variant.id, 1)
+                    continue
+                cart = cart_service.price_variant(store, variant)
+                now = cart_service.buy_now(store, None, variant.id, 2).lines[0]
+                assert (now.variant.id, now.quantity) == (variant.id, 2)
+                assert (now.priced.unit_price_fen, now.priced.available,
+                        now.priced.sellable) == (cart.unit_price_fen, cart.available,
+                                                 cart.sellable), (name, variant.product.title)
+            with pytest.raises(cart_service.CartError, match="unknown"):
+                cart_service.buy_now(store, None, 10**9, 1)
+    with app.test_request_context(), tenancy.store_scope(shop["north"]):
+        north = db.session.get(Store, shop["north"].id)
+        priced = {db.session.get(Product, pid).title: cart_service.price_variant_id(
+            north, db.session.scalar(db.select(Variant.id).where(Variant.product_id == pid)))
+            for pid in shop["ids"].values()}
+    assert {title: (line.unit_price_fen, line.available, line.sellable)
+            for title, line in priced.items()} == {
+        "For all": (1200, 7, True), "Hangzhou only": (2000, 0, False),
+        "North only": (3000, 0, False), "Not published": (4000, 0, False),
+        "Draft": (5000, 0, False), "North's own cake": (600, 0, False),
+        "Repriced": (700, 0, False)}
+
+
 def test_a_product_published_store_by_store_costs_each_store_its_own_price(app, chain, shop):
     """Published to many chosen stores, each with its price: the cart finds this store's row."""
     stores = [shop["north"], shop["south"]] + [

@@ -57,7 +57,10 @@ def set_chain_policy(chain, name: str, policy: str, default: bool = False) -> No
 
 
 def store_choices(store) -> dict[str, bool]:
-    """The store's own on/off choices, read once per request (one indexed query)."""
+    """The store's own on/off choices, read once per request (one indexed query).
+
+    The request's own store comes with them (``tenancy.load_store``).
+    """
     memo = g.setdefault("_plugin_choices", {}) if has_request_context() else None
     if memo is not None and store.id in memo:
         return memo[store.id]
@@ -67,9 +70,14 @@ def store_choices(store) -> dict[str, bool]:
         )
     )
     choices = {name: bool(enabled) for name, enabled in rows}
-    if memo is not None:
-        memo[store.id] = choices
+    remember_choices(store, choices)
     return choices
+
+
+def remember_choices(store, choices: dict[str, bool]) -> None:
+    """Keep ``store``'s choices, read with the store, for the rest of the request."""
+    if has_request_context():
+        g.setdefault("_plugin_choices", {})[store.id] = choices
 
 
 def forget_choices(store) -> None:

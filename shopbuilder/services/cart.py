@@ -11,12 +11,12 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 
 from flask import current_app, request
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import bindparam, case, literal, select
+from sqlalchemy import bindparam, case, literal, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, lazyload, selectinload
 
@@ -159,6 +159,33 @@ def _listing_and_publication_query():
     )
 
 
+@functools.cache
+def _variant_pricing_query():
+    """Built once: a variant with its product, the store's listing and the best publication.
+
+    The publications' product is the variant's, found by a subquery the database
+    runs once, so the catalogue's condition keeps its one seek per branch.
+    """
+    any_store = SimpleNamespace(chain_id=bindparam("chain_id"), city=bindparam("city"),
+                                id=bindparam("store_id"))
+    product_id = (select(Variant.product_id).where(Variant.id == bindparam("variant_id"))
+                  .scalar_subquery())
+    best = (
+        select(Publication.price_fen, literal(1).label("found"))
+        .where(search.publication_reaches(any_store, product_id))
+        .order_by(_SPECIFICITY, Publication.id.desc()).limit(1).subquery()
+    )
+    return (
+        select(Variant, StoreListing, best.c.price_fen, best.c.found)
+        .outerjoin(StoreListing, (StoreListing.store_id == bindparam("store_id"))
+                   & (StoreListing.variant_id == Variant.id))
+        .outerjoin(best, true())
+        .where(Variant.id == bindparam("variant_id"))
+        # The listing's variant is the one in the row.
+        .options(_PRODUCT_ONLY, lazyload(StoreListing.variant))
+    )
+
+
 def _listing_and_publication(store, variant: Variant):
     """The store's listing and the publications reaching the store, in one round trip."""
     row = db.session.execute(
@@ -200,10 +227,37 @@ def price_variant(store, variant: Variant) -> PricedLine:
     """The price and availability of one variant in ``store`` (listing > publication > chain)."""
     product: Product = variant.product
     if product.store_id is not None:
-        listing = listing_for(store, variant.id)
+        return _priced(store, variant, listing_for(store, variant.id), None, False)
+    listing, reaches, pub_price = _listing_and_publication(store, variant)
+    return _priced(store, variant, listing, pub_price, reaches)
+
+
+def price_variant_id(store, variant_id: int) -> PricedLine | None:
+    """:func:`price_variant` for a variant not loaded yet: one statement loads and prices it.
+
+    For buying one product straight away, where the variant, its product, the
+    store's listing and the publications would otherwise be two round trips.
+    None when there is no such variant in the store (another store's own product
+    is one the tenancy guard does not even load).
+    """
+    row = db.session.execute(
+        _variant_pricing_query(),
+        {"chain_id": store.chain_id, "city": store.city, "store_id": store.id,
+         "variant_id": variant_id},
+    ).first()
+    if row is None or row[0].product is None:
+        return None
+    variant, listing, pub_price, found = row
+    return _priced(store, variant, listing, pub_price, bool(found))
+
+
+def _priced(store, variant: Variant, listing: StoreListing | None, pub_price: int | None,
+            published_here: bool) -> PricedLine:
+    product: Product = variant.product
+    if product.store_id is not None:
         reaches, pub_price = product.store_id == store.id, None
     else:
-        listing, reaches, pub_price = _listing_and_publication(store, variant)
+        reaches = published_here
     sellable = (
         reaches and product.status == "active"
         and listing is not None and listing.listed is not False
@@ -222,9 +276,8 @@ def priced_lines(store, cart: Cart | None) -> list[PricedLine]:
         return []
     priced = []
     for line in cart.lines:
-        item = price_variant(store, line.variant)
-        item.quantity = line.quantity
-        priced.append(item)
+        item = line.priced if isinstance(line, BuyNowLine) else price_variant(store, line.variant)
+        priced.append(replace(item, quantity=line.quantity))
     return priced
 
 
@@ -236,6 +289,8 @@ def goods_total(lines: list[PricedLine]) -> int:
 class BuyNowLine:
     variant: Variant
     quantity: int
+    #: The variant as priced when the line was made (its quantity is the line's).
+    priced: PricedLine
 
     @property
     def variant_id(self) -> int:
@@ -255,10 +310,10 @@ class BuyNow:
 def buy_now(store, customer_id: int | None, variant_id: int, quantity: int) -> BuyNow:
     if quantity < 1 or quantity > MAX_QUANTITY:
         raise CartError("quantity")
-    variant = db.session.get(Variant, variant_id, options=[_PRODUCT_ONLY])
-    if variant is None:
+    priced = price_variant_id(store, variant_id)
+    if priced is None:
         raise CartError("unknown")
-    return BuyNow(store.id, customer_id, [BuyNowLine(variant, quantity)])
+    return BuyNow(store.id, customer_id, [BuyNowLine(priced.variant, quantity, priced)])
 
 
 def _touch(cart: Cart) -> None:
@@ -270,7 +325,7 @@ def add(store, cart: Cart, variant_id: int, quantity: int = 1) -> CartLine:
     if quantity < 1 or quantity > MAX_QUANTITY:
         raise CartError("quantity")
     variant = db.session.get(Variant, variant_id, options=[_PRODUCT_ONLY])
-    if variant is None:
+    if variant is None or variant.product is None:  # no such variant, or not this store's
         raise CartError("unknown")
     item = price_variant(store, variant)
     if not item.sellable:

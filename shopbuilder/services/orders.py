@@ -26,7 +26,6 @@ postings change in the same transaction as the state.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import secrets
 from collections.abc import Mapping
@@ -35,8 +34,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import clock, settings
@@ -45,7 +43,6 @@ from ..models import (
     AfterSaleRequest,
     Deadline,
     Order,
-    OrderCounter,
     OrderEvent,
     OrderLine,
     OrderState,
@@ -55,7 +52,7 @@ from ..models import (
 from ..plugins import FulfilmentOption, PriceAdjustment, store_hook
 from ..plugins import call_money_hook as _host_call_money_hook
 from . import cart as cart_service
-from . import stock
+from . import order_rows, stock
 
 log = logging.getLogger(__name__)
 
@@ -491,38 +488,6 @@ def price_adjustments(store, cart) -> list[PriceAdjustment]:
     return found
 
 
-def order_number_prefix(store) -> str:
-    """``west-lake`` -> ``WL``; a store may set its own in ``settings["orders"]["prefix"]``."""
-    custom = (store.settings or {}).get("orders", {}).get("prefix")
-    if custom:
-        return str(custom)[:8]
-    letters = "".join(part[:1] for part in store.slug.split("-") if part).upper()
-    return letters[:4] or f"S{store.id}"
-
-
-def next_order_number(store) -> str:
-    """The store's next number for today, ``WL-20261127-0001`` (an atomic upsert)."""
-    day = clock.now().astimezone(NUMBER_TIMEZONE).strftime("%Y%m%d")
-    stmt = _counter_upsert(db.session.get_bind().dialect.name)
-    value = db.session.execute(
-        stmt, {"chain_id": store.chain_id, "store_id": store.id, "day": day, "value": 1}
-    ).scalar_one()
-    return f"{order_number_prefix(store)}-{day}-{value:04d}"
-
-
-@functools.cache
-def _counter_upsert(dialect: str):
-    """Built once per dialect: every order runs it."""
-    table = OrderCounter.__table__
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
-        insert(table)
-        .on_conflict_do_update(index_elements=["store_id", "day"],
-                               set_={"value": table.c.value + 1})
-        .returning(table.c.value)
-    )
-
-
 #: ``find_by_key``'s default: no customer given, so no check (callers whose keys carry one).
 _ANY_CUSTOMER = object()
 
@@ -566,36 +531,27 @@ def _repeat_of(store, key: str | None, customer) -> Order | None:
     return order
 
 
-def _write_order_rows(store, order, lines, provider_code, total, customer, pay_minutes):
-    """The new order's lines, pending payment, first event and pay deadline.
+def _first_rows(lines, provider_code: str, total: int, customer, now, pay_minutes: int) -> dict:
+    """A new order's lines, pending payment, first event and pay deadline.
 
-    Written as plain inserts, not ORM objects: nothing in the placing request
-    reads them back, and the ORM's flush of four kinds of object cost more
-    than the rest of placing the order. ``order.lines`` loads on first use.
+    Plain rows, not ORM objects: nothing in the placing request reads them back,
+    and ``order.lines`` loads on first use.
     """
-    owner = {"chain_id": store.chain_id, "store_id": store.id, "order_id": order.id}
-    now = clock.now()
-    session = db.session
-    session.execute(_insert(OrderLine), [
-        {**owner, "variant_id": line.variant.id, "title": line.title,
-         "variant_label": line.variant.label, "sku": line.variant.sku,
-         "unit_price_fen": line.unit_price_fen, "quantity": line.quantity,
-         "line_total_fen": line.line_total_fen}
-        for line in lines
-    ])
-    session.execute(_insert(Payment), {
-        **owner, "provider": provider_code, "token": secrets.token_urlsafe(24),
-        "amount_fen": total, "created_at": now})
-    session.execute(_insert(OrderEvent), {
-        **owner, "at": now, "actor": actor_of(customer), "from_state": None,
-        "to_state": S.PENDING_PAYMENT, "kind": "placed", "reason": "", "data": {}})
-    session.execute(_insert(Deadline), {
-        **owner, "kind": "pay", "due_at": now + timedelta(minutes=pay_minutes)})
-
-
-@functools.cache
-def _insert(model):
-    return insert(model.__table__)
+    return {
+        OrderLine: [
+            {"variant_id": line.variant.id, "title": line.title,
+             "variant_label": line.variant.label, "sku": line.variant.sku,
+             "unit_price_fen": line.unit_price_fen, "quantity": line.quantity,
+             "line_total_fen": line.line_total_fen}
+            for line in lines
+        ],
+        Payment: [{"provider": provider_code, "token": secrets.token_urlsafe(24),
+                   "amount_fen": total, "created_at": now}],
+        OrderEvent: [{"at": now, "actor": actor_of(customer), "from_state": None,
+                      "to_state": S.PENDING_PAYMENT, "kind": "placed", "reason": "",
+                      "data": {}}],
+        Deadline: [{"kind": "pay", "due_at": now + timedelta(minutes=pay_minutes)}],
+    }
 
 
 def place_order(store, customer, cart, checkout: Checkout, idempotency_key: str | None = None):
@@ -649,28 +605,26 @@ def place_order(store, customer, cart, checkout: Checkout, idempotency_key: str 
         # The order's columns are all known to the ORM, so the page can use it after
         # the commit without reloading it.
         with unit_of_work(expire_on_commit=False):
-            # The day's number counter is a row every order of the store shares: taking
-            # a number first holds its lock from here to the commit, a millisecond or
-            # two, and saves writing the order twice. The listings' stock rows are
-            # touched last, so their locks are held the shortest.
-            number = next_order_number(store)
-            order = Order(
-                chain_id=store.chain_id, store_id=store.id, number=number,
-                customer_id=getattr(customer, "id", None), state=S.PENDING_PAYMENT,
-                currency=store.chain.currency, goods_fen=goods, delivery_fen=option.fee_fen,
-                adjustment_fen=total - goods - option.fee_fen, total_fen=total,
-                adjustments=[{"code": a.code, "label": str(a.label), "amount_fen": a.amount_fen}
-                             for a in adjustments],
-                fulfilment_code=option.code,
-                fulfilment_data={**checkout.fulfilment_data, "kind": kind},
-                payment_provider=provider.code, contact_name=checkout.contact_name.strip(),
-                contact_phone=checkout.contact_phone.strip(), address=checkout.address.strip(),
-                note=checkout.note.strip(), idempotency_key=idempotency_key,
-            )
-            db.session.add(order)
-            # Written first: a second submission with the same key stops here.
-            db.session.flush()
-            _write_order_rows(store, order, lines, provider.code, total, customer, pay_minutes)
+            # The day's number counter is a row every order of the store shares: the
+            # number is taken as the order is written, so its lock is held from here
+            # to the commit, a millisecond or two. The listings' stock rows are
+            # touched last, so their locks are held the shortest. A second submission
+            # with the same key stops at the first write (its unique index).
+            now = clock.now()
+            order = order_rows.insert_order(store, {
+                "customer_id": getattr(customer, "id", None), "state": S.PENDING_PAYMENT,
+                "currency": store.chain.currency, "goods_fen": goods,
+                "delivery_fen": option.fee_fen,
+                "adjustment_fen": total - goods - option.fee_fen, "total_fen": total,
+                "adjustments": [{"code": a.code, "label": str(a.label), "amount_fen": a.amount_fen}
+                                for a in adjustments],
+                "fulfilment_code": option.code,
+                "fulfilment_data": {**checkout.fulfilment_data, "kind": kind},
+                "payment_provider": provider.code, "contact_name": checkout.contact_name.strip(),
+                "contact_phone": checkout.contact_phone.strip(),
+                "address": checkout.address.strip(), "note": checkout.note.strip(),
+                "idempotency_key": idempotency_key,
+            }, _first_rows(lines, provider.code, total, customer, now, pay_minutes), now)
             if cart is not None and cart.id is not None:
                 cart_service.clear_variants(cart, [line.variant.id for line in lines])
             call_money_hook("shopbuilder_checkout_placed", store, order=order,

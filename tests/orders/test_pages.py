@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from order_helpers import load, stock_of
+from sqlalchemy import event
 
 from shopbuilder import settings as settings_store
 from shopbuilder.extensions import db
@@ -158,6 +160,39 @@ def test_buy_now_places_an_order_without_touching_the_cart(app, client, store, c
     with in_app(app):
         cart = db.session.scalar(db.select(Cart).where(Cart.customer_id == customer.id))
         assert [line.quantity for line in cart.lines] == [1]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+def test_buying_now_writes_the_order_in_two_statements_on_postgresql(
+        app, client, store, customer, variant_id):
+    """Placing is the shop's busiest write; each PostgreSQL round trip costs it ~0.3 ms.
+
+    PostgreSQL: the number, the order and its four kinds of rows in one statement,
+    then the stock. SQLite (no round trips) writes them one by one.
+    """
+    login(client, customer, store=store)
+    with app.app_context():
+        engine = db.engine
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement.lstrip().split(None, 1)[0].upper())
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = client.post(f"/s/{store.slug}/checkout",
+                               data=checkout_form(variant_id=variant_id))
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert response.status_code == 302
+    writes = [s for s in statements if s != "SELECT"]
+    if engine.dialect.name == "postgresql":
+        assert writes == ["WITH", "UPDATE"]
+    else:
+        assert writes == ["INSERT"] * 6 + ["UPDATE"]
+    # The store with its plugin choices, the customer, the variant priced where it is sold.
+    assert statements.count("SELECT") == 3, statements
+    assert stock_of(app, store, variant_id) == (10, 1)
 
 
 def test_order_pages_speak_chinese_in_a_chinese_store(app, client, store, customer, variant_id):

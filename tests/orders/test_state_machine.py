@@ -7,7 +7,15 @@ from order_helpers import load, make_listing, place, stock_of
 
 from shopbuilder import hookimpl, tenancy
 from shopbuilder.extensions import db
-from shopbuilder.models import Deadline, Order, OrderEvent, OrderLine, Payment, Store
+from shopbuilder.models import (
+    Deadline,
+    Order,
+    OrderCounter,
+    OrderEvent,
+    OrderLine,
+    Payment,
+    Store,
+)
 from shopbuilder.payments.offline import OfflineProvider
 from shopbuilder.plugins import PluginMeta, get_host
 from shopbuilder.services import cart as cart_service
@@ -104,6 +112,44 @@ def test_order_numbers_count_per_store_and_day(app, store, other_store, customer
             numbers.append(db.session.get(Order, order_id).number)
     assert numbers[0].endswith("-0001") and numbers[1].endswith("-0002")
     assert numbers[2].startswith("S-") and numbers[2].endswith("-0001")
+
+
+def test_the_ten_thousandth_order_of_a_day_keeps_every_digit(app, store, customer,
+                                                             variant_id):
+    first = place(app, store, customer, variant_id)
+    with in_app(app):
+        db.session.execute(db.update(OrderCounter).values(value=9999))
+        db.session.commit()
+    second = place(app, store, customer, variant_id)
+    with in_app(app):
+        numbers = [db.session.get(Order, i).number for i in (first, second)]
+    assert numbers[0].endswith("-0001") and numbers[1].endswith("-10000")
+    assert numbers[0][:-5] == numbers[1][:-6]  # same prefix and day
+
+
+def test_the_placed_order_in_hand_is_the_row_written(app, store, customer, variant_id):
+    """The page and the hooks use the object place_order returns: it must be the row."""
+    with app.app_context():
+        row = db.session.get(Store, store.id)
+        with tenancy.store_scope(row):
+            cart = cart_service.get_or_create_cart(row, customer_id=customer.id)
+            cart_service.add(row, cart, variant_id, 2)
+            db.session.commit()
+            order = orders.place_order(row, customer, cart, orders.Checkout(
+                fulfilment_code="delivery", payment_provider="offline", contact_name=" Lin ",
+                contact_phone="138", address="1 Lake Road", note="ring twice",
+                fulfilment_data={"floor": "3"}), idempotency_key="in-hand")
+            columns = [c.key for c in Order.__table__.columns]
+            in_hand = {key: getattr(order, key) for key in columns}
+            assert order in db.session and order.store is row
+            assert [line.quantity for line in order.lines] == [2]
+        db.session.remove()
+    with in_app(app):
+        written = db.session.get(Order, in_hand["id"])
+        assert {key: getattr(written, key) for key in columns} == in_hand
+    assert in_hand["contact_name"] == "Lin" and in_hand["fulfilment_data"] == {
+        "floor": "3", "kind": "ship"}
+    assert in_hand["created_at"].tzinfo is not None and in_hand["total_fen"] == 2560
 
 
 def test_same_idempotency_key_gives_the_same_order(app, store, customer, variant_id):

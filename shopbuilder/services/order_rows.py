@@ -1,0 +1,188 @@
+"""Writing a new order: its number, its row and the rows it starts with, in few round trips.
+
+Placing an order writes six rows: the store's day counter, the order, its lines,
+its pending payment, its first event and its pay deadline. Through SQLAlchemy and
+psycopg each statement costs PostgreSQL about 0.3 ms of the shop process's time
+(the round trip, the driver, the result), which made these writes a third of
+placing an order. On PostgreSQL they are one statement: data-modifying CTEs
+(``WITH ... INSERT ... RETURNING``) take the number, insert the order with it and
+insert the children with the order's id. SQLite has no data-modifying CTEs and no
+round trips to save, so it runs the same rows as separate statements.
+
+The statement is built and compiled once per number of lines; the order comes
+back as an ORM object attached to the session as if it had been loaded, so the
+page and the plugins' hooks use it as they would an order flushed by the ORM.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Integer, Text, bindparam, cast, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import make_transient_to_detached
+
+from ..extensions import db
+from ..models import Deadline, Order, OrderCounter, OrderEvent, OrderLine, Payment
+
+NUMBER_TIMEZONE = ZoneInfo("Asia/Shanghai")
+
+#: The rows a new order starts with, in the order they are written.
+CHILDREN = (OrderLine, Payment, OrderEvent, Deadline)
+
+
+def order_number_prefix(store) -> str:
+    """``west-lake`` -> ``WL``; a store may set its own in ``settings["orders"]["prefix"]``."""
+    custom = (store.settings or {}).get("orders", {}).get("prefix")
+    if custom:
+        return str(custom)[:8]
+    letters = "".join(part[:1] for part in store.slug.split("-") if part).upper()
+    return letters[:4] or f"S{store.id}"
+
+
+def number_day(now: datetime) -> str:
+    """The day an order number counts in: the calendar day in China."""
+    return now.astimezone(NUMBER_TIMEZONE).strftime("%Y%m%d")
+
+
+def format_number(prefix: str, day: str, value: int) -> str:
+    """``WL-20261127-0001``: at least four digits, more on a day of ten thousand orders."""
+    return f"{prefix}-{day}-{value:04d}"
+
+
+def insert_order(store, values: dict, children: dict[type, list[dict]], now: datetime) -> Order:
+    """Insert the order (``values``, no number) placed ``now``, numbered, and its ``children``.
+
+    ``children`` maps each model of :data:`CHILDREN` to its rows, without
+    ``order_id`` and the owner columns, which are filled in here. Returns the
+    order, persistent in the session. Raises ``IntegrityError`` when the store
+    already has an order with the same idempotency key (nothing is written).
+    """
+    owner = {"chain_id": store.chain_id, "store_id": store.id}
+    day = number_day(now)
+    prefix = order_number_prefix(store)
+    order_row = _complete(Order.__table__,
+                          {**values, **owner, "created_at": now, "updated_at": now})
+    rows = {model: [_complete(model.__table__, {**row, **owner}, order_id=True)
+                    for row in children.get(model, ())]
+            for model in CHILDREN}
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        params = {**owner, "day": day, "number_prefix": f"{prefix}-{day}-",
+                  **_named("order", [order_row])}
+        for model in CHILDREN:
+            params.update(_named(model.__tablename__, rows[model]))
+        order_id, number = connection.execute(
+            _placing_statement(len(rows[OrderLine])), params).one()
+    else:
+        counter = connection.execute(_counter_upsert(connection.dialect.name),
+                                     {**owner, "day": day, "value": 1}).scalar_one()
+        number = format_number(prefix, day, counter)
+        order_id = connection.execute(
+            insert(Order.__table__).returning(Order.__table__.c.id), {**order_row, "number": number}
+        ).scalar_one()
+        for model in CHILDREN:
+            if rows[model]:
+                connection.execute(insert(model.__table__),
+                                   [{**row, "order_id": order_id} for row in rows[model]])
+    order = Order(**order_row, id=order_id, number=number)
+    order.store = store
+    make_transient_to_detached(order)
+    db.session.add(order)
+    return order
+
+
+def _complete(table, row: dict, order_id: bool = False) -> dict:
+    """``row`` with every other column set: its Python default, else None.
+
+    The ORM would apply the defaults at a flush; a hand-written insert must, and
+    a complete row is what the ORM object attached afterwards has to hold.
+    """
+    unknown = set(row) - set(table.columns.keys())
+    if unknown:
+        raise ValueError(f"{table.name} has no column {', '.join(sorted(unknown))}")
+    full = dict(row)
+    for column in table.columns:
+        if column.primary_key or column.key in full or column.key == "number":
+            continue
+        if column.key == "order_id" and order_id:
+            continue
+        default = column.default
+        if default is None:
+            full[column.key] = None
+        else:
+            full[column.key] = default.arg(None) if default.is_callable else default.arg
+    return full
+
+
+def _named(prefix: str, rows: list[dict]) -> dict:
+    """Rows as the statement's parameters: ``order_line0_title``, ``payment0_token``..."""
+    return {f"{prefix}{i}_{key}": value
+            for i, row in enumerate(rows) for key, value in row.items()
+            if key not in ("chain_id", "store_id")}
+
+
+@functools.cache
+def _counter_upsert(dialect: str):
+    """The day counter's next value (insert 1 or add 1), built once per dialect."""
+    table = OrderCounter.__table__
+    dml = postgresql if dialect == "postgresql" else sqlite
+    return (
+        dml.insert(table)
+        .on_conflict_do_update(index_elements=["store_id", "day"],
+                               set_={"value": table.c.value + 1})
+        .returning(table.c.value)
+    )
+
+
+@functools.cache
+def _placing_statement(line_count: int):
+    """PostgreSQL: number, order and children in one statement; returns (id, number).
+
+    The counter's row lock is taken here and held to the commit, as a separate
+    upsert's would be; the store's other orders wait for it only this long.
+    """
+    chain_id, store_id = bindparam("chain_id", type_=Integer), bindparam("store_id", type_=Integer)
+    counter = _counter_upsert("postgresql").values(
+        chain_id=chain_id, store_id=store_id, day=bindparam("day"), value=1,
+    ).cte("day_counter")
+    value = cast(counter.c.value, Text)
+    number = bindparam("number_prefix", type_=Text) + func.lpad(
+        value, func.greatest(4, func.length(value)), "0")
+    orders = Order.__table__
+    placed = (
+        insert(orders)
+        .from_select(
+            ["number", "chain_id", "store_id", *_own_columns(orders)],
+            select(number, chain_id, store_id, *_params("order0", orders))
+            .select_from(counter),
+        )
+        .returning(orders.c.id, orders.c.number)
+        .cte("placed")
+    )
+    children = []
+    for model in CHILDREN:
+        table = model.__table__
+        for i in range(line_count if model is OrderLine else 1):
+            children.append(
+                insert(table).from_select(
+                    ["order_id", "chain_id", "store_id", *_own_columns(table)],
+                    select(placed.c.id, chain_id, store_id, *_params(f"{table.name}{i}", table))
+                    .select_from(placed),
+                ).cte(f"{table.name}{i}")
+            )
+    return select(placed.c.id, placed.c.number).add_cte(*children)
+
+
+_SHARED = {"id", "number", "order_id", "chain_id", "store_id"}
+
+
+def _own_columns(table) -> list[str]:
+    return [c.key for c in table.columns if c.key not in _SHARED]
+
+
+def _params(prefix: str, table) -> list:
+    return [bindparam(f"{prefix}_{c.key}", type_=c.type)
+            for c in table.columns if c.key not in _SHARED]
