@@ -25,7 +25,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import make_transient_to_detached
 
 from ..extensions import db
-from ..models import Deadline, Order, OrderCounter, OrderEvent, OrderLine, Payment
+from ..models import Deadline, Order, OrderCounter, OrderEvent, OrderLine, Payment, StoreListing
+from . import stock
 
 NUMBER_TIMEZONE = ZoneInfo("Asia/Shanghai")
 
@@ -52,13 +53,21 @@ def format_number(prefix: str, day: str, value: int) -> str:
     return f"{prefix}-{day}-{value:04d}"
 
 
-def insert_order(store, values: dict, children: dict[type, list[dict]], now: datetime) -> Order:
-    """Insert the order (``values``, no number) placed ``now``, numbered, and its ``children``.
+def insert_order(store, values: dict, children: dict[type, list[dict]], now: datetime,
+                 reserve: list[tuple[int, int]]) -> Order:
+    """Insert the order (``values``, no number) placed ``now``, numbered, and its ``children``,
+    and reserve its stock: ``reserve`` lists ``(variant_id, quantity)``.
 
     ``children`` maps each model of :data:`CHILDREN` to its rows, without
     ``order_id`` and the owner columns, which are filled in here. Returns the
     order, persistent in the session. Raises ``IntegrityError`` when the store
-    already has an order with the same idempotency key (nothing is written).
+    already has an order with the same idempotency key, and
+    :class:`~shopbuilder.services.stock.OutOfStock` for a line the store cannot
+    hold; the caller rolls the transaction back.
+
+    The day counter is written first and the listings last: the counter's lock
+    already makes the store's orders take turns until the commit, so holding
+    the listings' locks as long costs no one anything.
     """
     owner = {"chain_id": store.chain_id, "store_id": store.id}
     day = number_day(now)
@@ -70,12 +79,21 @@ def insert_order(store, values: dict, children: dict[type, list[dict]], now: dat
             for model in CHILDREN}
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
-        params = {**owner, "day": day, "number_prefix": f"{prefix}-{day}-",
+        # Not named like columns: an UPDATE in the statement would SET those.
+        params = {"owner_chain_id": store.chain_id, "owner_store_id": store.id, "day": day,
+                  "number_prefix": f"{prefix}-{day}-",
                   **_named("order", [order_row])}
         for model in CHILDREN:
             params.update(_named(model.__tablename__, rows[model]))
-        order_id, number = connection.execute(
-            _placing_statement(len(rows[OrderLine])), params).one()
+        for i, (variant_id, quantity) in enumerate(reserve):
+            params.update({f"r{i}_store_id": store.id, f"r{i}_variant_id": variant_id,
+                           f"r{i}_quantity": quantity})
+        order_id, number, *held = connection.execute(
+            _placing_statement(len(rows[OrderLine]), len(reserve)), params).one()
+        stock.note_stock_changed(store.id)
+        for (variant_id, quantity), count in zip(reserve, held, strict=True):
+            if count != 1:
+                raise stock.OutOfStock(variant_id, quantity)
     else:
         counter = connection.execute(_counter_upsert(connection.dialect.name),
                                      {**owner, "day": day, "value": 1}).scalar_one()
@@ -87,6 +105,8 @@ def insert_order(store, values: dict, children: dict[type, list[dict]], now: dat
             if rows[model]:
                 connection.execute(insert(model.__table__),
                                    [{**row, "order_id": order_id} for row in rows[model]])
+        for variant_id, quantity in reserve:
+            stock.reserve(store.id, variant_id, quantity)
     order = Order(**order_row, id=order_id, number=number)
     order.store = store
     make_transient_to_detached(order)
@@ -138,13 +158,15 @@ def _counter_upsert(dialect: str):
 
 
 @functools.cache
-def _placing_statement(line_count: int):
-    """PostgreSQL: number, order and children in one statement; returns (id, number).
+def _placing_statement(line_count: int, reserve_count: int):
+    """PostgreSQL: number, order, children and stock in one statement.
 
-    The counter's row lock is taken here and held to the commit, as a separate
-    upsert's would be; the store's other orders wait for it only this long.
+    Returns the order's id and number, then 1 or 0 per reservation (held or
+    not). PostgreSQL runs the CTEs nobody reads after the ones the result
+    needs, in the order written: the counter first, the listings last.
     """
-    chain_id, store_id = bindparam("chain_id", type_=Integer), bindparam("store_id", type_=Integer)
+    chain_id = bindparam("owner_chain_id", type_=Integer)
+    store_id = bindparam("owner_store_id", type_=Integer)
     counter = _counter_upsert("postgresql").values(
         chain_id=chain_id, store_id=store_id, day=bindparam("day"), value=1,
     ).cte("day_counter")
@@ -173,7 +195,12 @@ def _placing_statement(line_count: int):
                     .select_from(placed),
                 ).cte(f"{table.name}{i}")
             )
-    return select(placed.c.id, placed.c.number).add_cte(*children)
+    held = []
+    for i in range(reserve_count):
+        reserved = (stock.reserve_statement(f"r{i}_")
+                    .returning(StoreListing.variant_id).cte(f"reserve{i}"))
+        held.append(select(func.count()).select_from(reserved).scalar_subquery())
+    return select(placed.c.id, placed.c.number, *held).add_cte(*children)
 
 
 _SHARED = {"id", "number", "order_id", "chain_id", "store_id"}

@@ -605,38 +605,34 @@ def place_order(store, customer, cart, checkout: Checkout, idempotency_key: str 
         # The order's columns are all known to the ORM, so the page can use it after
         # the commit without reloading it.
         with unit_of_work(expire_on_commit=False):
-            # The day's number counter is a row every order of the store shares: the
-            # number is taken as the order is written, so its lock is held from here
-            # to the commit, a millisecond or two. The listings' stock rows are
-            # touched last, so their locks are held the shortest. A second submission
-            # with the same key stops at the first write (its unique index).
+            # One statement on PostgreSQL: the day's number, the order, its rows and
+            # its stock (see order_rows). A second submission with the same key stops
+            # at the order's unique index; a line the store cannot hold stops it all.
             now = clock.now()
-            order = order_rows.insert_order(store, {
-                "customer_id": getattr(customer, "id", None), "state": S.PENDING_PAYMENT,
-                "currency": store.chain.currency, "goods_fen": goods,
-                "delivery_fen": option.fee_fen,
-                "adjustment_fen": total - goods - option.fee_fen, "total_fen": total,
-                "adjustments": [{"code": a.code, "label": str(a.label), "amount_fen": a.amount_fen}
-                                for a in adjustments],
-                "fulfilment_code": option.code,
-                "fulfilment_data": {**checkout.fulfilment_data, "kind": kind},
-                "payment_provider": provider.code, "contact_name": checkout.contact_name.strip(),
-                "contact_phone": checkout.contact_phone.strip(),
-                "address": checkout.address.strip(), "note": checkout.note.strip(),
-                "idempotency_key": idempotency_key,
-            }, _first_rows(lines, provider.code, total, customer, now, pay_minutes), now)
+            try:
+                order = order_rows.insert_order(store, {
+                    "customer_id": getattr(customer, "id", None), "state": S.PENDING_PAYMENT,
+                    "currency": store.chain.currency, "goods_fen": goods,
+                    "delivery_fen": option.fee_fen,
+                    "adjustment_fen": total - goods - option.fee_fen, "total_fen": total,
+                    "adjustments": [{"code": a.code, "label": str(a.label),
+                                     "amount_fen": a.amount_fen} for a in adjustments],
+                    "fulfilment_code": option.code,
+                    "fulfilment_data": {**checkout.fulfilment_data, "kind": kind},
+                    "payment_provider": provider.code,
+                    "contact_name": checkout.contact_name.strip(),
+                    "contact_phone": checkout.contact_phone.strip(),
+                    "address": checkout.address.strip(), "note": checkout.note.strip(),
+                    "idempotency_key": idempotency_key,
+                }, _first_rows(lines, provider.code, total, customer, now, pay_minutes), now,
+                    reserve=[(line.variant.id, line.quantity) for line in lines])
+            except stock.OutOfStock as short:
+                title = next(ln.title for ln in lines if ln.variant.id == short.variant_id)
+                raise SoldOut(_l("Sorry, %(title)s just sold out.", title=title)) from None
             if cart is not None and cart.id is not None:
                 cart_service.clear_variants(cart, [line.variant.id for line in lines])
             call_money_hook("shopbuilder_checkout_placed", store, order=order,
                             checkout=checkout.as_dict())
-            db.session.flush()
-            for line in lines:
-                try:
-                    stock.reserve(store.id, line.variant.id, line.quantity)
-                except stock.OutOfStock:
-                    raise SoldOut(
-                        _l("Sorry, %(title)s just sold out.", title=line.title)
-                    ) from None
             _after_commit("shopbuilder_order_created", order, store=store)
     except IntegrityError:
         db.session.rollback()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 
-from sqlalchemy import bindparam, or_, update
+from sqlalchemy import Integer, bindparam, or_, update
 
 from ..extensions import db
 from ..models import StoreListing
@@ -29,9 +29,17 @@ class OutOfStock(Exception):
 
 def _execute(stmt, store_id: int, params: dict | None = None) -> int:
     result = db.session.execute(stmt.execution_options(synchronize_session=False), params)
+    note_stock_changed(store_id)
+    return result.rowcount
+
+
+def note_stock_changed(store_id: int) -> None:
+    """Tell the storefront that ``store_id``'s stock changed (its pages show availability).
+
+    Also for writers that change listings in a statement of their own (the order writer).
+    """
     # The worker runs unscoped, so the storefront cannot tell the store from the scope.
     storefront_catalogue.note_store_changed(db.session, store_id)
-    return result.rowcount
 
 
 def _listing(store_id: int, variant_id: int):
@@ -41,19 +49,25 @@ def _listing(store_id: int, variant_id: int):
 
 
 @functools.cache
-def _reserve_statement():
-    """Built once: every order runs it, and building it costs more than running it."""
+def reserve_statement(prefix: str = "b_"):
+    """The reservation's conditional UPDATE, its parameters named ``<prefix>store_id``...
+
+    Built once per prefix on the table itself, so that it also serves inside the
+    order writer's statement (which reserves several lines, hence the prefix):
+    every order runs it, and building it costs more than running it.
+    """
+    listing = StoreListing.__table__
     # Named apart from the columns: an UPDATE reserves the column names for its SET.
-    quantity = bindparam("b_quantity")
+    quantity = bindparam(f"{prefix}quantity", type_=Integer)
     return (
-        update(StoreListing)
+        update(listing)
         .where(
-            StoreListing.store_id == bindparam("b_store_id"),
-            StoreListing.variant_id == bindparam("b_variant_id"),
-            StoreListing.stock_on_hand - StoreListing.reserved >= quantity,
-            or_(StoreListing.listed.is_(None), StoreListing.listed.is_(True)),
+            listing.c.store_id == bindparam(f"{prefix}store_id", type_=Integer),
+            listing.c.variant_id == bindparam(f"{prefix}variant_id", type_=Integer),
+            listing.c.stock_on_hand - listing.c.reserved >= quantity,
+            or_(listing.c.listed.is_(None), listing.c.listed.is_(True)),
         )
-        .values(reserved=StoreListing.reserved + quantity)
+        .values(reserved=listing.c.reserved + quantity)
     )
 
 
@@ -62,7 +76,7 @@ def reserve(store_id: int, variant_id: int, quantity: int) -> None:
     if quantity <= 0:
         raise ValueError("quantity must be positive")
     params = {"b_store_id": store_id, "b_variant_id": variant_id, "b_quantity": quantity}
-    if _execute(_reserve_statement(), store_id, params) != 1:
+    if _execute(reserve_statement(), store_id, params) != 1:
         raise OutOfStock(variant_id, quantity)
 
 

@@ -15,6 +15,7 @@ from shopbuilder.models import (
     OrderLine,
     Payment,
     Store,
+    StoreListing,
 )
 from shopbuilder.payments.offline import OfflineProvider
 from shopbuilder.plugins import PluginMeta, get_host
@@ -77,6 +78,38 @@ def test_an_order_of_three_lines_is_written_whole(app, chain, store, customer, v
     assert events(app, order_id) == [("placed", None, "pending_payment",
                                       f"customer:{customer.id}")]
     assert stock_of(app, store, others[1]) == (10, 3)
+
+
+def test_a_line_sold_while_the_order_is_written_stops_the_whole_order(
+        app, chain, store, customer, variant_id, monkeypatch):
+    """Another buyer takes the last unit after the lines were priced: nothing is written."""
+    last = make_listing(app, chain, store, sku="BL-1", title="Black", stock=1)
+    priced_lines = cart_service.priced_lines
+
+    def sold_meanwhile(row, cart):
+        lines = priced_lines(row, cart)
+        db.session.execute(db.update(StoreListing).where(StoreListing.variant_id == last)
+                           .values(reserved=1))
+        return lines
+
+    with app.test_request_context("/?lang=en"):
+        row = db.session.get(Store, store.id)
+        with tenancy.store_scope(row):
+            cart = cart_service.get_or_create_cart(row, customer_id=customer.id)
+            cart_service.add(row, cart, variant_id, 2)
+            cart_service.add(row, cart, last, 1)
+            db.session.commit()
+            monkeypatch.setattr(cart_service, "priced_lines", sold_meanwhile)
+            with pytest.raises(orders.SoldOut, match="Black just sold out"):
+                orders.place_order(row, customer, cart, orders.Checkout(
+                    fulfilment_code="delivery", payment_provider="offline", contact_name="Lin",
+                    contact_phone="138", address="1 Lake Road"))
+            db.session.rollback()
+        db.session.remove()
+    with in_app(app):
+        assert db.session.scalars(db.select(Order)).all() == []
+        assert db.session.scalars(db.select(OrderCounter)).all() == []
+    assert stock_of(app, store, variant_id) == (10, 0)
 
 
 def test_repeating_a_transition_changes_nothing(app, store, customer, variant_id, act):
