@@ -53,6 +53,7 @@ def load_account(account_id: str):
         chain = g.get("chain")
         if chain is None:
             return None
+        # Usually already in the session: tenancy.load_store reads the visitor with the store.
         with tenancy.unscoped():
             customer = db.session.get(Customer, int(number))
         return customer if customer is not None and customer.chain_id == chain.id else None

@@ -19,14 +19,22 @@ import contextvars
 import functools
 from dataclasses import dataclass, field
 
-from flask import abort, g, has_request_context, render_template, request
-from sqlalchemy import event, or_
+from flask import abort, g, has_request_context, render_template, request, session
+from sqlalchemy import bindparam, event, or_
 from sqlalchemy.orm import Session, with_loader_criteria
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.expression import TableClause
 
 from .extensions import cache, db
-from .models import Chain, ChainOwned, Store, StoreOptional, StoreOwned, StorePlugin
+from .models import (
+    Chain,
+    ChainOwned,
+    Customer,
+    Store,
+    StoreOptional,
+    StoreOwned,
+    StorePlugin,
+)
 from .plugins.policy import remember_choices
 
 HOST_STORE_KEY = "shopbuilder.host_store"
@@ -302,24 +310,39 @@ def forget_custom_domain(host: str | None) -> None:
 
 
 def load_store(slug: str) -> Store:
-    """The store (with its chain) and its own plugin choices, in one statement.
+    """The store (with its chain), its own plugin choices and the signed-in customer.
 
-    Every store page asks which plugins are on (slots, guards, the referral
-    catcher), so the choices come with the row instead of a query of their own.
-    Unscoped: the tenant is what is being looked up, and the join takes only
-    the found store's own choice rows.
+    One statement instead of three: every store page asks which plugins are on
+    (slots, guards, the referral catcher) and who the visitor is, and each
+    statement costs a PostgreSQL shop about 0.3 ms. The customer is joined only
+    if they belong to the store's chain; the sign-in's user loader then finds
+    them in the session. Unscoped: the tenant is what is being looked up, and
+    the joins take only the found store's own rows.
     """
+    visitor = Customer.id_in(session.get("_user_id")) if has_request_context() else None
     with unscoped():
-        rows = db.session.execute(
-            db.select(Store, StorePlugin.plugin, StorePlugin.enabled)
-            .outerjoin(StorePlugin, StorePlugin.store_id == Store.id)
-            .where(Store.slug == slug)
-        ).all()
+        rows = db.session.execute(_store_statement(), {"slug": slug, "visitor": visitor}).all()
     if not rows:
         abort(404)
     store = rows[0][0]
-    remember_choices(store, {name: bool(on) for _store, name, on in rows if name is not None})
+    remember_choices(store, {row[1]: bool(row[2]) for row in rows if row[1] is not None})
+    if has_request_context():
+        # Held for the request: the session's identity map only keeps a weak reference.
+        g.visitor_row = rows[0][3]
     return store
+
+
+@functools.cache
+def _store_statement():
+    """Built once: every store request runs it."""
+    return (
+        db.select(Store, StorePlugin.plugin, StorePlugin.enabled, Customer)
+        .outerjoin(StorePlugin, StorePlugin.store_id == Store.id)
+        # Flask-Login keeps the account id (``c42``) under ``_user_id``.
+        .outerjoin(Customer, (Customer.id == bindparam("visitor"))
+                   & (Customer.chain_id == Store.chain_id))
+        .where(Store.slug == bindparam("slug"))
+    )
 
 
 def enter_store(slug: str) -> Store:

@@ -83,3 +83,10 @@ class Customer(PasswordMixin, ChainOwned, Timestamped, UserMixin, db.Model):
 
     def get_id(self) -> str:
         return f"c{self.id}"
+
+    @staticmethod
+    def id_in(account_id: str | None) -> int | None:
+        """The customer id in a sign-in's account id (``c42`` -> 42), else None."""
+        if account_id and account_id[:1] == "c" and account_id[1:].isdigit():
+            return int(account_id[1:])
+        return None
