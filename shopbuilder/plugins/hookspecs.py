@@ -183,8 +183,9 @@ def shopbuilder_checkout_validate(store, cart, checkout):
 def shopbuilder_checkout_placed(store, order, checkout):
     """Called inside the order's transaction after it is written and its stock reserved.
 
-    Raise to abort it. Not called when a line sold out. Write the plugin's own rows for the order here (they commit or roll back
-    with it). An exception becomes a ``PluginError`` and the order is not placed.
+    Not called when a line sold out. Write the plugin's own rows for the order
+    here (they commit or roll back with it). An exception becomes a
+    ``PluginError`` and the order is not placed.
     """
 
 
