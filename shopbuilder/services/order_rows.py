@@ -1,13 +1,14 @@
-"""Writing a new order: its number, its row and the rows it starts with, in few round trips.
+"""Writing a new order: its number, its rows and its stock, in as few round trips as can be.
 
-Placing an order writes six rows: the store's day counter, the order, its lines,
-its pending payment, its first event and its pay deadline. Through SQLAlchemy and
-psycopg each statement costs PostgreSQL about 0.3 ms of the shop process's time
-(the round trip, the driver, the result), which made these writes a third of
-placing an order. On PostgreSQL they are one statement: data-modifying CTEs
-(``WITH ... INSERT ... RETURNING``) take the number, insert the order with it and
-insert the children with the order's id. SQLite has no data-modifying CTEs and no
-round trips to save, so it runs the same rows as separate statements.
+Placing an order writes the store's day counter, the order, its lines, its pending
+payment, its first event and its pay deadline, and reserves each line's stock.
+Through SQLAlchemy and psycopg each statement costs PostgreSQL about 0.3 ms of the
+shop process's time (the round trip, the driver, the result), which made these
+writes a third of placing an order. On PostgreSQL they are one statement:
+data-modifying CTEs (``WITH ... INSERT ... RETURNING``) take the number, insert the
+order with it, insert the children with the order's id and run the stock's
+conditional UPDATEs. SQLite has no data-modifying CTEs and no round trips to save,
+so it runs the same writes as separate statements.
 
 The statement is built and compiled once per number of lines; the order comes
 back as an ORM object attached to the session as if it had been loaded, so the
@@ -65,9 +66,9 @@ def insert_order(store, values: dict, children: dict[type, list[dict]], now: dat
     :class:`~shopbuilder.services.stock.OutOfStock` for a line the store cannot
     hold; the caller rolls the transaction back.
 
-    The day counter is written first and the listings last: the counter's lock
-    already makes the store's orders take turns until the commit, so holding
-    the listings' locks as long costs no one anything.
+    The day counter is written first and the listings after the order: the
+    counter's lock already makes the store's orders take turns until the
+    commit, so holding the listings' locks as long costs no one anything.
     """
     owner = {"chain_id": store.chain_id, "store_id": store.id}
     day = number_day(now)
@@ -162,8 +163,11 @@ def _placing_statement(line_count: int, reserve_count: int):
     """PostgreSQL: number, order, children and stock in one statement.
 
     Returns the order's id and number, then 1 or 0 per reservation (held or
-    not). PostgreSQL runs the CTEs nobody reads after the ones the result
-    needs, in the order written: the counter first, the listings last.
+    not). PostgreSQL leaves the order of data-modifying CTEs open in general;
+    what matters here is fixed by what reads what: the order's insert reads the
+    counter's new value, so the counter's row is locked first; the result reads
+    the order and then each reservation; the children, read by nothing, are
+    written at the end of the statement.
     """
     chain_id = bindparam("owner_chain_id", type_=Integer)
     store_id = bindparam("owner_store_id", type_=Integer)
