@@ -74,8 +74,9 @@ def insert_order(store, values: dict, children: dict[type, list[dict]], now: dat
     day = number_day(now)
     prefix = order_number_prefix(store)
     order_row = _complete(Order.__table__,
-                          {**values, **owner, "created_at": now, "updated_at": now})
-    rows = {model: [_complete(model.__table__, {**row, **owner}, order_id=True)
+                          {**values, **owner, "created_at": now, "updated_at": now},
+                          leave="number")
+    rows = {model: [_complete(model.__table__, {**row, **owner}, leave="order_id")
                     for row in children.get(model, ())]
             for model in CHILDREN}
     connection = db.session.connection()
@@ -99,12 +100,10 @@ def insert_order(store, values: dict, children: dict[type, list[dict]], now: dat
         counter = connection.execute(_counter_upsert(connection.dialect.name),
                                      {**owner, "day": day, "value": 1}).scalar_one()
         number = format_number(prefix, day, counter)
-        order_id = connection.execute(
-            insert(Order.__table__).returning(Order.__table__.c.id), {**order_row, "number": number}
-        ).scalar_one()
+        order_id = connection.execute(_insert(Order), {**order_row, "number": number}).scalar_one()
         for model in CHILDREN:
             if rows[model]:
-                connection.execute(insert(model.__table__),
+                connection.execute(_insert(model),
                                    [{**row, "order_id": order_id} for row in rows[model]])
         for variant_id, quantity in reserve:
             stock.reserve(store.id, variant_id, quantity)
@@ -115,20 +114,19 @@ def insert_order(store, values: dict, children: dict[type, list[dict]], now: dat
     return order
 
 
-def _complete(table, row: dict, order_id: bool = False) -> dict:
-    """``row`` with every other column set: its Python default, else None.
+def _complete(table, row: dict, leave: str) -> dict:
+    """``row`` with every other column set (its Python default, else None) but ``leave``.
 
     The ORM would apply the defaults at a flush; a hand-written insert must, and
     a complete row is what the ORM object attached afterwards has to hold.
+    ``leave`` is the column the writing fills in (the order's number, a child's order).
     """
     unknown = set(row) - set(table.columns.keys())
     if unknown:
         raise ValueError(f"{table.name} has no column {', '.join(sorted(unknown))}")
     full = dict(row)
     for column in table.columns:
-        if column.primary_key or column.key in full or column.key == "number":
-            continue
-        if column.key == "order_id" and order_id:
+        if column.primary_key or column.key in full or column.key == leave:
             continue
         default = column.default
         if default is None:
@@ -141,8 +139,14 @@ def _complete(table, row: dict, order_id: bool = False) -> dict:
 def _named(prefix: str, rows: list[dict]) -> dict:
     """Rows as the statement's parameters: ``order_line0_title``, ``payment0_token``..."""
     return {f"{prefix}{i}_{key}": value
-            for i, row in enumerate(rows) for key, value in row.items()
-            if key not in ("chain_id", "store_id")}
+            for i, row in enumerate(rows) for key, value in row.items() if key not in _SHARED}
+
+
+@functools.cache
+def _insert(model):
+    """SQLite's inserts, built once (every order runs them); the order's returns its id."""
+    table = model.__table__
+    return insert(table).returning(table.c.id) if model is Order else insert(table)
 
 
 @functools.cache

@@ -31,7 +31,6 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select, update
@@ -64,7 +63,6 @@ def N_(message: str) -> str:
 
 S = OrderState
 DELIVERY = "delivery"
-NUMBER_TIMEZONE = ZoneInfo("Asia/Shanghai")
 
 #: Deadline defaults; HQ sets chain values (and locks) in the ``deadlines`` settings namespace.
 DEADLINE_DEFAULTS = {
