@@ -132,6 +132,21 @@ def publication_price(store, product_id: int) -> tuple[bool, int | None]:
     return True, best.price_fen
 
 
+def _best_publication(product_id):
+    """The most specific publication of ``product_id`` reaching the store: (price, found).
+
+    The condition reads the store's chain_id, city and id: bind parameters stand in
+    for them.
+    """
+    any_store = SimpleNamespace(chain_id=bindparam("chain_id"), city=bindparam("city"),
+                                id=bindparam("store_id"))
+    return (
+        select(Publication.price_fen, literal(1).label("found"))
+        .where(search.publication_reaches(any_store, product_id))
+        .order_by(_SPECIFICITY, Publication.id.desc()).limit(1).subquery()
+    )
+
+
 @functools.cache
 def _listing_and_publication_query():
     """Built once: constructing this statement cost more than running it, on every line.
@@ -141,14 +156,7 @@ def _listing_and_publication_query():
     ``ix_publication_reach``: a product published store by store to 2,000 stores
     reads one row per line, not 2,000.
     """
-    # The condition reads the store's chain_id, city and id: bind parameters stand in for them.
-    any_store = SimpleNamespace(chain_id=bindparam("chain_id"), city=bindparam("city"),
-                                id=bindparam("store_id"))
-    best = (
-        select(Publication.price_fen, literal(1).label("found"))
-        .where(search.publication_reaches(any_store, bindparam("product_id")))
-        .order_by(_SPECIFICITY, Publication.id.desc()).limit(1).subquery()
-    )
+    best = _best_publication(bindparam("product_id"))
     return (
         select(StoreListing, best.c.price_fen, best.c.found)
         .select_from(best)
@@ -166,15 +174,8 @@ def _variant_pricing_query():
     The publications' product is the variant's, found by a subquery the database
     runs once, so the catalogue's condition keeps its one seek per branch.
     """
-    any_store = SimpleNamespace(chain_id=bindparam("chain_id"), city=bindparam("city"),
-                                id=bindparam("store_id"))
-    product_id = (select(Variant.product_id).where(Variant.id == bindparam("variant_id"))
-                  .scalar_subquery())
-    best = (
-        select(Publication.price_fen, literal(1).label("found"))
-        .where(search.publication_reaches(any_store, product_id))
-        .order_by(_SPECIFICITY, Publication.id.desc()).limit(1).subquery()
-    )
+    best = _best_publication(select(Variant.product_id)
+                             .where(Variant.id == bindparam("variant_id")).scalar_subquery())
     return (
         select(Variant, StoreListing, best.c.price_fen, best.c.found)
         .outerjoin(StoreListing, (StoreListing.store_id == bindparam("store_id"))
