@@ -43,20 +43,19 @@ class RegisterForm(FlaskForm):
 
 @login_manager.user_loader
 def load_account(account_id: str):
-    kind, number = account_id[:1], account_id[1:]
-    if not number.isdigit():
-        return None
-    if kind == "u":
-        user = db.session.get(User, int(number))
-        return user if user is not None and user.active else None
-    if kind == "c":
+    customer_id = Customer.id_in(account_id)
+    if customer_id is not None:
         chain = g.get("chain")
         if chain is None:
             return None
         # Usually already in the session: tenancy.load_store reads the visitor with the store.
         with tenancy.unscoped():
-            customer = db.session.get(Customer, int(number))
+            customer = db.session.get(Customer, customer_id)
         return customer if customer is not None and customer.chain_id == chain.id else None
+    kind, number = account_id[:1], account_id[1:]
+    if kind == "u" and number.isdigit():
+        user = db.session.get(User, int(number))
+        return user if user is not None and user.active else None
     return None
 
 

@@ -319,14 +319,15 @@ def load_store(slug: str) -> Store:
     them in the session. Unscoped: the tenant is what is being looked up, and
     the joins take only the found store's own rows.
     """
-    visitor = Customer.id_in(session.get("_user_id")) if has_request_context() else None
+    in_request = has_request_context()
+    visitor = Customer.id_in(session.get("_user_id")) if in_request else None
     with unscoped():
         rows = db.session.execute(_store_statement(), {"slug": slug, "visitor": visitor}).all()
     if not rows:
         abort(404)
     store = rows[0][0]
     remember_choices(store, {row[1]: bool(row[2]) for row in rows if row[1] is not None})
-    if has_request_context():
+    if in_request:
         # Held for the request: the session's identity map only keeps a weak reference.
         g.visitor_row = rows[0][3]
     return store
