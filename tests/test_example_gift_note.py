@@ -46,7 +46,7 @@ def test_pip_installed_plugin_is_listed_by_the_cli(installed, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     line = next(line for line in result.stdout.splitlines() if line.startswith("gift_note"))
-    assert line.split()[:4] == ["gift_note", "1.0.0", "1.0-1.99", "ok"]
+    assert line.split()[:4] == ["gift_note", "1.0.0", "1.5-1.99", "ok"]
 
 
 def test_pip_installed_plugin_passes_its_own_tests(installed):

@@ -230,3 +230,40 @@ def test_product_page_queries_do_not_grow_with_the_open_groups(app, client):
     six = cold_statements(app, client, url)
     assert len(six) == len(one) <= MAX_QUERIES
     assert len([s for s in six if "FROM groupbuy_member" in s]) == 1
+
+
+def test_a_signed_in_distributors_page_costs_no_plugin_query_once_drawn(app):
+    """Group-buy's groups, distribution's share bar, pickup's link: kept, not queried again."""
+    from shopbuilder_distribution import service as distribution
+
+    from shopbuilder import tenancy
+    from shopbuilder.demo import DEMO_PASSWORD
+    from shopbuilder.models import Customer
+
+    store, on_sale, _plain = demo_with_a_live_campaign(app)
+    url = f"/s/{store.slug}/p/{on_sale}"
+    browser = app.test_client()
+    signed_in = browser.post(f"/s/{store.slug}/login", data={
+        "email": "customer@example.com", "password": DEMO_PASSWORD})
+    assert signed_in.status_code == 302
+    browser.get(url)
+    with count_queries(app) as none_on:
+        assert 'href="/s/west-lake/account"' in browser.get(url).text
+
+    for name in REAL_PLUGINS:
+        set_plugin_enabled(app, store, name)
+    open_groups(app, store, on_sale, 2)
+    with app.test_request_context(), tenancy.unscoped():
+        customer = db.session.scalar(
+            db.select(Customer).where(Customer.email == "customer@example.com"))
+        row = distribution.apply(db.session.get(Chain, store.chain_id), customer, store=store)
+        distribution.decide(row, True, "hq")
+        db.session.commit()
+    browser.get(url)
+    with count_queries(app) as all_on:
+        page = browser.get(url).text
+    for markup in ('class="gb-actions"', 'class="gb-price"', 'class="distribution-share"',
+                   'class="pickup-finder-link"'):
+        assert markup in page, markup
+    assert page.count('class="gb-member gb-leader"') == 2
+    assert all_on == none_on

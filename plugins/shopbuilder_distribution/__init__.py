@@ -22,7 +22,6 @@ from shopbuilder import hookimpl
 from shopbuilder.plugins import PluginMeta
 
 from . import service
-from .models import DistributorStatus
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -101,10 +100,7 @@ def shopbuilder_share_ref(store, customer):
     """
     if getattr(customer, "kind", None) != "customer":
         return None
-    row = service.distributor_of(store.chain_id, customer.id)
-    if row is None or row.status != DistributorStatus.ACTIVE:
-        return None
-    return row.code
+    return service.share_code(store.chain_id, customer.id)
 
 
 # -- order events and money ----------------------------------------------------------------------

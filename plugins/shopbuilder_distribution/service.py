@@ -18,11 +18,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import case, event, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from shopbuilder import clock, settings, tenancy
-from shopbuilder.extensions import db
+from shopbuilder.extensions import cache, db
 from shopbuilder.models import Chain, Order, OrderLine, Variant
 from shopbuilder.plugins import store_hook
 from shopbuilder.services import ledger
@@ -50,6 +52,8 @@ PAYOUT_KIND = "payout"
 PAYOUTS = "payouts"
 PAYOUT_FEES = "payout_fees"
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+#: ``Session.info`` key of the share codes to forget after commit.
+SHARE_CODES_CHANGED = "distribution_share_codes_changed"
 #: Rows one tick step handles at most; the next tick takes the rest.
 BATCH = 500
 
@@ -166,6 +170,57 @@ def distributor_of(chain_id: int, customer_id: int | None) -> Distributor | None
             Distributor.chain_id == chain_id, Distributor.customer_id == customer_id))
 
 
+def share_code(chain_id: int, customer_id: int) -> str | None:
+    """The customer's code while they are an active distributor of the chain, else None.
+
+    The share bar asks on every page a signed-in customer opens, so the answer is
+    kept in the cache (``CATALOGUE_CACHE_SECONDS`` at most) and forgotten after any
+    commit that writes the customer's distributor row (:func:`_forget_share_codes`).
+    With Redis every process forgets at once; with the in-process cache another
+    worker may show or hide the bar up to that long after a decision, as it may
+    show a page. Commissions never read it: they check the row at payment.
+    """
+    key = _share_code_key(chain_id, customer_id)
+    code = cache.get(key)
+    if code is None:
+        row = distributor_of(chain_id, customer_id)
+        code = row.code if row is not None and row.status == DistributorStatus.ACTIVE else ""
+        cache.set(key, code, timeout=current_app.config.get("CATALOGUE_CACHE_SECONDS", 60))
+    return code or None
+
+
+def _share_code_key(chain_id: int, customer_id: int) -> str:
+    return f"distribution:share-code:{chain_id}:{customer_id}"
+
+
+def _note_share_code_change(session, distributor: Distributor) -> None:
+    session.info.setdefault(SHARE_CODES_CHANGED, set()).add(
+        _share_code_key(distributor.chain_id, distributor.customer_id))
+
+
+@event.listens_for(Session, "after_flush")
+def _collect_share_code_changes(session, flush_context):
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, Distributor):
+            _note_share_code_change(session, obj)
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_share_codes(session):
+    keys = session.info.pop(SHARE_CODES_CHANGED, None)
+    if not keys or not has_app_context():
+        return
+    try:
+        cache.delete_many(*keys)
+    except Exception:  # a cache outage must not fail a committed change
+        log.exception("could not forget distributors' share codes")
+
+
+@event.listens_for(Session, "after_rollback")
+def _keep_share_codes(session):
+    session.info.pop(SHARE_CODES_CHANGED, None)
+
+
 def by_code(chain_id: int, code: str) -> Distributor | None:
     code = (code or "").strip().upper()[:16]
     if not code:
@@ -241,6 +296,7 @@ def decide(distributor: Distributor, approve: bool, actor: str) -> bool:
             .values(status=new, decided_at=clock.now(), decided_by=actor[:64])
             .execution_options(synchronize_session=False)
         ).rowcount == 1
+        _note_share_code_change(db.session, distributor)
         db.session.expire(distributor)
     return done
 

@@ -135,34 +135,35 @@ def active_distributor():
 
 def share_slot(slot, store, context):
     """The share bar (link + poster) for a signed-in distributor; the centre link in the menu."""
-    distributor = active_distributor()
     if slot == "account_menu":
         return Markup('<a href="{}">{}</a>').format(
             url_for("distribution.centre", store=store.slug), _("Distributor centre"))
-    if distributor is None:
+    customer = _customer()
+    code = service.share_code(store.chain_id, customer.id) if customer is not None else None
+    if code is None:
         return None
     product = context.get("product")
     product_id = getattr(product, "id", None)
     if slot in ("product_actions",) and isinstance(product_id, int):
         link = url_for("storefront.product", store=store.slug, product_id=product_id,
-                       ref=distributor.code, _external=True)
+                       ref=code, _external=True)
         poster_url = url_for("distribution.product_poster", store=store.slug,
                              product_id=product_id)
     elif slot == "group_actions":
         group = context.get("group")
         link = url_for("groupbuy.group_page", store=store.slug, group_id=group.id,
-                       ref=distributor.code, _external=True)
+                       ref=code, _external=True)
         poster_url = (url_for("distribution.product_poster", store=store.slug,
                               product_id=product_id, group_id=group.id,
                               offer=group_offer(group))
                       if isinstance(product_id, int) else None)
     elif slot == "home_sections":
-        link = url_for("storefront.home", store=store.slug, ref=distributor.code, _external=True)
+        link = url_for("storefront.home", store=store.slug, ref=code, _external=True)
         poster_url = url_for("distribution.store_poster", store=store.slug)
     else:
         return None
     return slot_template("distribution/share_bar.html", link=link, poster_url=poster_url,
-                         code=distributor.code)
+                         code=code)
 
 
 def _offers() -> URLSafeSerializer:

@@ -13,9 +13,10 @@ from pathlib import Path
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 
 from shopbuilder import hookimpl
-from shopbuilder.plugins import PluginMeta, PriceAdjustment, slot_template
+from shopbuilder.plugins import PluginMeta, PriceAdjustment, slot_html, slot_template
 
 from . import service
 
@@ -30,7 +31,7 @@ meta = PluginMeta(
     description=_l("Customers open groups at a lower price and share them; full groups ship, "
                    "groups that do not fill in time are refunded."),
     author="ShopBuilder",
-    api_min="1.3",
+    api_min="1.5",  # store_cached, slot_html
     api_max="1.99",
 )
 
@@ -92,18 +93,18 @@ def shopbuilder_slot(slot, store, context):
     product_id = getattr(product, "id", None)
     if not isinstance(product_id, int):
         return None
-    from .views import product_context
+    from .views import product_panel
 
-    found = product_context(store, product_id, product)
-    if not found:
+    panel = product_panel(store, product_id, product)
+    if panel is None:
         return None
     if slot == "product_below_price":
         # Prices and the group size: the same for every visitor.
-        found["cacheable"] = True
-        return slot_template("groupbuy/slot_price.html", **found)
-    # The groups to join: viewer-free for anonymous visitors only (see product_context);
-    # time left is computed in the browser from the absolute deadline.
-    return slot_template("groupbuy/slot_actions.html", **found)
+        return slot_html(panel["price"], cacheable=True)
+    # The groups to join: a whole-page cache may keep them for anonymous visitors only
+    # (a signed-in visitor is not offered their own groups); time left is computed in
+    # the browser from the absolute deadline.
+    return slot_html(panel["actions"], cacheable=not current_user.is_authenticated)
 
 
 def _order_slot(store, order):

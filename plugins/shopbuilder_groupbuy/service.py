@@ -423,7 +423,7 @@ def product_campaigns(store, product_id: int):
     next one still to come starts (None when none is scheduled), in one query.
 
     The product page needs both: a page cached before a campaign starts must be
-    drawn again when it does (see ``views.product_context``).
+    drawn again when it does (see ``views._product_context``).
     """
     now = clock.now()
     found = _campaigns_in(store, product_id, now, upcoming=True, with_variant=False)
@@ -466,23 +466,34 @@ def shown_members(group: Group) -> list[GroupMember]:
 
 
 def shown_members_of(groups) -> dict[int, list[GroupMember]]:
-    """``{group id: shown members}`` of several groups in one query (a page of open groups).
+    """``{group id: shown members}`` of several groups in one query (a page of open groups)."""
+    return members_and_seats(groups)[0]
 
-    The members' groups are already loaded (they were passed in), so the query does
-    not join them again.
+
+def members_and_seats(groups) -> tuple[dict[int, list[GroupMember]], set[int]]:
+    """``({group id: shown members}, {customers holding a seat})`` of ``groups``, one query.
+
+    A seat is held from joining (paying or paid) until the member leaves; the product
+    page needs both answers for the same groups. The members' groups are already loaded
+    (they were passed in), so the query does not join them again.
     """
     from sqlalchemy.orm import lazyload
 
-    found: dict[int, list[GroupMember]] = {group.id: [] for group in groups}
-    if not found:
-        return found
+    shown: dict[int, list[GroupMember]] = {group.id: [] for group in groups}
+    seated: set[int] = set()
+    if not shown:
+        return shown, seated
     for member in db.session.scalars(
             select(GroupMember).options(lazyload(GroupMember.group))
-            .where(GroupMember.group_id.in_(list(found)), GroupMember.state.in_(M.SHOWN))
+            .where(GroupMember.group_id.in_(list(shown)),
+                   or_(GroupMember.state.in_(M.SHOWN), GroupMember.seat_customer_id.is_not(None)))
             .order_by(GroupMember.group_id, GroupMember.is_leader.desc(), GroupMember.paid_at,
                       GroupMember.id)):
-        found[member.group_id].append(member)
-    return found
+        if member.state in M.SHOWN:
+            shown[member.group_id].append(member)
+        if member.seat_customer_id is not None:
+            seated.add(member.seat_customer_id)
+    return shown, seated
 
 
 def joinable_groups(store, campaign: Campaign, viewer_id: int | None = None, limit: int = 10):

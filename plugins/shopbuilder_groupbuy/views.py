@@ -22,7 +22,7 @@ from shopbuilder.extensions import db
 from shopbuilder.models import Product, Store, StoreListing, Variant
 from shopbuilder.paging import page_arg
 from shopbuilder.payments import providers_for
-from shopbuilder.plugins import page_valid_until, store_hook
+from shopbuilder.plugins import page_valid_until, store_cached, store_hook
 from shopbuilder.services import orders
 
 from . import service
@@ -65,18 +65,54 @@ def _page(name: str = "page") -> int:
 
 
 def product_context(store, product_id: int, product=None) -> dict | None:
-    """What the product page slots show: the live campaign, its prices, groups to join.
+    """The campaign page's data: the live campaign, its prices, the groups this visitor may join.
 
-    Both product-page slots (below the price, the actions) ask for it, so it is worked
-    out once per request and kept in ``flask.g``: the page runs the campaign queries
-    once, not once per slot. ``product`` is the page's product view when there is one.
+    Worked out once per request and kept in ``flask.g``. ``product`` is the page's
+    product view when there is one.
     """
     known = g.setdefault("groupbuy_product_context", {})
     key = (store.id, product_id)
     if key not in known:
-        known[key] = _product_context(store, product_id, product)
+        known[key] = _product_context(store, product_id, product, _customer_id())
     found = known[key]
     return dict(found) if found is not None else None
+
+
+def product_panel(store, product_id: int, product=None) -> dict | None:
+    """The product page's two slots as HTML, ``{"price", "actions", "seated"}``, or None.
+
+    Nothing on them is a visitor's own, except that a visitor is not offered the
+    groups they hold a seat in. So the panel drawn for nobody in particular is kept
+    for every visitor, signed-in ones too (``store_cached``: renewed with the store's
+    pages, expiring at the next moment it changes by itself); only a visitor seated
+    in one of its groups gets theirs drawn afresh, without those groups. Both slots
+    ask, so it is looked up once per request.
+    """
+    known = g.setdefault("groupbuy_product_panel", {})
+    key = (store.id, product_id)
+    if key not in known:
+        known[key] = _panel_for_visitor(store, product_id, product)
+    return known[key]
+
+
+def _panel_for_visitor(store, product_id: int, product) -> dict | None:
+    panel = store_cached(f"groupbuy:product:{product_id}",
+                         lambda: _panel(store, product_id, product, None), store)
+    viewer = _customer_id()
+    if panel is None or viewer is None or viewer not in panel["seated"]:
+        return panel
+    return _panel(store, product_id, product, viewer)
+
+
+def _panel(store, product_id: int, product, viewer: int | None) -> dict | None:
+    found = _product_context(store, product_id, product, viewer)
+    if found is None:
+        return None
+    return {
+        "price": render_template("groupbuy/slot_price.html", **found),
+        "actions": render_template("groupbuy/slot_actions.html", **found),
+        "seated": found["seated"],
+    }
 
 
 def _single_fen(store, campaign, product) -> int:
@@ -91,30 +127,27 @@ def _single_fen(store, campaign, product) -> int:
     return service.single_price(store, campaign)
 
 
-def _product_context(store, product_id: int, product=None) -> dict | None:
-    """The slots' data; also tells the page cache when it goes stale by itself.
+def _product_context(store, product_id: int, product, viewer: int | None) -> dict | None:
+    """The slots' data, leaving out the groups ``viewer`` is in; says when it goes stale.
 
-    For an anonymous visitor nothing here is the viewer's own, so the slots may be
-    kept in the storefront's page cache (``cacheable``); writes renew such pages
-    (``service.renew_store_pages``), and the moments when they change with no
-    write (the next campaign starts, this one ends, a shown group's deadline) cap
-    the cache entry's life through ``page_valid_until``. A signed-in customer's
-    page leaves out the groups they are in and is never cached.
+    The moments when it changes with no write (the next campaign starts, this one
+    ends, a shown group's deadline) go to ``page_valid_until``, which caps the life
+    of a page cache entry or a ``store_cached`` panel holding it; writes renew both
+    (``service.renew_store_pages``).
     """
     campaigns, next_start = service.product_campaigns(store, product_id)
     page_valid_until(next_start)
     if not campaigns:
         return None
     campaign = campaigns[0]
-    viewer = _customer_id()
     groups = service.joinable_groups(store, campaign, viewer)
     page_valid_until(campaign.ends_at)
     page_valid_until(min((gr.expires_at for gr in groups if gr.expires_at), default=None))
+    members, seated = service.members_and_seats(groups)
     return {
         "campaign": campaign, "single_fen": _single_fen(store, campaign, product),
-        "groups": groups, "members": service.shown_members_of(groups),
+        "groups": groups, "members": members, "seated": seated,
         "seconds_left": service.seconds_left, "store": store,
-        "cacheable": not current_user.is_authenticated,
     }
 
 
@@ -137,8 +170,7 @@ def campaign_page(campaign_id):
     campaign = _own_campaign(campaign_id)
     found = product_context(g.store, campaign.product_id) or {
         "campaign": campaign, "single_fen": service.single_price(g.store, campaign),
-        "groups": [], "members": {}, "seconds_left": service.seconds_left, "store": g.store,
-        "cacheable": False}
+        "groups": [], "members": {}, "seconds_left": service.seconds_left, "store": g.store}
     found["campaign"] = campaign
     return render_template("groupbuy/campaign.html", live=campaign in service.live_campaigns(
         g.store, campaign.product_id), **found)

@@ -13,7 +13,7 @@ from flask import url_for
 from flask_babel import lazy_gettext as _l
 
 from shopbuilder import hookimpl
-from shopbuilder.plugins import FulfilmentOption, PluginMeta, SlotHTML, slot_template
+from shopbuilder.plugins import FulfilmentOption, PluginMeta, SlotHTML, cached_slot, slot_template
 
 from .forms import SettingsForm
 
@@ -27,7 +27,7 @@ meta = PluginMeta(
     description=_l("Customers choose a store and a time slot, then collect with a one-time "
                    "code at the counter."),
     author="ShopBuilder",
-    api_min="1.0",
+    api_min="1.5",  # cached_slot
     api_max="1.99",
 )
 
@@ -166,9 +166,11 @@ def shopbuilder_slot(slot, store, context):
         return SlotHTML(html) if html else None  # the visitor's own code: never page-cached
     if slot == "product_actions":
         product = context.get("product")
-        # A link that depends only on the store and the product: a page cache may keep it.
-        return slot_template("pickup/product_slot.html", cacheable=True, product=product,
-                             store=store)
+        # A link that depends only on the store and the product: kept for every visitor.
+        return cached_slot(
+            f"pickup:product-link:{getattr(product, 'id', '')}",
+            lambda: slot_template("pickup/product_slot.html", product=product, store=store),
+            store)
     return None
 
 

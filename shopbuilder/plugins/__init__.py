@@ -10,6 +10,7 @@ chain of 100,000 stores has only a handful of distinct sets.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -476,9 +477,18 @@ def slot_template(template_name: str, cacheable: bool = False, **context) -> Slo
     """
     from flask import render_template
 
-    html = SlotHTML(render_template(template_name, **context))
-    html.cacheable = cacheable
-    return html
+    return slot_html(render_template(template_name, **context), cacheable)
+
+
+def slot_html(html: str, cacheable: bool = False) -> SlotHTML:
+    """Trust ``html`` (already escaped where it must be) as a slot's output.
+
+    For HTML a plugin keeps itself (:func:`store_cached`) or builds without a template.
+    ``cacheable`` as for :func:`slot_template`.
+    """
+    found = SlotHTML(html)
+    found.cacheable = cacheable
+    return found
 
 
 #: ``flask.g`` attribute holding the earliest :func:`page_valid_until` of the request.
@@ -500,6 +510,69 @@ def page_valid_until(when: datetime | None) -> None:
     earliest = g.get(PAGE_VALID_UNTIL)
     if earliest is None or when < earliest:
         setattr(g, PAGE_VALID_UNTIL, when)
+
+
+#: What every key of :func:`store_cached` starts with.
+STORE_CACHED_PREFIX = "sf:kept:"
+
+
+def store_cached(key: str, build, store=None):
+    """``build()``'s value, kept across requests and visitors until the store's pages renew.
+
+    For what a slot shows that does not depend on who looks: a campaign's prices and
+    open groups, a link that names only the store and the product. Signed-in visitors
+    are never served from the whole-page cache, so without this every one of their
+    page views runs the plugin's queries and templates again.
+
+    The entry is the store's, under the version tokens of its chain and its own
+    (renewed after a commit that touches the store, its catalogue or its plugins,
+    and by ``note_store_changed`` / ``note_chain_changed``), the language and the
+    host, so such changes show on the next request. It lives
+    ``CATALOGUE_CACHE_SECONDS`` at most, and no longer than the earliest
+    :func:`page_valid_until` said while ``build`` ran; a value served from the entry
+    says that moment again, so a page cached around it expires in time too.
+    ``build`` must return something picklable (plain data, ``str``); start ``key``
+    with the plugin's name. Outside a request ``build`` simply runs.
+    """
+    if not has_request_context():
+        return build()
+    from flask_babel import get_locale
+
+    from .. import clock
+    from ..extensions import cache
+    from ..services.storefront_catalogue import request_version_tokens
+
+    store = store if store is not None else g.store
+    full_key = ":".join((STORE_CACHED_PREFIX + str(store.id), request_version_tokens(store),
+                         str(get_locale() or ""), request.host, key))
+    entry = cache.get(full_key)
+    if entry is not None:
+        until, value = entry
+        page_valid_until(until)
+        return value
+    outer = g.pop(PAGE_VALID_UNTIL, None)
+    try:
+        value = build()
+    finally:
+        until = g.pop(PAGE_VALID_UNTIL, None)
+        page_valid_until(outer)
+        page_valid_until(until)
+    seconds = int(current_app.config.get("CATALOGUE_CACHE_SECONDS", 60))
+    if until is not None:
+        seconds = min(seconds, math.floor((until - clock.now()).total_seconds()))
+    if seconds > 0:  # 0 would mean "for ever" to the cache
+        cache.set(full_key, (until, value), timeout=seconds)
+    return value
+
+
+def cached_slot(key: str, render, store=None) -> SlotHTML:
+    """A slot's HTML that is the same for every visitor, kept with :func:`store_cached`.
+
+    ``render()`` returns the HTML (``slot_template(...)``); it runs when the store's
+    entry is missing or renewed. The result may stay in a whole-page cache too
+    (``cacheable``): saying it is the same for every visitor says that already.
+    """
+    return slot_html(store_cached(key, lambda: str(render()), store), cacheable=True)
 
 
 def call_display_hook(name: str, store=None, **kwargs) -> list:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import pluggy
 
-HOOK_API_VERSION = "1.4"
+HOOK_API_VERSION = "1.5"
 
 hookspec = pluggy.HookspecMarker("shopbuilder")
 

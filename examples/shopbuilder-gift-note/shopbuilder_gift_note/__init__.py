@@ -11,7 +11,7 @@ from flask_babel import ngettext
 
 from shopbuilder import hookimpl
 from shopbuilder.extensions import db
-from shopbuilder.plugins import PluginMeta, plugin_settings, slot_template
+from shopbuilder.plugins import PluginMeta, cached_slot, plugin_settings, slot_template
 
 from .forms import GiftNoteSettings
 from .models import GiftNote
@@ -29,7 +29,7 @@ meta = PluginMeta(
     version="1.0.0",
     description=_l("Customers add a gift note at checkout; it is shown on the order."),
     author="Example Plugin Author",
-    api_min="1.0",
+    api_min="1.5",
     api_max="1.99",
 )
 
@@ -87,11 +87,11 @@ def note_for(order) -> GiftNote | None:
 @hookimpl
 def shopbuilder_slot(slot, store, context):
     if slot == "product_below_price":
-        return slot_template(
-            "gift_note/slot_product.html", settings=plugin_settings(NAME, store), store=store,
-            # Depends on the store and its settings only: the page may stay cached.
-            cacheable=True,
-        )
+        # Depends on the store and its settings only: kept for every visitor, and renewed
+        # by the core when the settings change.
+        return cached_slot("gift_note:product-hint", lambda: slot_template(
+            "gift_note/slot_product.html", settings=plugin_settings(NAME, store), store=store),
+            store)
     if slot == "checkout_options":
         return slot_template(
             "gift_note/slot_checkout.html", settings=plugin_settings(NAME, store),

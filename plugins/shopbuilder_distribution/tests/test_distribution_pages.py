@@ -110,6 +110,32 @@ def test_customers_who_are_not_distributors_see_no_share_tools(app, chain, store
     assert client.get(f"/s/{store.slug}/distribution/poster/p/{pid}.png").status_code == 404
 
 
+def test_the_share_bar_follows_each_decision_on_the_next_page(app, chain, store, shop,
+                                                               client):
+    """The share code is kept between pages and forgotten by every commit that changes it."""
+    from shopbuilder_distribution.models import DistributorStatus
+
+    configure(app, chain, join_policy="approval")
+    me = person(app, chain)
+    url = f"/s/{store.slug}/p/{product_of(app, shop['variant_id'])}"
+    login(client, me, store=store)
+    assert "Share and earn" not in client.get(url).text
+    d_id, code, _ = distributor(app, chain, store, customer=me)  # applied: pending
+    assert "Share and earn" not in client.get(url).text
+    with in_app(app):
+        assert service.decide(db.session.get(Distributor, d_id), True, "hq")
+        db.session.commit()
+    assert f"ref={code}" in client.get(url).text
+    with in_app(app):
+        service.set_status(db.session.get(Distributor, d_id), DistributorStatus.SUSPENDED)
+        db.session.rollback()  # changed its mind: nothing changed, the bar stays
+    assert f"ref={code}" in client.get(url).text
+    with in_app(app):
+        service.set_status(db.session.get(Distributor, d_id), DistributorStatus.SUSPENDED)
+        db.session.commit()
+    assert "Share and earn" not in client.get(url).text
+
+
 def test_poster_is_made_without_a_cjk_font(app, monkeypatch):
     from shopbuilder_distribution import poster
 

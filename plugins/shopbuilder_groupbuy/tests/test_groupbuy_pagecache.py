@@ -43,9 +43,9 @@ def drawn(monkeypatch):
     calls = []
     original = views._product_context
 
-    def counting(store, product_id, product=None):
+    def counting(store, product_id, product, viewer):
         calls.append(product_id)
-        return original(store, product_id, product)
+        return original(store, product_id, product, viewer)
 
     monkeypatch.setattr(views, "_product_context", counting)
     return calls
@@ -174,7 +174,7 @@ def test_a_group_that_expired_while_its_page_was_cached_cannot_be_joined(
         assert db.session.scalar(db.select(db.func.count(Order.id))) == 1  # Wang's only
 
 
-def test_signed_in_customer_sees_their_own_view_and_is_never_served_the_cache(
+def test_a_customer_seated_in_a_shown_group_gets_their_own_view_drawn_each_time(
         app, client, store, product_url, open_group, wang, drawn):
     assert ">W<" in client.get(product_url).text  # cached for anonymous visitors
     browser = app.test_client()
@@ -186,6 +186,42 @@ def test_signed_in_customer_sees_their_own_view_and_is_never_served_the_cache(
         assert "Start a group" in own and "Join a group" not in own
     assert len(drawn) == calls + 2  # drawn for each request, never from the cache
     assert ">W<" in client.get(product_url).text
+
+
+def test_signed_in_visitors_outside_the_groups_get_the_kept_panel_with_no_query(
+        app, chain, store, product_url, open_group, drawn):
+    zhao = make_customer(app, chain, "zhao@example.com", name="Zhao")
+    browser = app.test_client()
+    login(browser, zhao, store=store)
+    assert ">W<" in browser.get(product_url).text
+    with sql_statements(app) as statements:
+        page = browser.get(product_url).text
+    assert "Join a group" in page and ">W<" in page and "¥19.90" in page
+    assert len(drawn) == 1  # the panel drawn for nobody in particular, kept
+    assert not [s for s in statements if "groupbuy_" in s]
+
+
+def test_a_member_who_pays_shows_to_signed_in_visitors_at_once(
+        app, chain, store, product_url, open_group):
+    zhao = make_customer(app, chain, "zhao@example.com", name="Zhao")
+    browser = app.test_client()
+    login(browser, zhao, store=store)
+    assert "2 more needed" in browser.get(product_url).text
+    li = make_customer(app, chain, "li@example.com", name="Li")
+    pay(app, join(app, store, li.id, open_group))
+    page = browser.get(product_url).text
+    assert ">W<" in page and ">L<" in page and "1 more needed" in page
+
+
+def test_a_visitor_who_takes_a_seat_is_no_longer_offered_that_group(
+        app, chain, client, store, product_url, open_group):
+    zhao = make_customer(app, chain, "zhao@example.com", name="Zhao")
+    browser = app.test_client()
+    login(browser, zhao, store=store)
+    assert "Join a group" in browser.get(product_url).text
+    join(app, store, zhao.id, open_group)  # a seat held, not paid yet
+    assert "Join a group" not in browser.get(product_url).text
+    assert "Join a group" in client.get(product_url).text  # one seat is still free
 
 
 def test_stopping_or_creating_a_campaign_renews_the_stores_cached_pages(
