@@ -34,7 +34,7 @@ meta = PluginMeta(
     description=_l("Distributors share links and posters and earn a commission on what the "
                    "customers they bring buy (two levels at most)."),
     author="ShopBuilder",
-    api_min="1.3",  # shopbuilder_app_page_cache_bypass
+    api_min="1.5",  # store_cached, slot_html
     api_max="1.99",
 )
 

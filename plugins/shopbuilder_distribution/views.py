@@ -36,7 +36,7 @@ from shopbuilder.extensions import db
 from shopbuilder.models import Product, Variant
 from shopbuilder.money import parse_yuan
 from shopbuilder.paging import page_arg
-from shopbuilder.plugins import enabled_names, slot_template
+from shopbuilder.plugins import enabled_names, slot_html, slot_template, store_cached
 from shopbuilder.themes import render_store_template
 
 from . import poster, service
@@ -133,8 +133,18 @@ def active_distributor():
     return row if row is not None and row.status == DistributorStatus.ACTIVE else None
 
 
+#: Stands for the distributor's code in a share bar kept for every distributor of a store;
+#: codes never contain "0" (``service.CODE_ALPHABET``), so it is never part of one.
+CODE_STAND_IN = "0CODE0"
+
+
 def share_slot(slot, store, context):
-    """The share bar (link + poster) for a signed-in distributor; the centre link in the menu."""
+    """The share bar (link + poster) for a signed-in distributor; the centre link in the menu.
+
+    A product's or the home page's bar is the same for every distributor of the store
+    but for the code, so it is drawn once with a stand-in and kept (``store_cached``);
+    each page puts the visitor's code in. A group's bar carries the group's own offer.
+    """
     if slot == "account_menu":
         return Markup('<a href="{}">{}</a>').format(
             url_for("distribution.centre", store=store.slug), _("Distributor centre"))
@@ -142,26 +152,40 @@ def share_slot(slot, store, context):
     code = service.share_code(store.chain_id, customer.id) if customer is not None else None
     if code is None:
         return None
-    product = context.get("product")
-    product_id = getattr(product, "id", None)
-    if slot in ("product_actions",) and isinstance(product_id, int):
-        link = url_for("storefront.product", store=store.slug, product_id=product_id,
-                       ref=code, _external=True)
-        poster_url = url_for("distribution.product_poster", store=store.slug,
-                             product_id=product_id)
-    elif slot == "group_actions":
-        group = context.get("group")
-        link = url_for("groupbuy.group_page", store=store.slug, group_id=group.id,
-                       ref=code, _external=True)
-        poster_url = (url_for("distribution.product_poster", store=store.slug,
-                              product_id=product_id, group_id=group.id,
-                              offer=group_offer(group))
-                      if isinstance(product_id, int) else None)
+    product_id = getattr(context.get("product"), "id", None)
+    if slot == "group_actions":
+        return _share_bar(*_group_links(store, context.get("group"), product_id, code), code)
+    if slot == "product_actions" and isinstance(product_id, int):
+        key = f"distribution:share-bar:product:{product_id}"
+
+        def links(ref):
+            return (url_for("storefront.product", store=store.slug, product_id=product_id,
+                            ref=ref, _external=True),
+                    url_for("distribution.product_poster", store=store.slug,
+                            product_id=product_id))
     elif slot == "home_sections":
-        link = url_for("storefront.home", store=store.slug, ref=code, _external=True)
-        poster_url = url_for("distribution.store_poster", store=store.slug)
+        key = "distribution:share-bar:home"
+
+        def links(ref):
+            return (url_for("storefront.home", store=store.slug, ref=ref, _external=True),
+                    url_for("distribution.store_poster", store=store.slug))
     else:
         return None
+    kept = store_cached(key, lambda: str(_share_bar(*links(CODE_STAND_IN), CODE_STAND_IN)),
+                        store)
+    return slot_html(kept.replace(CODE_STAND_IN, code))
+
+
+def _group_links(store, group, product_id, code) -> tuple[str, str | None]:
+    link = url_for("groupbuy.group_page", store=store.slug, group_id=group.id, ref=code,
+                   _external=True)
+    poster_url = (url_for("distribution.product_poster", store=store.slug,
+                          product_id=product_id, group_id=group.id, offer=group_offer(group))
+                  if isinstance(product_id, int) else None)
+    return link, poster_url
+
+
+def _share_bar(link: str, poster_url: str | None, code: str):
     return slot_template("distribution/share_bar.html", link=link, poster_url=poster_url,
                          code=code)
 

@@ -101,6 +101,23 @@ def test_distributor_gets_a_share_link_and_a_poster_on_the_product_page(app, cha
     assert client.get(f"/s/{store.slug}/distribution/poster/store.png").status_code == 200
 
 
+def test_two_distributors_each_get_their_own_code_in_the_kept_share_bar(app, chain, store,
+                                                                       shop):
+    pid = product_of(app, shop["variant_id"])
+    pages = {}
+    for _ in range(2):
+        _d, code, me = distributor(app, chain, store)
+        browser = app.test_client()
+        login(browser, me, store=store)
+        pages[code] = [browser.get(f"/s/{store.slug}/p/{pid}").text,
+                       browser.get(f"/s/{store.slug}/").text]
+    (first, first_pages), (second, second_pages) = pages.items()
+    for code, other, shown in ((first, second, first_pages), (second, first, second_pages)):
+        for page in shown:
+            assert f"ref={code}" in page and f"Your code: {code}" in page
+            assert other not in page and "0CODE0" not in page
+
+
 def test_customers_who_are_not_distributors_see_no_share_tools(app, chain, store, shop,
                                                                client):
     buyer = person(app, chain)
