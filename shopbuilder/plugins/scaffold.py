@@ -68,7 +68,7 @@ from pathlib import Path
 from flask import Blueprint, render_template
 
 from shopbuilder import hookimpl
-from shopbuilder.plugins import PluginMeta, plugin_settings, slot_template
+from shopbuilder.plugins import PluginMeta, cached_slot, plugin_settings, slot_template
 
 from .forms import SettingsForm
 
@@ -80,7 +80,7 @@ meta = PluginMeta(
     version="0.1.0",
     description="What $title does for a store.",
     author="",
-    api_min="$api_major.0",
+    api_min="$api_version",  # the hook API this was written for (cached_slot needs 1.5)
     api_max="$api_major.99",
 )
 
@@ -116,9 +116,11 @@ def shopbuilder_settings_form():
 @hookimpl
 def shopbuilder_slot(slot, store, context):
     if slot == "product_below_price":
-        return slot_template(
-            "$name/slot.html", settings=plugin_settings("$name", store), store=store
-        )
+        # The same for every visitor (the store and its settings): drawn once, kept for
+        # everyone until the store's pages renew. Use slot_template alone for HTML that
+        # is one visitor's own.
+        return cached_slot("$name:banner", lambda: slot_template(
+            "$name/slot.html", settings=plugin_settings("$name", store), store=store), store)
     return None
 
 
@@ -270,6 +272,7 @@ def create_plugin(name: str, target_dir: Path) -> Path:
         "title": name.replace("_", " ").title(),
         "Camel": "".join(part.title() for part in name.split("_")),
         "api_major": HOOK_API_VERSION.split(".")[0],
+        "api_version": HOOK_API_VERSION,
     }
     root = Path(target_dir) / f"shopbuilder-{values['dashed']}"
     if root.exists():
