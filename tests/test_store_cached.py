@@ -8,6 +8,8 @@ while drawing caps the entry's life (and that of a cached page served around it)
 
 from __future__ import annotations
 
+import os
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -15,17 +17,24 @@ from catalogue_helpers import make_product
 from flask_babel import get_locale
 from markupsafe import Markup, escape
 
-from shopbuilder import clock, hookimpl
+from shopbuilder import clock, create_app, hookimpl
 from shopbuilder.extensions import cache, db
 from shopbuilder.models import Store
 from shopbuilder.plugins import STORE_CACHED_PREFIX, PluginMeta, cached_slot, page_valid_until
 from shopbuilder.testing import (
     in_app,
     login,
+    make_chain,
     make_customer,
+    make_store,
+    make_test_config,
     page_cache_lifetimes,
+    reset_database,
     set_plugin_enabled,
 )
+
+#: CI sets it; on a laptop without Redis the Redis test skips.
+REDIS_URL = os.environ.get("SHOPBUILDER_TEST_REDIS_URL")
 
 
 class KeptHint:
@@ -151,3 +160,54 @@ def test_outside_a_request_the_slot_is_drawn_each_time(app, store, product_path)
         shop = db.session.get(Store, store.id)
         assert [store_cached("kepthint:x", lambda: shop.name, shop) for _ in range(2)] == [
             "North Street", "North Street"]
+
+
+def redis_or_skip() -> str:
+    """The test Redis; a skip only when none is configured and none answers locally."""
+    import redis
+
+    url = REDIS_URL or "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except Exception as exc:
+        if REDIS_URL:
+            raise AssertionError(f"SHOPBUILDER_TEST_REDIS_URL={REDIS_URL} does not answer") from exc
+        pytest.skip(f"no Redis at {url}")
+    return url
+
+
+@pytest.fixture
+def two_workers(db_url, tmp_path):
+    """Two apps on one database and one Redis: what two gunicorn workers are."""
+    config = {"EXTRA_PLUGINS": [HINT], "REDIS_URL": redis_or_skip(),
+              "CACHE_KEY_PREFIX": f"test-{uuid.uuid4().hex}:"}
+    first = create_app(make_test_config(db_url, str(tmp_path / "one"), **config))
+    reset_database(first)
+    second = create_app(make_test_config(db_url, str(tmp_path / "two"), **config))
+    yield first, second
+    for app in (first, second):
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_with_redis_every_worker_shares_the_entry_and_its_renewal(two_workers):
+    first, second = two_workers
+    chain = make_chain(first)
+    store = make_store(first, chain, "north", "North Street")
+    path = f"/s/{store.slug}/p/{make_product(first, chain, publish='all')}?lang=en"
+    set_plugin_enabled(first, store, "kepthint")
+    customer = make_customer(first, chain)
+    browsers = []
+    for app in (first, second):
+        browser = app.test_client()
+        login(browser, customer, store)
+        browsers.append(browser)
+    assert "North Street · en" in browsers[0].get(path).text
+    assert "North Street · en" in browsers[1].get(path).text
+    assert len(HINT.drawn) == 1  # the second worker read what the first drew
+    with in_app(first) as session:
+        session.get(Store, store.id).name = "North Street Flagship"
+        session.commit()
+    assert "North Street Flagship · en" in browsers[1].get(path).text  # at once
+    assert len(HINT.drawn) == 2

@@ -24,7 +24,9 @@ version = 0.1.0
 description = $title: a ShopBuilder plugin
 
 [options]
-packages = find:
+# find_namespace: the templates/, static/ and migrations/ folders are packages of their own
+# (no __init__.py), so setuptools neither warns about them nor leaves them out.
+packages = find_namespace:
 include_package_data = True
 python_requires = >=3.11
 install_requires =
