@@ -342,8 +342,18 @@ def page_cache_lifetimes(app, monkeypatch) -> list:
     The list grows as pages are cached from now on; for code that calls
     ``page_valid_until`` (a page that changes by itself at a known moment).
     """
-    from .extensions import cache
     from .storefront.pagecache import PAGE_KEY_PREFIX
+
+    return cache_lifetimes(app, monkeypatch, PAGE_KEY_PREFIX)
+
+
+def cache_lifetimes(app, monkeypatch, prefix: str) -> list:
+    """The lifetimes (seconds) given from now on to cache keys starting with ``prefix``.
+
+    ``STORE_CACHED_PREFIX`` (from ``shopbuilder.plugins``) for what ``store_cached``
+    and ``cached_slot`` keep.
+    """
+    from .extensions import cache
 
     kept = []
     with app.app_context():
@@ -351,7 +361,7 @@ def page_cache_lifetimes(app, monkeypatch) -> list:
     original = backend.set
 
     def recording(key, value, timeout=None):
-        if key.startswith(PAGE_KEY_PREFIX):
+        if key.startswith(prefix):
             kept.append(timeout)
         return original(key, value, timeout=timeout)
 

@@ -18,10 +18,11 @@ from flask_babel import get_locale
 from markupsafe import Markup, escape
 
 from shopbuilder import clock, create_app, hookimpl
-from shopbuilder.extensions import cache, db
+from shopbuilder.extensions import db
 from shopbuilder.models import Store
 from shopbuilder.plugins import STORE_CACHED_PREFIX, PluginMeta, cached_slot, page_valid_until
 from shopbuilder.testing import (
+    cache_lifetimes,
     in_app,
     login,
     make_chain,
@@ -82,22 +83,6 @@ def product_path(app, chain, store, other_store):
     return f"p/{product_id}"
 
 
-def kept_lifetimes(app, monkeypatch) -> list:
-    """The lifetimes (seconds) given to ``store_cached`` entries from now on."""
-    kept = []
-    with app.app_context():
-        backend = cache.cache
-    original = backend.set
-
-    def recording(key, value, timeout=None):
-        if key.startswith(STORE_CACHED_PREFIX):
-            kept.append(timeout)
-        return original(key, value, timeout=timeout)
-
-    monkeypatch.setattr(backend, "set", recording)
-    return kept
-
-
 def test_signed_in_visitors_share_what_the_slot_kept(app, chain, store, product_path):
     pages = []
     for email in ("lin@example.com", "wu@example.com"):
@@ -134,7 +119,7 @@ def test_each_store_and_each_language_has_its_own_entry(
 def test_the_entry_lives_no_longer_than_the_moment_said_while_drawing(
         app, client, store, product_path, monkeypatch):
     HINT.changes_at = clock.now() + timedelta(seconds=20)
-    kept = kept_lifetimes(app, monkeypatch)
+    kept = cache_lifetimes(app, monkeypatch, STORE_CACHED_PREFIX)
     pages = page_cache_lifetimes(app, monkeypatch)
     client.get(f"/s/{store.slug}/{product_path}")
     # Another URL of the same product: a new page, drawn around the kept hint.

@@ -188,11 +188,18 @@ def test_a_customer_seated_in_a_shown_group_gets_their_own_view_drawn_each_time(
     assert ">W<" in client.get(product_url).text
 
 
-def test_signed_in_visitors_outside_the_groups_get_the_kept_panel_with_no_query(
-        app, chain, store, product_url, open_group, drawn):
+@pytest.fixture
+def zhao_signed_in(app, chain, store):
+    """Zhao, in no group yet, and a browser signed in as Zhao."""
     zhao = make_customer(app, chain, "zhao@example.com", name="Zhao")
     browser = app.test_client()
     login(browser, zhao, store=store)
+    return zhao, browser
+
+
+def test_signed_in_visitors_outside_the_groups_get_the_kept_panel_with_no_query(
+        app, product_url, open_group, zhao_signed_in, drawn):
+    zhao, browser = zhao_signed_in
     assert ">W<" in browser.get(product_url).text
     with sql_statements(app) as statements:
         page = browser.get(product_url).text
@@ -202,10 +209,8 @@ def test_signed_in_visitors_outside_the_groups_get_the_kept_panel_with_no_query(
 
 
 def test_a_member_who_pays_shows_to_signed_in_visitors_at_once(
-        app, chain, store, product_url, open_group):
-    zhao = make_customer(app, chain, "zhao@example.com", name="Zhao")
-    browser = app.test_client()
-    login(browser, zhao, store=store)
+        app, chain, store, product_url, open_group, zhao_signed_in):
+    zhao, browser = zhao_signed_in
     assert "2 more needed" in browser.get(product_url).text
     li = make_customer(app, chain, "li@example.com", name="Li")
     pay(app, join(app, store, li.id, open_group))
@@ -214,10 +219,8 @@ def test_a_member_who_pays_shows_to_signed_in_visitors_at_once(
 
 
 def test_a_visitor_who_takes_a_seat_is_no_longer_offered_that_group(
-        app, chain, client, store, product_url, open_group):
-    zhao = make_customer(app, chain, "zhao@example.com", name="Zhao")
-    browser = app.test_client()
-    login(browser, zhao, store=store)
+        app, client, store, product_url, open_group, zhao_signed_in):
+    zhao, browser = zhao_signed_in
     assert "Join a group" in browser.get(product_url).text
     join(app, store, zhao.id, open_group)  # a seat held, not paid yet
     assert "Join a group" not in browser.get(product_url).text
