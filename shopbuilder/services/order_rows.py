@@ -10,7 +10,7 @@ order with it, insert the children with the order's id and run the stock's
 conditional UPDATEs. SQLite has no data-modifying CTEs and no round trips to save,
 so it runs the same writes as separate statements.
 
-The statement is built and compiled once per number of lines; the order comes
+The statement is built and compiled once per number of rows of each kind; the order comes
 back as an ORM object attached to the session as if it had been loaded, so the
 page and the plugins' hooks use it as they would an order flushed by the ORM.
 """
@@ -90,8 +90,9 @@ def insert_order(store, values: dict, children: dict[type, list[dict]], now: dat
         for i, (variant_id, quantity) in enumerate(reserve):
             params.update({f"r{i}_store_id": store.id, f"r{i}_variant_id": variant_id,
                            f"r{i}_quantity": quantity})
+        counts = tuple(len(rows[model]) for model in CHILDREN)
         order_id, number, *held = connection.execute(
-            _placing_statement(len(rows[OrderLine]), len(reserve)), params).one()
+            _placing_statement(counts, len(reserve)), params).one()
         stock.note_stock_changed(store.id)
         for (variant_id, quantity), count in zip(reserve, held, strict=True):
             if count != 1:
@@ -163,8 +164,10 @@ def _counter_upsert(dialect: str):
 
 
 @functools.cache
-def _placing_statement(line_count: int, reserve_count: int):
+def _placing_statement(child_counts: tuple[int, ...], reserve_count: int):
     """PostgreSQL: number, order, children and stock in one statement.
+
+    ``child_counts``: how many rows of each model of :data:`CHILDREN` the order has.
 
     Returns the order's id and number, then 1 or 0 per reservation (held or
     not). PostgreSQL leaves the order of data-modifying CTEs open in general;
@@ -193,9 +196,9 @@ def _placing_statement(line_count: int, reserve_count: int):
         .cte("placed")
     )
     children = []
-    for model in CHILDREN:
+    for model, count in zip(CHILDREN, child_counts, strict=True):
         table = model.__table__
-        for i in range(line_count if model is OrderLine else 1):
+        for i in range(count):
             children.append(
                 insert(table).from_select(
                     ["order_id", "chain_id", "store_id", *_own_columns(table)],
