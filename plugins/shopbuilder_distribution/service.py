@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import current_app, has_app_context
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, event, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -28,6 +28,7 @@ from shopbuilder.extensions import cache, db
 from shopbuilder.models import Chain, Order, OrderLine, Variant
 from shopbuilder.plugins import store_hook
 from shopbuilder.services import ledger
+from shopbuilder.services.storefront_catalogue import forget_after_commit
 
 from .models import (
     Binding,
@@ -52,8 +53,6 @@ PAYOUT_KIND = "payout"
 PAYOUTS = "payouts"
 PAYOUT_FEES = "payout_fees"
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-#: ``Session.info`` key of the share codes to forget after commit.
-SHARE_CODES_CHANGED = "distribution_share_codes_changed"
 #: Rows one tick step handles at most; the next tick takes the rest.
 BATCH = 500
 
@@ -175,7 +174,7 @@ def share_code(chain_id: int, customer_id: int) -> str | None:
 
     The share bar asks on every page a signed-in customer opens, so the answer is
     kept in the cache (``CATALOGUE_CACHE_SECONDS`` at most) and forgotten after any
-    commit that writes the customer's distributor row (:func:`_forget_share_codes`).
+    commit that writes the customer's distributor row (``forget_after_commit``).
     With Redis every process forgets at once; with the in-process cache another
     worker may show or hide the bar up to that long after a decision, as it may
     show a page. Commissions never read it: they check the row at payment.
@@ -194,8 +193,7 @@ def _share_code_key(chain_id: int, customer_id: int) -> str:
 
 
 def _note_share_code_change(session, distributor: Distributor) -> None:
-    session.info.setdefault(SHARE_CODES_CHANGED, set()).add(
-        _share_code_key(distributor.chain_id, distributor.customer_id))
+    forget_after_commit(session, _share_code_key(distributor.chain_id, distributor.customer_id))
 
 
 @event.listens_for(Session, "after_flush")
@@ -203,22 +201,6 @@ def _collect_share_code_changes(session, flush_context):
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, Distributor):
             _note_share_code_change(session, obj)
-
-
-@event.listens_for(Session, "after_commit")
-def _forget_share_codes(session):
-    keys = session.info.pop(SHARE_CODES_CHANGED, None)
-    if not keys or not has_app_context():
-        return
-    try:
-        cache.delete_many(*keys)
-    except Exception:  # a cache outage must not fail a committed change
-        log.exception("could not forget distributors' share codes")
-
-
-@event.listens_for(Session, "after_rollback")
-def _keep_share_codes(session):
-    session.info.pop(SHARE_CODES_CHANGED, None)
 
 
 def by_code(chain_id: int, code: str) -> Distributor | None:

@@ -509,6 +509,15 @@ def note_chain_changed(session, chain_id: int) -> None:
     session.info.setdefault("sf_chains", set()).add(chain_id)
 
 
+def forget_after_commit(session, *keys: str) -> None:
+    """Delete the cache entries ``keys`` once ``session`` commits; a rollback deletes none.
+
+    For a plugin's own cached answers about its own rows (distribution's share codes):
+    the same after-commit step that renews the stores' tokens.
+    """
+    session.info.setdefault("sf_keys", set()).update(keys)
+
+
 @event.listens_for(Session, "after_flush")
 def _collect_changes(session, flush_context):
     chains = session.info.setdefault("sf_chains", set())
@@ -559,15 +568,16 @@ def _apply_changes(session):
     chains = session.info.pop("sf_chains", set())
     stores = session.info.pop("sf_stores", set())
     slugs = session.info.pop("sf_slugs", set())
-    if not (chains or stores or slugs) or not has_app_context():
+    keys = session.info.pop("sf_keys", set())
+    if not (chains or stores or slugs or keys) or not has_app_context():
         return
     try:
         for chain_id in chains:
             invalidate_chain(chain_id)
         for store_id in stores:
             invalidate_store(store_id)
-        if slugs:
-            cache.delete_many(*(slug_key(s) for s in slugs))
+        if slugs or keys:
+            cache.delete_many(*(slug_key(s) for s in slugs), *keys)
     except Exception:  # a cache outage must not fail a committed change
         log.exception("could not invalidate the storefront catalogue cache")
 
@@ -577,3 +587,4 @@ def _forget_changes(session):
     session.info.pop("sf_chains", None)
     session.info.pop("sf_stores", None)
     session.info.pop("sf_slugs", None)
+    session.info.pop("sf_keys", None)
